@@ -1,0 +1,1 @@
+"""aiohttp HTTP API (DESIGN.md §4)."""

@@ -1,0 +1,102 @@
+"""The `smsc` command (DESIGN.md §4)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import re
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from smsc.app import serve
+from smsc.settings import SettingsError, load_settings
+from smsc.sms.describe import describe_rp, describe_tpdu, tpdu_of
+from smsc.sms.errors import DecodeError
+from smsc.sms.rp import decode_rp
+from smsc.sms.tp import decode_tpdu
+
+EXIT_MALFORMED = 2
+_SEPARATORS = re.compile(r"[\s:.-]")
+
+
+def _read_hex(argument: str) -> str:
+    return sys.stdin.read() if argument == "-" else argument
+
+
+def decode_command(argument: str) -> tuple[int, dict[str, Any], str | None]:
+    """Decode hex text to (exit status, JSON document, one-line reason or None)."""
+    text = _SEPARATORS.sub("", _read_hex(argument))
+    text = text.removeprefix("0x").removeprefix("0X")
+    try:
+        body = bytes.fromhex(text)
+    except ValueError:
+        return (
+            EXIT_MALFORMED,
+            {"error": "input is not hexadecimal", "rp_cause": None},
+            ("input is not hexadecimal"),
+        )
+    document: dict[str, Any] = {}
+    try:
+        message = decode_rp(body)
+        document["rp"] = describe_rp(message)
+        tpdu = tpdu_of(message)
+        document["tp"] = (
+            None if tpdu is None else describe_tpdu(decode_tpdu(tpdu, message.message_type))
+        )
+    except DecodeError as exc:
+        document["error"] = str(exc)
+        document["rp_cause"] = int(exc.rp_cause)
+        if exc.tp_fcs is not None:
+            document["tp_fcs"] = int(exc.tp_fcs)
+        return EXIT_MALFORMED, document, f"malformed: {exc} (RP-Cause {int(exc.rp_cause)})"
+    return 0, document, None
+
+
+def _decode(args: argparse.Namespace) -> int:
+    status, document, reason = decode_command(args.hex)
+    print(json.dumps(document, ensure_ascii=False, indent=2))
+    if reason is not None:
+        print(reason, file=sys.stderr)
+    return status
+
+
+def _serve(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(args.config)
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return EXIT_MALFORMED
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    asyncio.run(serve(settings))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="smsc", description="SMSC / IP-SM-GW for IMS networks")
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("serve", help="run the service")
+    run.add_argument("-c", "--config", type=Path, default=None, help="YAML configuration file")
+    run.set_defaults(handler=_serve)
+    decode = commands.add_parser(
+        "decode", help="decode an application/vnd.3gpp.sms body (RP message) given in hex"
+    )
+    decode.add_argument("hex", help="hex octets (spaces and colons allowed), or - for stdin")
+    decode.set_defaults(handler=_decode)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handler = args.handler
+    result: int = handler(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

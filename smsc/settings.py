@@ -1,0 +1,197 @@
+"""The one place that reads configuration: YAML file, then SMSC__SECTION__KEY variables."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from smsc.errors import SmscError
+
+ENV_PREFIX = "SMSC__"
+
+
+class SettingsError(SmscError):
+    """The configuration is invalid; the message names the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class SipSettings:
+    listen: tuple[str, ...] = ("udp:127.0.0.1:5060", "tcp:127.0.0.1:5060")
+    psi: str = "sip:smsc@ims.mnc001.mcc001.3gppnetwork.org"
+    next_hop: str | None = None
+    trusted_peers: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+
+
+@dataclass(frozen=True, slots=True)
+class SmscSettings:
+    sc_address: str = "+491710760000"
+    home_plmns: tuple[str, ...] = ("26201",)
+
+
+@dataclass(frozen=True, slots=True)
+class StorageSettings:
+    database_url: str = "sqlite+aiosqlite:///var/smsc.db"
+    redis_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChargingPeer:
+    host: str
+    address: str
+    port: int = 3868
+
+
+@dataclass(frozen=True, slots=True)
+class ChargingSettings:
+    enabled: bool = False
+    origin_host: str = "smsc.ims.example.net"
+    origin_realm: str = "ims.example.net"
+    destination_realm: str = "ocs.example.net"
+    peers: tuple[ChargingPeer, ...] = (ChargingPeer("ocs.example.net", "127.0.0.1", 3868),)
+    timeout_ms: int = 2000
+    failure_handling: str = "continue"
+
+
+@dataclass(frozen=True, slots=True)
+class PsapRoute:
+    name: str
+    numbers: tuple[str, ...]
+    url: str
+    format: str = "json"
+
+
+@dataclass(frozen=True, slots=True)
+class AmlSettings:
+    psaps: tuple[PsapRoute, ...] = (
+        PsapRoute("default", ("112", "911", "999"), "http://127.0.0.1:18080/aml", "json"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSettings:
+    listen: str = "127.0.0.1:8080"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    sip: SipSettings = field(default_factory=SipSettings)
+    smsc: SmscSettings = field(default_factory=SmscSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
+    charging: ChargingSettings = field(default_factory=ChargingSettings)
+    aml: AmlSettings = field(default_factory=AmlSettings)
+    http: HttpSettings = field(default_factory=HttpSettings)
+
+
+_SECTION_TYPES: dict[str, type[Any]] = {
+    "sip": SipSettings,
+    "smsc": SmscSettings,
+    "storage": StorageSettings,
+    "charging": ChargingSettings,
+    "aml": AmlSettings,
+    "http": HttpSettings,
+}
+
+
+def _merge_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        parts = name[len(ENV_PREFIX) :].lower().split("__")
+        if len(parts) != 2:
+            raise SettingsError(f"{name}: expected {ENV_PREFIX}SECTION__KEY")
+        section, key = parts
+        raw.setdefault(section, {})
+        if not isinstance(raw[section], dict):
+            raise SettingsError(f"{section}: expected a mapping")
+        raw[section][key] = yaml.safe_load(value)
+
+
+def _tuple(key: str, value: Any) -> tuple[Any, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list | tuple):
+        raise SettingsError(f"{key}: expected a list")
+    return tuple(value)
+
+
+def _section(name: str, values: Any) -> Any:
+    cls = _SECTION_TYPES[name]
+    if values is None:
+        return cls()
+    if not isinstance(values, dict):
+        raise SettingsError(f"{name}: expected a mapping")
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(values) - set(known)
+    if unknown:
+        raise SettingsError(f"{name}: unknown key(s) {', '.join(sorted(unknown))}")
+    kwargs: dict[str, Any] = {}
+    for key, value in values.items():
+        path = f"{name}.{key}"
+        if key == "peers":
+            kwargs[key] = tuple(ChargingPeer(**_mapping(path, p)) for p in _tuple(path, value))
+        elif key == "psaps":
+            kwargs[key] = tuple(_psap(path, p) for p in _tuple(path, value))
+        elif key in ("listen", "trusted_peers", "home_plmns") and name != "http":
+            kwargs[key] = tuple(str(v) for v in _tuple(path, value))
+        else:
+            kwargs[key] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise SettingsError(f"{name}: {exc}") from None
+
+
+def _mapping(key: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise SettingsError(f"{key}: expected a mapping")
+    return value
+
+
+def _psap(key: str, value: Any) -> PsapRoute:
+    entry = dict(_mapping(key, value))
+    entry["numbers"] = tuple(str(n) for n in _tuple(f"{key}.numbers", entry.get("numbers", [])))
+    try:
+        return PsapRoute(**entry)
+    except TypeError as exc:
+        raise SettingsError(f"{key}: {exc}") from None
+
+
+def _validate(settings: Settings) -> None:
+    for peer in settings.sip.trusted_peers:
+        try:
+            ipaddress.ip_network(peer, strict=False)
+        except ValueError:
+            raise SettingsError(f"sip.trusted_peers: {peer!r} is not a network") from None
+    if settings.charging.failure_handling not in ("continue", "terminate"):
+        raise SettingsError("charging.failure_handling: expected continue or terminate")
+    for route in settings.aml.psaps:
+        if route.format not in ("json", "etsi-https", "pidf-lo"):
+            raise SettingsError(f"aml.psaps: format {route.format!r} is unknown")
+    host, _, port = settings.http.listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise SettingsError("http.listen: expected HOST:PORT")
+
+
+def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Embedded defaults, overlaid by the YAML file at `path`, overlaid by the environment."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise SettingsError(f"{path}: {exc}") from None
+        raw = dict(_mapping(str(path), loaded or {}))
+    _merge_env(raw, os.environ if environ is None else environ)
+    unknown = set(raw) - set(_SECTION_TYPES)
+    if unknown:
+        raise SettingsError(f"unknown section(s) {', '.join(sorted(unknown))}")
+    settings = Settings(**{name: _section(name, raw.get(name)) for name in _SECTION_TYPES})
+    _validate(settings)
+    return settings

@@ -1,0 +1,259 @@
+"""Code points of TS 24.011 (RP) and TS 23.040 / TS 23.038 (TP), named as in the specs."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class RpMessageType(IntEnum):
+    """TS 24.011 §8.2.2 (RP-MTI, octet 1 bits 3..1)."""
+
+    RP_DATA_MS_TO_N = 0
+    RP_DATA_N_TO_MS = 1
+    RP_ACK_MS_TO_N = 2
+    RP_ACK_N_TO_MS = 3
+    RP_ERROR_MS_TO_N = 4
+    RP_ERROR_N_TO_MS = 5
+    RP_SMMA_MS_TO_N = 6
+
+    @property
+    def is_mobile_originated(self) -> bool:
+        """Even MTI values travel MS -> network."""
+        return self.value % 2 == 0
+
+
+class RpIei(IntEnum):
+    """TS 24.011 §8.2 information element identifiers."""
+
+    RP_CAUSE = 0x42
+    RP_USER_DATA = 0x41
+
+
+class RpCause(IntEnum):
+    """TS 24.011 §8.2.5.4 Table 8.4."""
+
+    UNASSIGNED_NUMBER = 1
+    OPERATOR_DETERMINED_BARRING = 8
+    CALL_BARRED = 10
+    RESERVED = 11
+    SHORT_MESSAGE_TRANSFER_REJECTED = 21
+    MEMORY_CAPACITY_EXCEEDED = 22
+    DESTINATION_OUT_OF_ORDER = 27
+    UNIDENTIFIED_SUBSCRIBER = 28
+    FACILITY_REJECTED = 29
+    UNKNOWN_SUBSCRIBER = 30
+    NETWORK_OUT_OF_ORDER = 38
+    TEMPORARY_FAILURE = 41
+    CONGESTION = 42
+    RESOURCES_UNAVAILABLE = 47
+    REQUESTED_FACILITY_NOT_SUBSCRIBED = 50
+    REQUESTED_FACILITY_NOT_IMPLEMENTED = 69
+    INVALID_SHORT_MESSAGE_TRANSFER_REFERENCE = 81
+    SEMANTICALLY_INCORRECT_MESSAGE = 95
+    INVALID_MANDATORY_INFORMATION = 96
+    MESSAGE_TYPE_NON_EXISTENT = 97
+    MESSAGE_NOT_COMPATIBLE_WITH_STATE = 98
+    INFORMATION_ELEMENT_NON_EXISTENT = 99
+    PROTOCOL_ERROR_UNSPECIFIED = 111
+    INTERWORKING_UNSPECIFIED = 127
+
+
+class TypeOfNumber(IntEnum):
+    """TS 23.040 §9.1.2.5 (TON, bits 7..5 of the type-of-address octet)."""
+
+    UNKNOWN = 0
+    INTERNATIONAL = 1
+    NATIONAL = 2
+    NETWORK_SPECIFIC = 3
+    SUBSCRIBER = 4
+    ALPHANUMERIC = 5
+    ABBREVIATED = 6
+    RESERVED = 7
+
+
+class NumberingPlan(IntEnum):
+    """TS 23.040 §9.1.2.5 (NPI, bits 4..1 of the type-of-address octet)."""
+
+    UNKNOWN = 0
+    ISDN_TELEPHONE = 1
+    DATA_X121 = 3
+    TELEX = 4
+    SC_SPECIFIC_5 = 5
+    SC_SPECIFIC_6 = 6
+    NATIONAL = 8
+    PRIVATE = 9
+    ERMES = 10
+    RESERVED = 15
+
+
+class TpMessageType(IntEnum):
+    """TS 23.040 §9.2.3.1; the MTI alone is ambiguous, so these carry the direction."""
+
+    SMS_DELIVER = 0
+    SMS_SUBMIT_REPORT = 1
+    SMS_STATUS_REPORT = 2
+    SMS_DELIVER_REPORT = 3
+    SMS_SUBMIT = 4
+    SMS_COMMAND = 5
+
+
+class ValidityPeriodFormat(IntEnum):
+    """TS 23.040 §9.2.3.3 (TP-VPF, SMS-SUBMIT first octet bits 4..3)."""
+
+    NOT_PRESENT = 0
+    ENHANCED = 1
+    RELATIVE = 2
+    ABSOLUTE = 3
+
+
+class EnhancedVpFormat(IntEnum):
+    """TS 23.040 §9.2.3.12.3 (functionality indicator bits 3..1)."""
+
+    NONE = 0
+    RELATIVE = 1
+    RELATIVE_SECONDS = 2
+    RELATIVE_HHMMSS = 3
+
+
+class Alphabet(IntEnum):
+    """TS 23.038 §4 character set of TP-UD."""
+
+    GSM7 = 0
+    EIGHT_BIT = 1
+    UCS2 = 2
+    RESERVED = 3
+
+
+class MessageClass(IntEnum):
+    """TS 23.038 §4 message class."""
+
+    CLASS_0 = 0
+    CLASS_1 = 1
+    CLASS_2 = 2
+    CLASS_3 = 3
+
+
+class DcsGroup(IntEnum):
+    """TS 23.038 §4 coding groups, by the high nibble of TP-DCS."""
+
+    GENERAL = 0
+    AUTOMATIC_DELETION = 1
+    MWI_DISCARD = 2
+    MWI_STORE_GSM7 = 3
+    MWI_STORE_UCS2 = 4
+    DATA_CODING_MESSAGE_CLASS = 5
+    RESERVED = 6
+
+
+class MessageWaitingType(IntEnum):
+    """TS 23.038 §4 indication type of the MWI groups."""
+
+    VOICEMAIL = 0
+    FAX = 1
+    ELECTRONIC_MAIL = 2
+    OTHER = 3
+
+
+class TpStatus(IntEnum):
+    """TS 23.040 §9.2.3.15 (TP-ST)."""
+
+    RECEIVED_BY_SME = 0x00
+    FORWARDED_UNCONFIRMED = 0x01
+    REPLACED_BY_SC = 0x02
+    TEMP_CONGESTION = 0x20
+    TEMP_SME_BUSY = 0x21
+    TEMP_NO_RESPONSE_FROM_SME = 0x22
+    TEMP_SERVICE_REJECTED = 0x23
+    TEMP_QOS_NOT_AVAILABLE = 0x24
+    TEMP_ERROR_IN_SME = 0x25
+    PERM_REMOTE_PROCEDURE_ERROR = 0x40
+    PERM_INCOMPATIBLE_DESTINATION = 0x41
+    PERM_CONNECTION_REJECTED_BY_SME = 0x42
+    PERM_NOT_OBTAINABLE = 0x43
+    PERM_QOS_NOT_AVAILABLE = 0x44
+    PERM_NO_INTERWORKING_AVAILABLE = 0x45
+    PERM_VALIDITY_PERIOD_EXPIRED = 0x46
+    PERM_DELETED_BY_ORIGINATING_SME = 0x47
+    PERM_DELETED_BY_SC_ADMINISTRATION = 0x48
+    PERM_SM_DOES_NOT_EXIST = 0x49
+    FINAL_CONGESTION = 0x60
+    FINAL_SME_BUSY = 0x61
+    FINAL_NO_RESPONSE_FROM_SME = 0x62
+    FINAL_SERVICE_REJECTED = 0x63
+    FINAL_QOS_NOT_AVAILABLE = 0x64
+    FINAL_ERROR_IN_SME = 0x65
+
+
+class TpFailureCause(IntEnum):
+    """TS 23.040 §9.2.3.22 (TP-FCS)."""
+
+    TELEMATIC_INTERWORKING_NOT_SUPPORTED = 0x80
+    SHORT_MESSAGE_TYPE_0_NOT_SUPPORTED = 0x81
+    CANNOT_REPLACE_SHORT_MESSAGE = 0x82
+    UNSPECIFIED_TP_PID_ERROR = 0x8F
+    DATA_CODING_SCHEME_NOT_SUPPORTED = 0x90
+    MESSAGE_CLASS_NOT_SUPPORTED = 0x91
+    UNSPECIFIED_TP_DCS_ERROR = 0x9F
+    COMMAND_CANNOT_BE_ACTIONED = 0xA0
+    COMMAND_UNSUPPORTED = 0xA1
+    UNSPECIFIED_TP_COMMAND_ERROR = 0xAF
+    TPDU_NOT_SUPPORTED = 0xB0
+    SC_BUSY = 0xC0
+    NO_SC_SUBSCRIPTION = 0xC1
+    SC_SYSTEM_FAILURE = 0xC2
+    INVALID_SME_ADDRESS = 0xC3
+    DESTINATION_SME_BARRED = 0xC4
+    SM_REJECTED_DUPLICATE_SM = 0xC5
+    TP_VPF_NOT_SUPPORTED = 0xC6
+    TP_VP_NOT_SUPPORTED = 0xC7
+    SIM_SMS_STORAGE_FULL = 0xD0
+    NO_SMS_STORAGE_CAPABILITY_IN_SIM = 0xD1
+    ERROR_IN_MS = 0xD2
+    MEMORY_CAPACITY_EXCEEDED = 0xD3
+    SIM_APPLICATION_TOOLKIT_BUSY = 0xD4
+    SIM_DATA_DOWNLOAD_ERROR = 0xD5
+    UNSPECIFIED_ERROR_CAUSE = 0xFF
+
+
+class CommandType(IntEnum):
+    """TS 23.040 §9.2.3.19 (TP-CT)."""
+
+    ENQUIRY = 0
+    CANCEL_STATUS_REPORT_REQUEST = 1
+    DELETE_PREVIOUSLY_SUBMITTED_SM = 2
+    ENABLE_STATUS_REPORT_REQUEST = 3
+
+
+class UdhIei(IntEnum):
+    """TS 23.040 §9.2.3.24 information element identifiers of the user data header."""
+
+    CONCATENATED_8BIT_REFERENCE = 0x00
+    SPECIAL_SMS_MESSAGE_INDICATION = 0x01
+    APPLICATION_PORT_8BIT = 0x04
+    APPLICATION_PORT_16BIT = 0x05
+    SMSC_CONTROL_PARAMETERS = 0x06
+    UDH_SOURCE_INDICATOR = 0x07
+    CONCATENATED_16BIT_REFERENCE = 0x08
+    WIRELESS_CONTROL_MESSAGE_PROTOCOL = 0x09
+    TEXT_FORMATTING = 0x0A
+    NATIONAL_LANGUAGE_SINGLE_SHIFT = 0x24
+    NATIONAL_LANGUAGE_LOCKING_SHIFT = 0x25
+
+
+class NationalLanguage(IntEnum):
+    """TS 23.038 §6.2.1.2.4 national language identifiers."""
+
+    DEFAULT = 0
+    TURKISH = 1
+    SPANISH = 2
+    PORTUGUESE = 3
+    BENGALI = 4
+    GUJARATI = 5
+    HINDI = 6
+    KANNADA = 7
+    MALAYALAM = 8
+    ORIYA = 9
+    PUNJABI = 10
+    TAMIL = 11
+    TELUGU = 12
+    URDU = 13

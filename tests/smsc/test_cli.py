@@ -1,0 +1,117 @@
+"""`smsc decode` as an operator runs it: a real process, JSON on stdout, exit status."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from smsc.cli import decode_command
+from tests.vectors import load_vectors
+
+VECTORS = {v["id"]: v for v in load_vectors()}
+
+
+def _run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "smsc.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def test_decode_prints_the_design_schema() -> None:
+    result = _run("decode", VECTORS["mt-rpdata-deliver-empty-rpda-pycrate"]["hex"])
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["rp"] == {
+        "type": "RP-DATA",
+        "mti": 1,
+        "direction": "network-to-ms",
+        "mr": 1,
+        "originator": {"ton": 1, "npi": 1, "digits": "33689004000"},
+        "destination": None,
+        "cause": None,
+        "user_data_hex": "040b913306000000f000007101911172758004d4f29c0e",
+    }
+    tp = document["tp"]
+    assert tp["type"] == "SMS-DELIVER"
+    assert tp["originator"] == {"ton": 1, "npi": 1, "digits": "33600000000"}
+    assert tp["scts"] == "2017-10-19T11:27:57+02:00"
+    assert (tp["text"], tp["encoding"], tp["dcs"], tp["pid"]) == ("Test", "gsm7", 0, 0)
+    assert (tp["mms"], tp["sri"], tp["udhi"], tp["rp"]) == (True, False, False, False)
+
+
+def test_decode_reads_stdin_and_tshark_style_hex() -> None:
+    result = _run("decode", "-", stdin="06:43\n")
+    assert result.returncode == 0
+    assert json.loads(result.stdout) == {
+        "rp": {
+            "type": "RP-SMMA",
+            "mti": 6,
+            "direction": "ms-to-network",
+            "mr": 0x43,
+            "originator": None,
+            "destination": None,
+            "cause": None,
+            "user_data_hex": None,
+        },
+        "tp": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("hex_body", "cause"),
+    [
+        ("0501", 96),
+        ("0701", 97),
+        ("0901190001", 97),
+        ("zz", None),
+        ("00010007913121550501f01901ff0b9171", 96),
+    ],
+)
+def test_malformed_input_exits_2_with_reason_and_json(hex_body: str, cause: int | None) -> None:
+    result = _run("decode", hex_body)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    document = json.loads(result.stdout)
+    assert document["error"]
+    assert document["rp_cause"] == cause
+
+
+def test_tpdu_error_keeps_the_rp_part_and_reports_tp_fcs() -> None:
+    status, document, reason = decode_command("0001000791947101670000" + "0203" + "01")
+    assert status == 2
+    assert reason is not None
+    assert document["rp"]["type"] == "RP-DATA"
+    assert document["rp_cause"] == 95
+    assert document["tp_fcs"] is not None
+
+
+@pytest.mark.parametrize("vector_id", sorted(VECTORS))
+def test_every_vector_decodes_or_is_rejected(vector_id: str) -> None:
+    vector: dict[str, Any] = VECTORS[vector_id]
+    status, document, _ = decode_command(vector["hex"])
+    if status == 0:
+        assert document["rp"]["mti"] == vector["tshark_decoded"]["rp"]["msg_type"]
+        expected_tp = vector["tshark_decoded"]["tp"]
+        if expected_tp is None:
+            assert document["tp"] is None
+        else:
+            assert document["tp"]["type"] == expected_tp["name"]
+            if "text" in expected_tp and vector_id != "mt-rpdata-deliver-alnum-oa-openbsc":
+                assert document["tp"]["text"] == expected_tp["text"]
+    else:
+        assert vector_id.startswith("bad-")
+        assert document["rp_cause"] in (95, 96, 97)
+
+
+def test_alphanumeric_sender_is_text() -> None:
+    _, document, _ = decode_command(VECTORS["mt-rpdata-deliver-alnum-oa-openbsc"]["hex"])
+    assert document["tp"]["originator"] == {"ton": 5, "npi": 0, "text": "OpenBSC"}
