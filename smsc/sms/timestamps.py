@@ -20,17 +20,20 @@ _SWAPPED: tuple[int, ...] = tuple(
 
 def decode_timestamp(data: bytes, offset: int = 0) -> datetime:
     """TS 23.040 §9.2.3.11: 7 octets at `offset` -> aware datetime."""
-    raw = data[offset : offset + TIMESTAMP_LENGTH]
-    if len(raw) != TIMESTAMP_LENGTH:
+    if len(data) < offset + TIMESTAMP_LENGTH:
         raise TpduDecodeError("time stamp truncated")
     sw = _SWAPPED
-    year, month, day, hour, minute, second = (sw[o] for o in raw[:6])
-    tz = raw[6]
-    quarters = (tz & 0x7) * 10 + (tz >> 4)
+    year = sw[data[offset]]
+    month = sw[data[offset + 1]]
+    day = sw[data[offset + 2]]
+    hour = sw[data[offset + 3]]
+    minute = sw[data[offset + 4]]
+    second = sw[data[offset + 5]]
+    tz = data[offset + 6]
     if min(year, month, day, hour, minute, second) < 0 or tz >> 4 > 9:
-        raise TpduDecodeError(f"time stamp {raw.hex()} is not BCD")
-    if tz & 0x08:
-        quarters = -quarters
+        raw = data[offset : offset + TIMESTAMP_LENGTH].hex()
+        raise TpduDecodeError(f"time stamp {raw} is not BCD")
+    quarters = (tz & 0x7) * 10 + (tz >> 4)
     try:
         return datetime(
             (1900 if year >= 90 else 2000) + year,
@@ -39,10 +42,11 @@ def decode_timestamp(data: bytes, offset: int = 0) -> datetime:
             hour,
             minute,
             second,
-            tzinfo=_ZONES[quarters],
+            tzinfo=_ZONES[-quarters if tz & 0x08 else quarters],
         )
     except ValueError as exc:
-        raise TpduDecodeError(f"time stamp {raw.hex()} is not a valid date: {exc}") from None
+        raw = data[offset : offset + TIMESTAMP_LENGTH].hex()
+        raise TpduDecodeError(f"time stamp {raw} is not a valid date: {exc}") from None
 
 
 def _swap(value: int) -> int:
