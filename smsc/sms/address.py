@@ -8,6 +8,7 @@ from smsc.sms import alphabet
 from smsc.sms.bcd import decode_bcd, encode_bcd, is_bcd_digits
 from smsc.sms.constants import NumberingPlan, RpCause, TypeOfNumber
 from smsc.sms.errors import DecodeError, EncodeError, TpduDecodeError, UnencodableTextError
+from smsc.sms.records import positional_constructor
 
 MAX_TP_SEMI_OCTETS = 20
 """TS 23.040 §9.1.2.5: the address value is at most 10 octets."""
@@ -20,6 +21,7 @@ _NPI: tuple[NumberingPlan | int, ...] = tuple(
     NumberingPlan(v) if v in NumberingPlan._value2member_map_ else v for v in range(16)
 )
 _TON: tuple[TypeOfNumber, ...] = tuple(TypeOfNumber(v) for v in range(8))
+_ALPHANUMERIC = TypeOfNumber.ALPHANUMERIC
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,31 +60,32 @@ class Address:
         return self.value
 
 
+_new_address = positional_constructor(Address)
+
+
 def _split_toa(toa: int) -> tuple[TypeOfNumber, NumberingPlan | int]:
     return _TON[(toa >> 4) & 0x7], _NPI[toa & 0xF]
 
 
 def decode_tp_address(data: bytes, offset: int) -> tuple[Address, int]:
     """TS 23.040 §9.1.2.5: the address at `offset`; returns it and the offset after it."""
-    try:
-        semi_octets = data[offset]
-        toa = data[offset + 1]
-    except IndexError:
-        raise TpduDecodeError("address truncated") from None
+    start = offset + 2
+    if len(data) < start:
+        raise TpduDecodeError("address truncated")
+    semi_octets = data[offset]
     if semi_octets > MAX_TP_SEMI_OCTETS:
         raise TpduDecodeError(
             f"address length {semi_octets} exceeds {MAX_TP_SEMI_OCTETS} semi-octets",
             rp_cause=RpCause.INVALID_MANDATORY_INFORMATION,
         )
-    start = offset + 2
-    end = start + (semi_octets + 1) // 2
+    end = start + ((semi_octets + 1) >> 1)
     if end > len(data):
         raise TpduDecodeError("address truncated")
-    ton, npi = _split_toa(toa)
-    raw = data[start:end]
-    if ton == TypeOfNumber.ALPHANUMERIC:
-        return _decode_alphanumeric(raw, semi_octets, npi), end
-    return Address(decode_bcd(raw, semi_octets), ton, npi), end
+    toa = data[offset + 1]
+    ton = _TON[(toa >> 4) & 0x7]
+    if ton is _ALPHANUMERIC:
+        return _decode_alphanumeric(data[start:end], semi_octets, _NPI[toa & 0xF]), end
+    return _new_address(decode_bcd(data[start:end], semi_octets), ton, _NPI[toa & 0xF], None), end
 
 
 def _decode_alphanumeric(raw: bytes, semi_octets: int, npi: NumberingPlan | int) -> Address:
@@ -94,7 +97,7 @@ def _decode_alphanumeric(raw: bytes, semi_octets: int, npi: NumberingPlan | int)
         septets = septets[:-1]
     text = alphabet.decode_gsm7(septets)
     wire = semi_octets if semi_octets != _alphanumeric_length(len(septets)) else None
-    return Address(text, TypeOfNumber.ALPHANUMERIC, npi, wire)
+    return _new_address(text, _ALPHANUMERIC, npi, wire)
 
 
 def _alphanumeric_length(septets: int) -> int:
@@ -146,7 +149,7 @@ def decode_rp_address(data: bytes, offset: int) -> tuple[Address | None, int]:
     if end > len(data):
         raise DecodeError("RP address truncated", RpCause.INVALID_MANDATORY_INFORMATION)
     ton, npi = _split_toa(data[offset + 1])
-    return Address(decode_bcd(data[offset + 2 : end]), ton, npi), end
+    return _new_address(decode_bcd(data[offset + 2 : end]), ton, npi, None), end
 
 
 def encode_rp_address(address: Address | None) -> bytes:

@@ -551,19 +551,26 @@ def pack_septets(septets: bytes, fill_bits: int = 0) -> bytes:
     return (value << fill_bits).to_bytes((fill_bits + 7 * count + 7) // 8, "little")
 
 
+# Spread masks by level for up to 256 septets (every TP-UD), so the hot path skips the cache.
+_SPREAD_BY_LEVEL = tuple(_spread_masks(level) for level in range(9))
+
+
 def unpack_septets(data: bytes, count: int, fill_bits: int = 0) -> bytes:
     """TS 23.038 §6.1.2.1: `count` septets after `fill_bits`; trailing bits are ignored."""
-    _check_fill(fill_bits)
-    if count < 0:
+    if not 0 <= fill_bits <= 6 or count < 0:
+        _check_fill(fill_bits)
         raise ValueError(f"count must be >= 0, not {count}")
-    needed = (fill_bits + 7 * count + 7) // 8
-    if len(data) < needed:
-        raise TpduDecodeError(
-            f"user data holds {len(data)} octets, {count} septets after {fill_bits} fill bits "
-            f"need {needed}"
-        )
-    value = (int.from_bytes(data[:needed], "little") >> fill_bits) & ((1 << (7 * count)) - 1)
-    for mask, shift in _spread_masks((count - 1).bit_length() if count > 1 else 0):
+    needed = (fill_bits + 7 * count + 7) >> 3
+    if len(data) != needed:
+        if len(data) < needed:
+            raise TpduDecodeError(
+                f"user data holds {len(data)} octets, {count} septets after {fill_bits} "
+                f"fill bits need {needed}"
+            )
+        data = data[:needed]
+    value = (int.from_bytes(data, "little") >> fill_bits) & ((1 << (7 * count)) - 1)
+    level = (count - 1).bit_length() if count > 1 else 0
+    for mask, shift in _SPREAD_BY_LEVEL[level] if level < 9 else _spread_masks(level):
         high = value & mask
         value = (value ^ high) | (high << shift)
     return value.to_bytes(count, "little")
@@ -687,7 +694,7 @@ def decode_ucs2(data: bytes) -> str:
     """TS 23.038 §6.2.3: UTF-16BE; lone surrogates become U+FFFD, an odd length raises."""
     if len(data) % 2:
         raise TpduDecodeError(f"UCS2 user data has an odd number of octets ({len(data)})")
-    return bytes(data).decode("utf-16-be", "replace")
+    return data.decode("utf-16-be", "replace")
 
 
 def encode_ucs2(text: str) -> bytes:

@@ -17,9 +17,17 @@ _OCTET_DIGITS: tuple[str, ...] = tuple(
 )
 
 
+# Swapping the nibbles of every octet turns the semi-octet string into plain hex order.
+_SWAP_NIBBLES = bytes((o & 0xF) << 4 | o >> 4 for o in range(256))
+
+
 def decode_bcd(data: bytes, digits: int | None = None) -> str:
     """TS 23.040 §9.1.2.3: `digits` useful semi-octets (all non-filler ones when None)."""
-    text = "".join([_OCTET_DIGITS[o] for o in data])
+    text = data.translate(_SWAP_NIBBLES).hex()
+    if text[-1:] == "f":
+        text = text[:-1]
+    if not text.isdigit():
+        text = "".join([_OCTET_DIGITS[o] for o in data])
     if digits is not None and digits < len(text):
         return text[:digits]
     return text

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from smsc.sms.address import Address, decode_rp_address, encode_rp_address
 from smsc.sms.constants import RpCause, RpIei, RpMessageType
 from smsc.sms.errors import CpDataHeaderError, DecodeError, EncodeError
+from smsc.sms.records import positional_constructor
 
 MAX_RP_USER_DATA = 232
 """TS 24.011 §8.2.5.3: RP-User-Data is 2..233 octets with its length octet."""
@@ -58,6 +59,7 @@ class RpSmma:
 
 
 RpMessage = RpData | RpAck | RpError | RpSmma
+_new_rp_data = positional_constructor(RpData)
 
 
 def _message_type(first: int, second: int | None) -> RpMessageType:
@@ -135,7 +137,7 @@ def decode_rp(body: bytes) -> RpMessage:
     if mti <= RpMessageType.RP_DATA_N_TO_MS:
         originator, i = decode_rp_address(body, 2)
         destination, i = decode_rp_address(body, i)
-        return RpData(mti, mr, originator, destination, _user_data(body, i))
+        return _new_rp_data(mti, mr, originator, destination, _user_data(body, i))
     if mti in (RpMessageType.RP_ACK_MS_TO_N, RpMessageType.RP_ACK_N_TO_MS):
         return RpAck(mti, mr, _optional_user_data(body, 2))
     if mti == RpMessageType.RP_SMMA_MS_TO_N:

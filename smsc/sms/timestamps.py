@@ -30,7 +30,7 @@ def decode_timestamp(data: bytes, offset: int = 0) -> datetime:
     minute = sw[data[offset + 4]]
     second = sw[data[offset + 5]]
     tz = data[offset + 6]
-    if min(year, month, day, hour, minute, second) < 0 or tz >> 4 > 9:
+    if (year | month | day | hour | minute | second) < 0 or tz > 0x9F:
         raw = data[offset : offset + TIMESTAMP_LENGTH].hex()
         raise TpduDecodeError(f"time stamp {raw} is not BCD")
     quarters = (tz & 0x7) * 10 + (tz >> 4)
@@ -42,7 +42,8 @@ def decode_timestamp(data: bytes, offset: int = 0) -> datetime:
             hour,
             minute,
             second,
-            tzinfo=_ZONES[-quarters if tz & 0x08 else quarters],
+            0,
+            _ZONES[-quarters if tz & 0x08 else quarters],
         )
     except ValueError as exc:
         raw = data[offset : offset + TIMESTAMP_LENGTH].hex()

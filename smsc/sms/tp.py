@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
@@ -16,6 +17,7 @@ from smsc.sms.constants import (
 )
 from smsc.sms.dcs import DataCoding, decode_dcs
 from smsc.sms.errors import EncodeError, TpduDecodeError
+from smsc.sms.records import positional_constructor
 from smsc.sms.timestamps import decode_timestamp, encode_timestamp
 from smsc.sms.user_data import UserData, decode_user_data, encode_user_data
 from smsc.sms.validity import ValidityPeriod, decode_validity, encode_validity, validity_format
@@ -31,6 +33,9 @@ _VPF = tuple(ValidityPeriodFormat(v) for v in range(4))
 def _alphabet(coding: DataCoding) -> Alphabet:
     # TS 23.040 §9.2.3.16: compressed user data is counted and carried in octets.
     return _EIGHT_BIT if coding.compressed else coding.alphabet
+
+
+_UD_ALPHABET: tuple[Alphabet, ...] = tuple(_alphabet(decode_dcs(dcs)) for dcs in range(256))
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +141,10 @@ class SmsCommand:
     user_data_header_indicator: bool = False
 
 
+_new_deliver = positional_constructor(SmsDeliver)
+_new_submit = positional_constructor(SmsSubmit)
+_new_status_report = positional_constructor(SmsStatusReport)
+
 Tpdu = SmsDeliver | SmsSubmit | SmsStatusReport | SmsSubmitReport | SmsDeliverReport | SmsCommand
 Report = SmsSubmitReport | SmsDeliverReport
 
@@ -156,11 +165,15 @@ def tpdu_kind(first_octet: int, rp_mti: RpMessageType) -> TpMessageType:
     """TS 23.040 §9.2.3.1: the TPDU type from TP-MTI and the RP message that carries it."""
     kind = _KIND.get((rp_mti, first_octet & 0x3))
     if kind is None:
-        raise TpduDecodeError(
-            f"TP-MTI {first_octet & 0x3} is not valid in {RpMessageType(rp_mti).name}",
-            TpFailureCause.TPDU_NOT_SUPPORTED,
-        )
+        raise _unsupported(first_octet, rp_mti)
     return kind
+
+
+def _unsupported(first_octet: int, rp_mti: RpMessageType) -> TpduDecodeError:
+    return TpduDecodeError(
+        f"TP-MTI {first_octet & 0x3} is not valid in {RpMessageType(rp_mti).name}",
+        TpFailureCause.TPDU_NOT_SUPPORTED,
+    )
 
 
 def _octet(data: bytes, offset: int, name: str) -> int:
@@ -172,47 +185,48 @@ def _octet(data: bytes, offset: int, name: str) -> int:
 def _user_data(data: bytes, offset: int, dcs: int, udhi: bool) -> UserData:
     """TP-UDL at `offset` and TP-UD up to the end of the TPDU."""
     udl = _octet(data, offset, "TP-UDL")
-    return decode_user_data(udl, data[offset + 1 :], _alphabet(decode_dcs(dcs)), udhi)
+    return decode_user_data(udl, data[offset + 1 :], _UD_ALPHABET[dcs], udhi)
 
 
 def _decode_deliver(data: bytes) -> SmsDeliver:
     fo = data[0]
     originator, i = decode_tp_address(data, 1)
-    if i + 9 > len(data):
+    if i + 10 > len(data):
         raise TpduDecodeError("SMS-DELIVER truncated")
-    pid, dcs = data[i], data[i + 1]
-    scts = decode_timestamp(data, i + 2)
-    return SmsDeliver(
+    dcs = data[i + 1]
+    return _new_deliver(
         originator,
-        pid,
+        data[i],
         dcs,
-        scts,
-        _user_data(data, i + 9, dcs, bool(fo & _UDHI)),
-        bool(fo & 0x04),
-        bool(fo & 0x08),
-        bool(fo & 0x20),
-        bool(fo & 0x80),
+        decode_timestamp(data, i + 2),
+        decode_user_data(data[i + 9], data[i + 10 :], _UD_ALPHABET[dcs], fo & _UDHI != 0),
+        fo & 0x04 != 0,
+        fo & 0x08 != 0,
+        fo & 0x20 != 0,
+        fo & 0x80 != 0,
     )
 
 
 def _decode_submit(data: bytes) -> SmsSubmit:
     fo = data[0]
-    mr = _octet(data, 1, "TP-MR")
     destination, i = decode_tp_address(data, 2)
     if i + 2 > len(data):
         raise TpduDecodeError("SMS-SUBMIT truncated")
-    pid, dcs = data[i], data[i + 1]
+    pid = data[i]
+    dcs = data[i + 1]
     validity, i = decode_validity(_VPF[(fo >> 3) & 0x3], data, i + 2)
-    return SmsSubmit(
-        mr,
+    if i >= len(data):
+        raise TpduDecodeError("TP-UDL missing: TPDU truncated")
+    return _new_submit(
+        data[1],
         destination,
         pid,
         dcs,
-        _user_data(data, i, dcs, bool(fo & _UDHI)),
+        decode_user_data(data[i], data[i + 1 :], _UD_ALPHABET[dcs], fo & _UDHI != 0),
         validity,
-        bool(fo & 0x04),
-        bool(fo & 0x20),
-        bool(fo & 0x80),
+        fo & 0x04 != 0,
+        fo & 0x20 != 0,
+        fo & 0x80 != 0,
     )
 
 
@@ -253,7 +267,7 @@ def _decode_status_report(data: bytes) -> SmsStatusReport:
     discharge = decode_timestamp(data, i + 7)
     status = _octet(data, i + 14, "TP-ST")
     pi, pid, dcs, user_data = _decode_optional(data, i + 15, bool(fo & _UDHI))
-    return SmsStatusReport(
+    return _new_status_report(
         mr,
         recipient,
         scts,
@@ -303,21 +317,35 @@ def _decode_command(data: bytes) -> SmsCommand:
     return SmsCommand(mr, pid, ct, mn, destination, command_data, bool(fo & 0x20), bool(fo & _UDHI))
 
 
+def _decoder(kind: TpMessageType, rp_mti: RpMessageType) -> Callable[[bytes], Tpdu]:
+    if kind == TpMessageType.SMS_DELIVER:
+        return _decode_deliver
+    if kind == TpMessageType.SMS_SUBMIT:
+        return _decode_submit
+    if kind == TpMessageType.SMS_STATUS_REPORT:
+        return _decode_status_report
+    if kind == TpMessageType.SMS_COMMAND:
+        return _decode_command
+    with_fcs = rp_mti in (RpMessageType.RP_ERROR_MS_TO_N, RpMessageType.RP_ERROR_N_TO_MS)
+    return lambda data: _decode_report(data, kind, with_fcs)
+
+
+# Indexed by RP-MTI * 4 + TP-MTI: the decoder, or None where the pair is not valid.
+_DECODERS: tuple[Callable[[bytes], Tpdu] | None, ...] = tuple(
+    _decoder(_KIND[(rp, tp)], RpMessageType(rp)) if (rp, tp) in _KIND else None
+    for rp in range(8)
+    for tp in range(4)
+)
+
+
 def decode_tpdu(data: bytes, rp_mti: RpMessageType) -> Tpdu:
     """TS 23.040 §9.2.2: a TPDU, its direction and form taken from the carrying RP message."""
     if not data:
         raise TpduDecodeError("empty TPDU")
-    kind = tpdu_kind(data[0], rp_mti)
-    if kind == TpMessageType.SMS_DELIVER:
-        return _decode_deliver(data)
-    if kind == TpMessageType.SMS_SUBMIT:
-        return _decode_submit(data)
-    if kind == TpMessageType.SMS_STATUS_REPORT:
-        return _decode_status_report(data)
-    if kind == TpMessageType.SMS_COMMAND:
-        return _decode_command(data)
-    with_fcs = rp_mti in (RpMessageType.RP_ERROR_MS_TO_N, RpMessageType.RP_ERROR_N_TO_MS)
-    return _decode_report(data, kind, with_fcs)
+    decoder = _DECODERS[(rp_mti & 0x7) << 2 | data[0] & 0x3]
+    if decoder is None:
+        raise _unsupported(data[0], rp_mti)
+    return decoder(data)
 
 
 def _encode_user_data(user_data: UserData, dcs: int) -> tuple[int, bytes]:

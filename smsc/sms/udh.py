@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from smsc.sms.constants import NationalLanguage, UdhIei
 from smsc.sms.errors import EncodeError, TpduDecodeError
+from smsc.sms.records import positional_constructor
 
 __all__ = [
     "ApplicationPorts",
@@ -95,6 +96,10 @@ class UserDataHeader:
         return _language(self.elements, _LOCKING)
 
 
+_new_element = positional_constructor(InformationElement)
+_new_header = positional_constructor(UserDataHeader)
+
+
 def _parse_concatenation(ie: InformationElement) -> Concatenation | None:
     """TS 23.040 §9.2.3.24.1: total 0, sequence 0 or sequence > total -> IE ignored."""
     data = ie.data
@@ -134,9 +139,9 @@ def decode_udh(data: bytes) -> UserDataHeader:
         stop = start + iedl
         if stop > end:
             raise TpduDecodeError(f"UDH: IE {data[pos]:#04x} length {iedl} runs past the header")
-        append(InformationElement(data[pos], data[start:stop]))
+        append(_new_element(data[pos], data[start:stop]))
         pos = stop
-    return UserDataHeader(tuple(elements))
+    return _new_header(tuple(elements))
 
 
 def encode_udh(header: UserDataHeader) -> bytes:

@@ -14,6 +14,7 @@ from smsc.sms.alphabet import (
 )
 from smsc.sms.constants import Alphabet, NationalLanguage
 from smsc.sms.errors import EncodeError, TpduDecodeError
+from smsc.sms.records import positional_constructor
 from smsc.sms.udh import (
     InformationElement,
     UserDataHeader,
@@ -49,6 +50,10 @@ class UserData:
     text: str | None
 
 
+_new_user_data = positional_constructor(UserData)
+_SHIFT_IEIS = frozenset((0x24, 0x25))  # TS 23.040 §9.2.3.24.15-16
+
+
 def gsm7_header_septets(udhl: int) -> int:
     """TS 23.040 §9.2.3.24: septets taken by UDHL+UDH+fill bits, ceil((UDHL+1)*8/7)."""
     return ((udhl + 1) * 8 + 6) // 7
@@ -80,15 +85,17 @@ def _decode_gsm7(udl: int, ud: bytes, udhi: bool) -> UserData:
         raise TpduDecodeError(f"TP-UDL {udl} septets needs {needed} octets, TP-UD has {len(ud)}")
     if not udhi:
         body = unpack_septets(ud, udl, 0)
-        return UserData(None, body, decode_gsm7(body))
+        return _new_user_data(None, body, decode_gsm7(body))
     header, used = _split_header(needed, ud)
     header_septets = gsm7_header_septets(used - 1)
     if header_septets > udl:
         raise TpduDecodeError(f"UDHL {used - 1} points past TP-UDL {udl} septets")
     fill = header_septets * 7 - used * 8
     body = unpack_septets(ud[used:], udl - header_septets, fill)
+    if _SHIFT_IEIS.isdisjoint(ud[1:used]):  # no language shift IE can be there
+        return _new_user_data(header, body, decode_gsm7(body))
     locking, single = _shift_tables(header)
-    return UserData(header, body, decode_gsm7(body, locking, single))
+    return _new_user_data(header, body, decode_gsm7(body, locking, single))
 
 
 def _decode_octets(udl: int, ud: bytes, alphabet: Alphabet, udhi: bool) -> UserData:
@@ -103,10 +110,8 @@ def _decode_octets(udl: int, ud: bytes, alphabet: Alphabet, udhi: bool) -> UserD
         header, used = _split_header(udl, ud)
         body = ud[used:]
     if alphabet != _UCS2:
-        return UserData(header, body, None)
-    if len(body) & 1:
-        raise TpduDecodeError(f"UCS2 body has odd length {len(body)}")
-    return UserData(header, body, decode_ucs2(body))
+        return _new_user_data(header, body, None)
+    return _new_user_data(header, body, decode_ucs2(body))
 
 
 def decode_user_data(udl: int, ud: bytes, alphabet: Alphabet, udhi: bool) -> UserData:
@@ -185,7 +190,7 @@ def make_user_data(
     """TS 23.038 §6.2: text to UserData; non-default shift tables get their UDH IE."""
     if alphabet == _GSM7:
         body = encode_gsm7(text, locking, single)
-        return UserData(_with_languages(header, locking, single), body, text)
+        return _new_user_data(_with_languages(header, locking, single), body, text)
     if alphabet == _UCS2:
-        return UserData(header, encode_ucs2(text), text)
+        return _new_user_data(header, encode_ucs2(text), text)
     raise EncodeError(f"{alphabet.name} user data has no text form; build UserData directly")

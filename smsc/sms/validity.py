@@ -94,7 +94,7 @@ def decode_validity(
     vpf: ValidityPeriodFormat, data: bytes, offset: int
 ) -> tuple[ValidityPeriod | None, int]:
     """TS 23.040 §9.2.3.12: the TP-VP at `offset`; returns it and the next offset."""
-    if vpf == ValidityPeriodFormat.NOT_PRESENT:
+    if not vpf:
         return None, offset
     if vpf == ValidityPeriodFormat.RELATIVE:
         if offset >= len(data):
