@@ -1,0 +1,1 @@
+"""Domain services: async, I/O only through the Protocols of ports.py."""

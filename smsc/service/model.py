@@ -1,0 +1,86 @@
+"""The records the services keep: one stored short message per TPDU to deliver."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class MessageState(StrEnum):
+    """Life of a stored message (DESIGN.md §4)."""
+
+    QUEUED = "queued"
+    DELIVERING = "delivering"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (MessageState.DELIVERED, MessageState.FAILED, MessageState.EXPIRED)
+
+
+class MessageOrigin(StrEnum):
+    """Where a message entered the SMSC."""
+
+    MO = "mo"
+    API = "api"
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """A short message accepted for delivery, before the store gives it an id.
+
+    `submit_tpdu` is the SMS-SUBMIT as received (MO) or as built from an API request; the
+    SMS-DELIVER is built from it at delivery time. One row per segment: a long API text makes
+    several rows sharing `submission_id`.
+    """
+
+    submission_id: str
+    origin: MessageOrigin
+    originator: str
+    """E.164 digits without '+', or the alphanumeric sender text when `originator_ton` is 5."""
+    originator_ton: int
+    recipient: str
+    """E.164 digits without '+' (TP-DA)."""
+    submit_tpdu: bytes
+    received_at: datetime
+    """TP-SCTS of the SMS-DELIVER; aware."""
+    expires_at: datetime
+    segment: int = 1
+    segments: int = 1
+    text: str | None = None
+    status_report: bool = False
+    rp_mr: int | None = None
+    source: str | None = None
+    """Where the MO came from, as transport:host:port."""
+    call_id: str | None = None
+    """Call-ID of the MO MESSAGE."""
+    tp_mr: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One delivery attempt and its outcome."""
+
+    at: datetime
+    sip_status: int | None = None
+    rp_cause: int | None = None
+    outcome: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    """A message as the store holds it."""
+
+    id: int
+    message: NewMessage
+    state: MessageState
+    attempts: int = 0
+    last_sip_status: int | None = None
+    last_rp_cause: int | None = None
+    next_attempt_at: datetime | None = None
+    updated_at: datetime | None = None
+    delivered_at: datetime | None = None
+    history: tuple[Attempt, ...] = field(default=())

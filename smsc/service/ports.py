@@ -1,0 +1,52 @@
+"""The Protocols the services depend on; adapters in store/ and transport/ implement them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from smsc.service.model import Attempt, MessageState, NewMessage, StoredMessage
+
+
+class MessageStore(Protocol):
+    """Durable message store (SQLAlchemy on SQLite or PostgreSQL, or the in-memory twin)."""
+
+    async def start(self) -> None:
+        """Connect and run migrations."""
+
+    async def close(self) -> None:
+        """Flush pending writes and disconnect."""
+
+    async def add(self, message: NewMessage) -> int:
+        """Store a message; returns its id once it is committed (writes are grouped)."""
+
+    async def add_many(self, messages: Sequence[NewMessage]) -> list[int]:
+        """Store several messages in one commit; ids in the same order."""
+
+    async def get(self, message_id: int) -> StoredMessage | None:
+        """One message with its attempts."""
+
+    async def get_submission(self, submission_id: str) -> list[StoredMessage]:
+        """Every segment of one submission, in segment order."""
+
+    async def due_recipients(self, now: datetime, limit: int) -> list[str]:
+        """Recipients with a queued message due at `now`, oldest first."""
+
+    async def claim_next(self, recipient: str, now: datetime) -> StoredMessage | None:
+        """Move the recipient's oldest due queued message to delivering and return it."""
+
+    async def record_attempt(
+        self,
+        message_id: int,
+        state: MessageState,
+        attempt: Attempt,
+        next_attempt_at: datetime | None = None,
+    ) -> None:
+        """Record the outcome of a delivery attempt and the message's new state."""
+
+    async def requeue_delivering(self) -> int:
+        """After a restart: messages left in delivering go back to queued; returns how many."""
+
+    async def count_by_state(self) -> dict[MessageState, int]:
+        """Queue depth and totals, for /metrics."""
