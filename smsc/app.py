@@ -9,9 +9,34 @@ import signal
 from aiohttp import web
 
 from smsc.api.health import health_routes
+from smsc.api.messages import bearer_auth, message_routes
+from smsc.api.metrics import Metrics, metrics_route
+from smsc.relay import MtRelay
+from smsc.service.front import SipFront
+from smsc.service.mo import MoService
+from smsc.service.mt import MtService, Route
+from smsc.service.registrations import Registrar
 from smsc.settings import Settings
+from smsc.sip.constants import Transport
+from smsc.sip.endpoint import SipEndpoint
+from smsc.sip.errors import SipParseError
+from smsc.sip.headers import parse_uri
+from smsc.store.sql import SqlMessageStore
+from smsc.transport.sip import ListenAddress, SipTransport
 
 log = logging.getLogger("smsc")
+
+
+def route_of(uri: str) -> Route | None:
+    """Where a sip: URI points (RFC 3263 reduced to host:port;transport=)."""
+    try:
+        parsed = parse_uri(uri)
+    except SipParseError:
+        return None
+    if parsed.scheme not in ("sip", "sips") or not parsed.host:
+        return None
+    transport = Transport.TCP if parsed.transport == "tcp" else Transport.UDP
+    return Route((parsed.host.strip("[]"), parsed.port or 5060), transport)
 
 
 class Application:
@@ -19,24 +44,120 @@ class Application:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.metrics = Metrics()
+        self.store = SqlMessageStore(settings.storage.database_url)
+        self.registrar = Registrar()
+        self.transport: SipTransport | None = None
+        self.mt: MtService | None = None
+        self.mo: MoService | None = None
+        self._mt_task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self._ready = False
 
+    def _route(self, msisdn: str) -> Route | None:
+        assert self.transport is not None
+        registration = self.registrar.lookup(msisdn, self.transport.now())
+        if registration is not None:
+            route = route_of(registration.scscf_uri)
+            if route is not None:
+                return route
+        next_hop = self.settings.sip.next_hop
+        return None if next_hop is None else route_of(next_hop)
+
     async def start(self) -> None:
-        app = web.Application()
+        settings = self.settings
+        await self.store.start()
+        requeued = await self.store.requeue_delivering()
+        if requeued:
+            log.info("%d messages left in delivering are queued again", requeued)
+        listen = [ListenAddress.parse(entry) for entry in settings.sip.listen]
+        first = listen[0]
+        endpoint = SipEndpoint(
+            local_via_host=settings.sip.via_host or first.host,
+            local_port=first.port,
+            t1=settings.sip.t1_ms / 1000,
+            t2=settings.sip.t2_ms / 1000,
+            t4=settings.sip.t4_ms / 1000,
+        )
+        transport = SipTransport(endpoint, listen)
+        self.transport = transport
+        prefixes = settings.smsc.fill_rp_da_prefixes
+        self.mt = mt = MtService(
+            store=self.store,
+            sender=transport,
+            psi=settings.sip.psi,
+            sc_address=settings.smsc.sc_address,
+            new_call_id=endpoint.new_call_id,
+            new_tag=endpoint.new_tag,
+            route=self._route,
+            can_route=lambda: settings.sip.next_hop is not None or len(self.registrar) > 0,
+            metrics=self.metrics,
+            relay=MtRelay(settings.smsc.tr1m_s),
+            clock=transport.now,
+            fill_rp_da=lambda recipient: recipient.startswith(prefixes) if prefixes else False,
+        )
+        self.mo = MoService(
+            store=self.store,
+            sender=transport,
+            psi=settings.sip.psi,
+            new_call_id=endpoint.new_call_id,
+            new_tag=endpoint.new_tag,
+            metrics=self.metrics,
+            on_stored=lambda recipient: mt.wake((recipient,)),
+        )
+        transport.on_event = SipFront(
+            sender=transport,
+            mo=self.mo,
+            mt=mt,
+            registrar=self.registrar,
+            trusted_peers=settings.sip.trusted_peers,
+            metrics=self.metrics,
+            clock=transport.now,
+        ).on_event
+        await transport.start()
+        self._mt_task = asyncio.get_running_loop().create_task(mt.run())
+        await self._start_http(mt)
+        self._ready = True
+
+    async def _start_http(self, mt: MtService) -> None:
+        app = web.Application(middlewares=[bearer_auth(self.settings.http.api_token)])
         app.add_routes(health_routes(lambda: self._ready))
+        app.add_routes(message_routes(self.store, self.metrics, mt.wake))
+        app.add_routes([metrics_route(self.metrics, self._refresh_gauges)])
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         host, _, port = self.settings.http.listen.rpartition(":")
-        await web.TCPSite(self._runner, host, int(port)).start()
-        self._ready = True
+        await web.TCPSite(self._runner, host.strip("[]"), int(port)).start()
         log.info("HTTP API listening on %s", self.settings.http.listen)
+
+    async def _refresh_gauges(self) -> None:
+        for state, count in (await self.store.count_by_state()).items():
+            self.metrics.queue_depth.labels(str(state)).set(count)
+        if self.transport is not None:
+            counters = self.transport.endpoint.counters
+            self.metrics.sip_transactions.labels("server").set(
+                counters.server_transactions_created - counters.server_transactions_terminated
+            )
+            self.metrics.sip_transactions.labels("client").set(
+                counters.client_transactions_created - counters.client_transactions_terminated
+            )
 
     async def stop(self) -> None:
         self._ready = False
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self.mt is not None:
+            self.mt.stop()
+        if self._mt_task is not None:
+            await self._mt_task
+        if self.mo is not None:
+            await self.mo.drain()
+        if self.mt is not None:
+            await self.mt.drain()
+        if self.transport is not None:
+            await self.transport.stop()
+        await self.store.close()
 
 
 async def serve(settings: Settings) -> None:

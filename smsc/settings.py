@@ -27,12 +27,18 @@ class SipSettings:
     psi: str = "sip:smsc@ims.mnc001.mcc001.3gppnetwork.org"
     next_hop: str | None = None
     trusted_peers: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
+    via_host: str | None = None
+    t1_ms: int = 500
+    t2_ms: int = 4000
+    t4_ms: int = 5000
 
 
 @dataclass(frozen=True, slots=True)
 class SmscSettings:
     sc_address: str = "+491710760000"
     home_plmns: tuple[str, ...] = ("26201",)
+    tr1m_s: float = 40.0
+    fill_rp_da_prefixes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +83,7 @@ class AmlSettings:
 @dataclass(frozen=True, slots=True)
 class HttpSettings:
     listen: str = "127.0.0.1:8080"
+    api_token: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +145,10 @@ def _section(name: str, values: Any) -> Any:
             kwargs[key] = tuple(ChargingPeer(**_mapping(path, p)) for p in _tuple(path, value))
         elif key == "psaps":
             kwargs[key] = tuple(_psap(path, p) for p in _tuple(path, value))
-        elif key in ("listen", "trusted_peers", "home_plmns") and name != "http":
+        elif (
+            key in ("listen", "trusted_peers", "home_plmns", "fill_rp_da_prefixes")
+            and name != "http"
+        ):
             kwargs[key] = tuple(str(v) for v in _tuple(path, value))
         else:
             kwargs[key] = value

@@ -7,6 +7,9 @@ from datetime import datetime
 from typing import Protocol
 
 from smsc.service.model import Attempt, MessageState, NewMessage, StoredMessage
+from smsc.sip.constants import Address, Transport
+from smsc.sip.events import RequestReceived
+from smsc.sip.message import SipRequest
 
 
 class MessageStore(Protocol):
@@ -50,3 +53,22 @@ class MessageStore(Protocol):
 
     async def count_by_state(self) -> dict[MessageState, int]:
         """Queue depth and totals, for /metrics."""
+
+
+class SipSender(Protocol):
+    """Sends through the SIP endpoint; implemented by the transport."""
+
+    def respond(
+        self,
+        event: RequestReceived,
+        status: int,
+        reason: str | None = None,
+        headers: Sequence[tuple[str, str]] = (),
+        body: bytes = b"",
+    ) -> None:
+        """Answer a received request."""
+
+    def request(
+        self, request: SipRequest, destination: Address, transport: Transport, context: object
+    ) -> None:
+        """Send a request in a new client transaction; its outcome comes back as an event."""

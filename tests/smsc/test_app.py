@@ -21,7 +21,12 @@ def _free_port() -> int:
 
 def test_serve_answers_healthz_and_readyz_then_stops_on_sigterm(tmp_path: Path) -> None:
     port = _free_port()
-    env = dict(os.environ, SMSC__HTTP__LISTEN=f"127.0.0.1:{port}")
+    sip = _free_port()
+    env = dict(
+        os.environ,
+        SMSC__HTTP__LISTEN=f"127.0.0.1:{port}",
+        SMSC__SIP__LISTEN=f'["udp:127.0.0.1:{sip}", "tcp:127.0.0.1:{sip}"]',
+    )
     process = subprocess.Popen(
         [sys.executable, "-m", "smsc.cli", "serve"],
         cwd=tmp_path,
@@ -42,6 +47,7 @@ def test_serve_answers_healthz_and_readyz_then_stops_on_sigterm(tmp_path: Path) 
                 time.sleep(0.1)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
             assert r.status == 200
+        assert (tmp_path / "var" / "smsc.db").exists()  # the embedded SQLite default
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0

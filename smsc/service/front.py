@@ -1,0 +1,201 @@
+"""The SIP face of the SMSC: who may talk to us, which requests we take, where bodies go."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Callable, Sequence
+
+from smsc.api.metrics import Metrics
+from smsc.service.bodies import sms_body
+from smsc.service.identity import msisdn_of
+from smsc.service.mo import MoService
+from smsc.service.mt import MtContext, MtService
+from smsc.service.ports import SipSender
+from smsc.service.registrations import Registrar
+from smsc.sip.errors import SipParseError
+from smsc.sip.events import (
+    Event,
+    RequestReceived,
+    ResponseReceived,
+    TransactionTimedOut,
+    TransportFailed,
+)
+from smsc.sms.constants import RpCause, RpMessageType
+from smsc.sms.errors import DecodeError
+from smsc.sms.rp import RpAck, RpError, decode_rp
+
+log = logging.getLogger("smsc.sip")
+
+ALLOW = "MESSAGE, REGISTER, OPTIONS"
+_ANSWERS_TO_MT = (RpMessageType.RP_ACK_MS_TO_N, RpMessageType.RP_ERROR_MS_TO_N)
+_MO = (RpMessageType.RP_DATA_MS_TO_N, RpMessageType.RP_SMMA_MS_TO_N)
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class SipFront:
+    """Handles every SIP endpoint event (called synchronously by the transport)."""
+
+    def __init__(
+        self,
+        *,
+        sender: SipSender,
+        mo: MoService,
+        mt: MtService,
+        registrar: Registrar,
+        trusted_peers: Sequence[str],
+        metrics: Metrics,
+        clock: Callable[[], float],
+    ) -> None:
+        self.sender = sender
+        self.mo = mo
+        self.mt = mt
+        self.registrar = registrar
+        self.trusted: tuple[Network, ...] = tuple(
+            ipaddress.ip_network(peer, strict=False) for peer in trusted_peers
+        )
+        self.metrics = metrics
+        self.clock = clock
+        self._trusted_cache: dict[str, bool] = {}
+
+    def is_trusted(self, host: str) -> bool:
+        known = self._trusted_cache.get(host)
+        if known is None:
+            try:
+                address = ipaddress.ip_address(host)
+            except ValueError:
+                known = False
+            else:
+                known = any(address in network for network in self.trusted)
+            if len(self._trusted_cache) < 10_000:
+                self._trusted_cache[host] = known
+        return known
+
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, RequestReceived):
+            self._request(event)
+        elif isinstance(event, ResponseReceived):
+            status = event.response.status
+            self.metrics.sip_responses.labels(str(status), "received").inc()
+            if status >= 200 and isinstance(event.context, MtContext):
+                self.mt.on_sip_final(event.context, status)
+        elif isinstance(event, TransactionTimedOut):
+            if isinstance(event.context, MtContext):
+                self.mt.on_sip_final(event.context, 408)
+        elif isinstance(event, TransportFailed) and isinstance(event.context, MtContext):
+            self.mt.on_sip_final(event.context, 503)
+
+    def _respond(
+        self,
+        event: RequestReceived,
+        status: int,
+        reason: str | None = None,
+        headers: Sequence[tuple[str, str]] = (),
+    ) -> None:
+        self.metrics.sip_responses.labels(str(status), "sent").inc()
+        self.sender.respond(event, status, reason, headers)
+
+    def _request(self, event: RequestReceived) -> None:
+        if not self.is_trusted(event.source[0]):
+            self._respond(event, 403, "Forbidden: untrusted source")
+            return
+        method = event.request.method
+        if method == "MESSAGE":
+            self._message(event)
+        elif method == "REGISTER":
+            self._register(event)
+        elif method == "OPTIONS":
+            self._respond(
+                event, 200, None, (("Allow", ALLOW), ("Accept", "application/vnd.3gpp.sms"))
+            )
+        else:
+            self._respond(event, 405, None, (("Allow", ALLOW),))
+
+    def _message(self, event: RequestReceived) -> None:
+        request = event.request
+        try:
+            content_type = request.content_type
+            asserted = request.p_asserted_identity
+        except SipParseError as exc:
+            self._respond(event, 400, f"Bad Request: {exc}")
+            return
+        body = sms_body(content_type, request.body)
+        if body is None:
+            self._respond(
+                event,
+                415,
+                None,
+                (("Accept", "application/vnd.3gpp.sms, multipart/mixed"),),
+            )
+            return
+        identity = msisdn = None
+        for name_addr in asserted:
+            msisdn = msisdn_of(name_addr.uri.raw)
+            if msisdn is not None:
+                identity = name_addr.uri.raw
+                break
+        if identity is None or msisdn is None:
+            self._respond(event, 403, "Forbidden: no MSISDN in P-Asserted-Identity")
+            return
+        try:
+            message = decode_rp(body)
+        except DecodeError as exc:
+            self.metrics.mo_received.labels("malformed").inc()
+            self._respond(event, 202)
+            self.mo.decode_failed(event, identity, body, exc)
+            return
+        kind = message.message_type
+        if kind in _ANSWERS_TO_MT:
+            assert isinstance(message, RpAck | RpError)
+            self.metrics.mo_received.labels(kind.name).inc()
+            self._respond(event, 200)
+            cause = message.cause if isinstance(message, RpError) else None
+            if not self.mt.on_rp_answer(msisdn, message.message_reference, cause):
+                log.info(
+                    "RP answer from %s with RP-MR %s matches no MT",
+                    msisdn,
+                    message.message_reference,
+                )
+            return
+        self._respond(event, 202)
+        self.metrics.mo_received.labels(kind.name).inc()
+        if kind in _MO:
+            self.mo.dispatch(event, identity, msisdn, message)
+        else:
+            self.mo.reject(
+                event, identity, message.message_reference, RpCause.MESSAGE_TYPE_NON_EXISTENT
+            )
+
+    def _register(self, event: RequestReceived) -> None:
+        """Third-party REGISTER: To = IMPU, Contact = S-CSCF, Expires (TS 24.229 §5.7.1.2)."""
+        request = event.request
+        try:
+            to = request.to
+            contacts = request.contact
+            expires = request.expires
+        except SipParseError as exc:
+            self._respond(event, 400, f"Bad Request: {exc}")
+            return
+        msisdn = msisdn_of(to.uri.raw)
+        if msisdn is None:
+            self._respond(event, 404, "Not Found: no MSISDN in To")
+            return
+        contact = contacts[0] if contacts else None
+        if expires is None and contact is not None:
+            value = contact.params.get("expires")
+            expires = int(value) if value and value.isdigit() else None
+        if expires is None:
+            expires = 3600
+        if contact is None and expires > 0:
+            self._respond(event, 400, "Bad Request: REGISTER without Contact")
+            return
+        granted = self.registrar.register(
+            msisdn, "" if contact is None else contact.uri.raw, expires, self.clock()
+        )
+        headers: list[tuple[str, str]] = [("Expires", str(granted))]
+        if contact is not None and granted:
+            headers.append(("Contact", f"<{contact.uri.raw}>;expires={granted}"))
+        self._respond(event, 200, None, headers)
+        if granted:
+            self.mt.wake((msisdn,))

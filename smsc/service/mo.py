@@ -1,0 +1,172 @@
+"""Mobile-originated SMS over IP (TS 24.341 §5.3.2.4): decode, store, answer RP-ACK / RP-ERROR."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from smsc.api.metrics import Metrics
+from smsc.service.model import MessageOrigin, NewMessage
+from smsc.service.ports import MessageStore, SipSender
+from smsc.service.sip_requests import answer_to_mo
+from smsc.sip.events import RequestReceived
+from smsc.sms.constants import RpCause, TpFailureCause, TypeOfNumber
+from smsc.sms.errors import DecodeError
+from smsc.sms.rp import RpData, RpMessage
+from smsc.sms.sc_pdus import bare_ack, submit_ack, submit_error
+from smsc.sms.tp import SmsCommand, SmsSubmit, decode_tpdu
+
+log = logging.getLogger("smsc.mo")
+
+DEFAULT_VALIDITY = timedelta(days=2)
+MAX_VALIDITY = timedelta(weeks=63)
+
+
+class MoService:
+    """Turns an MO RP message into a stored short message and the answer the UE is owed."""
+
+    def __init__(
+        self,
+        *,
+        store: MessageStore,
+        sender: SipSender,
+        psi: str,
+        new_call_id: Callable[[], str],
+        new_tag: Callable[[], str],
+        metrics: Metrics,
+        on_stored: Callable[[str], None],
+    ) -> None:
+        self.store = store
+        self.sender = sender
+        self.psi = psi
+        self.new_call_id = new_call_id
+        self.new_tag = new_tag
+        self.metrics = metrics
+        self.on_stored = on_stored
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def answer(self, event: RequestReceived, ue_identity: str, body: bytes) -> None:
+        """Send the RP answer in a new MESSAGE to where the MO came from (the S-CSCF)."""
+        request = answer_to_mo(
+            self.psi,
+            ue_identity,
+            event.request.call_id,
+            call_id=self.new_call_id(),
+            tag=self.new_tag(),
+            body=body,
+        )
+        self.sender.request(request, event.source, event.transport, ("mo-answer", None))
+
+    def reject(
+        self,
+        event: RequestReceived,
+        ue_identity: str,
+        rp_mr: int,
+        cause: int,
+        failure_cause: int | None = None,
+    ) -> None:
+        """RP-ERROR (TS 24.011 §7.3.4) with the codec's or the service's cause."""
+        self.metrics.mo_rejected.labels(str(cause)).inc()
+        body = submit_error(rp_mr, cause, datetime.now(UTC), failure_cause)
+        self.answer(event, ue_identity, body)
+
+    def decode_failed(
+        self, event: RequestReceived, ue_identity: str, body: bytes, error: DecodeError
+    ) -> None:
+        """A body the codec refused: RP-ERROR with its RP-Cause (RP-MR echoed when readable)."""
+        rp_mr = body[1] if len(body) > 1 else 0
+        self.reject(event, ue_identity, rp_mr, error.rp_cause, error.tp_fcs)
+
+    def smma(self, event: RequestReceived, ue_identity: str, rp_mr: int) -> None:
+        """TS 24.011 §7.3.2: memory available again; acknowledged at once."""
+        self.answer(event, ue_identity, bare_ack(rp_mr))
+
+    def rp_data(
+        self, event: RequestReceived, ue_identity: str, msisdn: str, message: RpData
+    ) -> None:
+        """RP-DATA MS->N: an SMS-SUBMIT is stored, then acknowledged."""
+        try:
+            tpdu = decode_tpdu(message.user_data, message.message_type)
+        except DecodeError as exc:
+            self.reject(event, ue_identity, message.message_reference, exc.rp_cause, exc.tp_fcs)
+            return
+        if isinstance(tpdu, SmsCommand):
+            self.reject(
+                event,
+                ue_identity,
+                message.message_reference,
+                RpCause.REQUESTED_FACILITY_NOT_IMPLEMENTED,
+                TpFailureCause.COMMAND_UNSUPPORTED,
+            )
+            return
+        assert isinstance(tpdu, SmsSubmit)
+        destination = tpdu.destination
+        if destination.is_alphanumeric or not destination.value.isdigit():
+            self.reject(
+                event,
+                ue_identity,
+                message.message_reference,
+                RpCause.UNASSIGNED_NUMBER,
+                TpFailureCause.INVALID_SME_ADDRESS,
+            )
+            return
+        now = datetime.now(UTC)
+        expires = now + DEFAULT_VALIDITY
+        if tpdu.validity is not None:
+            until = tpdu.validity.expires(now)
+            if until is not None:
+                expires = min(max(until, now), now + MAX_VALIDITY)
+        coding = tpdu.coding
+        concat = None if tpdu.user_data.header is None else tpdu.user_data.header.concatenation
+        stored = NewMessage(
+            submission_id=f"{msisdn}-{event.request.call_id}-{message.message_reference}",
+            origin=MessageOrigin.MO,
+            originator=msisdn,
+            originator_ton=int(TypeOfNumber.INTERNATIONAL),
+            recipient=destination.value,
+            submit_tpdu=message.user_data,
+            received_at=now,
+            expires_at=expires,
+            segment=1 if concat is None else concat.sequence,
+            segments=1 if concat is None else concat.total,
+            text=tpdu.user_data.text if not coding.compressed else None,
+            status_report=tpdu.status_report_request,
+            rp_mr=message.message_reference,
+            source=f"{event.transport.value.lower()}:{event.source[0]}:{event.source[1]}",
+            call_id=event.request.call_id,
+            tp_mr=tpdu.message_reference,
+        )
+        task = asyncio.get_running_loop().create_task(
+            self._store_then_ack(event, ue_identity, stored, now)
+        )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _store_then_ack(
+        self, event: RequestReceived, ue_identity: str, stored: NewMessage, now: datetime
+    ) -> None:
+        assert stored.rp_mr is not None
+        try:
+            await self.store.add(stored)
+        except Exception:
+            log.exception("could not store an MO message; answering RP-ERROR 41")
+            self.reject(event, ue_identity, stored.rp_mr, RpCause.TEMPORARY_FAILURE)
+            return
+        self.answer(event, ue_identity, submit_ack(stored.rp_mr, now))
+        self.on_stored(stored.recipient)
+
+    def dispatch(
+        self, event: RequestReceived, ue_identity: str, msisdn: str, message: RpMessage
+    ) -> None:
+        """Entry point for MS->N RP messages other than the UE's answers to MT."""
+        if isinstance(message, RpData):
+            self.rp_data(event, ue_identity, msisdn, message)
+        else:
+            self.smma(event, ue_identity, message.message_reference)
+
+    async def drain(self) -> None:
+        """Wait for stores in flight (shutdown)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)

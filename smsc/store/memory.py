@@ -1,0 +1,178 @@
+"""In-memory twin of the SQL message store: same behaviour, no durability; for service tests."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+
+from smsc.service.model import Attempt, MessageState, NewMessage, StoredMessage
+from smsc.store.errors import MessageNotFoundError, StoreClosedError
+from smsc.store.tables import clean_attempt, clean_message, to_utc
+
+__all__ = ["MemoryMessageStore"]
+
+_ACTIVE = (MessageState.QUEUED, MessageState.DELIVERING)
+
+
+@dataclass(slots=True)
+class _Record:
+    """The mutable state of one stored message."""
+
+    id: int
+    message: NewMessage
+    state: MessageState = MessageState.QUEUED
+    attempts: int = 0
+    last_sip_status: int | None = None
+    last_rp_cause: int | None = None
+    next_attempt_at: datetime | None = None
+    updated_at: datetime | None = None
+    delivered_at: datetime | None = None
+    history: list[Attempt] = field(default_factory=list)
+
+    def snapshot(self) -> StoredMessage:
+        """An immutable copy."""
+        return StoredMessage(
+            id=self.id,
+            message=self.message,
+            state=self.state,
+            attempts=self.attempts,
+            last_sip_status=self.last_sip_status,
+            last_rp_cause=self.last_rp_cause,
+            next_attempt_at=self.next_attempt_at,
+            updated_at=self.updated_at,
+            delivered_at=self.delivered_at,
+            history=tuple(self.history),
+        )
+
+    def is_due(self, now: datetime) -> bool:
+        """Queued and its retry time reached (or none set)."""
+        return self.state is MessageState.QUEUED and (
+            self.next_attempt_at is None or self.next_attempt_at <= now
+        )
+
+
+class MemoryMessageStore:
+    """MessageStore kept in a dict, with the SQL store's rules (in-order claims, UTC times)."""
+
+    def __init__(self, *, clock: Callable[[], datetime] | None = None) -> None:
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._records: dict[int, _Record] = {}
+        self._ids = itertools.count(1)
+        self._open = False
+
+    async def start(self) -> None:
+        """Nothing to connect to."""
+        self._open = True
+
+    async def close(self) -> None:
+        """Later calls raise StoreClosedError; the data stays for inspection."""
+        self._open = False
+
+    async def add(self, message: NewMessage) -> int:
+        """Store a message; returns its id."""
+        return (await self.add_many([message]))[0]
+
+    async def add_many(self, messages: Sequence[NewMessage]) -> list[int]:
+        """Store several messages at once; ids in the same order."""
+        self._require_open()
+        normalised = [clean_message(message) for message in messages]
+        now = to_utc(self._clock())
+        ids: list[int] = []
+        for message in normalised:
+            record = _Record(id=next(self._ids), message=message, updated_at=now)
+            self._records[record.id] = record
+            ids.append(record.id)
+        return ids
+
+    async def get(self, message_id: int) -> StoredMessage | None:
+        """One message with its attempts."""
+        self._require_open()
+        record = self._records.get(message_id)
+        return None if record is None else record.snapshot()
+
+    async def get_submission(self, submission_id: str) -> list[StoredMessage]:
+        """Every segment of one submission, in segment order."""
+        self._require_open()
+        found = [r for r in self._records.values() if r.message.submission_id == submission_id]
+        found.sort(key=lambda r: (r.message.segment, r.id))
+        return [record.snapshot() for record in found]
+
+    async def due_recipients(self, now: datetime, limit: int) -> list[str]:
+        """Recipients whose oldest active message is queued and due, oldest message first."""
+        self._require_open()
+        now = to_utc(now)
+        heads = self._heads()
+        due = sorted(r.id for r in heads.values() if r.is_due(now))
+        return [self._records[i].message.recipient for i in due[: max(limit, 0)]]
+
+    async def claim_next(self, recipient: str, now: datetime) -> StoredMessage | None:
+        """Move the recipient's oldest active message to delivering if it is queued and due."""
+        self._require_open()
+        now = to_utc(now)
+        head = self._heads().get(recipient)
+        if head is None or not head.is_due(now):
+            return None
+        claimed = head.snapshot()
+        head.state = MessageState.DELIVERING
+        head.attempts += 1
+        head.updated_at = now
+        return replace(claimed, state=head.state, attempts=head.attempts, updated_at=now)
+
+    async def record_attempt(
+        self,
+        message_id: int,
+        state: MessageState,
+        attempt: Attempt,
+        next_attempt_at: datetime | None = None,
+    ) -> None:
+        """Record an attempt and the message's new state."""
+        self._require_open()
+        attempt = clean_attempt(attempt)
+        next_at = None if next_attempt_at is None else to_utc(next_attempt_at)
+        record = self._records.get(message_id)
+        if record is None:
+            raise MessageNotFoundError(message_id)
+        record.history.append(attempt)
+        record.state = state
+        record.last_sip_status = attempt.sip_status
+        record.last_rp_cause = attempt.rp_cause
+        record.next_attempt_at = next_at
+        record.updated_at = attempt.at
+        if state is MessageState.DELIVERED:
+            record.delivered_at = attempt.at
+
+    async def requeue_delivering(self) -> int:
+        """Messages in delivering go back to queued, due at once; returns how many."""
+        self._require_open()
+        now = to_utc(self._clock())
+        count = 0
+        for record in self._records.values():
+            if record.state is MessageState.DELIVERING:
+                record.state = MessageState.QUEUED
+                record.next_attempt_at = None
+                record.updated_at = now
+                count += 1
+        return count
+
+    async def count_by_state(self) -> dict[MessageState, int]:
+        """Messages per state; every state present."""
+        self._require_open()
+        counts = dict.fromkeys(MessageState, 0)
+        for record in self._records.values():
+            counts[record.state] += 1
+        return counts
+
+    def _heads(self) -> dict[str, _Record]:
+        """Each recipient's oldest queued-or-delivering message."""
+        heads: dict[str, _Record] = {}
+        for record in self._records.values():  # insertion order is id order
+            if record.state in _ACTIVE:
+                heads.setdefault(record.message.recipient, record)
+        return heads
+
+    def _require_open(self) -> None:
+        """StoreClosedError unless started and not closed."""
+        if not self._open:
+            raise StoreClosedError("the message store is not started")

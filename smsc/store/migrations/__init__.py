@@ -1,0 +1,1 @@
+"""Alembic migrations of the message store; run them with `smsc.store.migrate`."""

@@ -1,0 +1,393 @@
+"""The SQLAlchemy message store (SQLite or PostgreSQL) behind the MessageStore port."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, exists, func, insert, or_, select, update
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from smsc.service.model import Attempt, MessageState, NewMessage, StoredMessage
+from smsc.store.batching import GroupCommitter
+from smsc.store.errors import MessageNotFoundError, StoreClosedError, StoreError, StoreUnavailable
+from smsc.store.migrate import create_engine, run_upgrade
+from smsc.store.tables import (
+    ACTIVE_STATES,
+    UtcDateTime,
+    attempt_from_row,
+    attempts,
+    clean_attempt,
+    message_row,
+    messages,
+    stored_message,
+    to_utc,
+)
+
+__all__ = ["SqlMessageStore"]
+
+_QUEUED = MessageState.QUEUED.value
+_DELIVERING = MessageState.DELIVERING.value
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """One record_attempt call waiting for its group commit."""
+
+    message_id: int
+    state: MessageState
+    attempt: Attempt
+    next_attempt_at: datetime | None
+
+
+def _build_claim() -> Any:
+    """UPDATE the recipient's head to delivering if it is queued and due (SKIP LOCKED on PG)."""
+    now = bindparam("b_now", type_=UtcDateTime())
+    active = messages.alias("active")
+    head = (
+        select(func.min(active.c.id))
+        .where(active.c.recipient == bindparam("b_recipient"), active.c.state.in_(ACTIVE_STATES))
+        .scalar_subquery()
+    )
+    due = messages.alias("due")
+    candidate = (
+        select(due.c.id)
+        .where(
+            due.c.id == head,
+            due.c.state == _QUEUED,
+            or_(due.c.next_attempt_at.is_(None), due.c.next_attempt_at <= now),
+        )
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    return (
+        update(messages)
+        .where(messages.c.id == candidate, messages.c.state == _QUEUED)
+        .values(state=_DELIVERING, attempts=messages.c.attempts + 1, updated_at=now)
+        .returning(*messages.c)
+    )
+
+
+def _build_due_recipients() -> Any:
+    """Recipients whose head (no older queued or delivering message) is queued and due."""
+    now = bindparam("b_now", type_=UtcDateTime())
+    older = messages.alias("older")
+    is_head = ~exists().where(
+        older.c.recipient == messages.c.recipient,
+        older.c.state.in_(ACTIVE_STATES),
+        older.c.id < messages.c.id,
+    )
+    return (
+        select(messages.c.recipient)
+        .where(
+            messages.c.state == _QUEUED,
+            or_(messages.c.next_attempt_at.is_(None), messages.c.next_attempt_at <= now),
+            is_head,
+        )
+        .order_by(messages.c.id)
+        .limit(bindparam("b_limit"))
+    )
+
+
+_UNAVAILABLE = (DBAPIError, DisconnectionError, PoolTimeoutError, OSError)
+"""Library errors meaning the database failed us (bugs such as CompileError propagate)."""
+
+_CLAIM = _build_claim()
+_DUE_RECIPIENTS = _build_due_recipients()
+_GET = select(messages).where(messages.c.id == bindparam("id"))
+_HISTORY = select(attempts).where(attempts.c.message_id == bindparam("id")).order_by(attempts.c.id)
+_UPDATE_OUTCOME = (
+    update(messages)
+    .where(messages.c.id == bindparam("b_id"))
+    .values(
+        state=bindparam("b_state"),
+        last_sip_status=bindparam("b_sip_status"),
+        last_rp_cause=bindparam("b_rp_cause"),
+        next_attempt_at=bindparam("b_next", type_=UtcDateTime()),
+        updated_at=bindparam("b_at", type_=UtcDateTime()),
+        delivered_at=func.coalesce(
+            bindparam("b_delivered", type_=UtcDateTime()), messages.c.delivered_at
+        ),
+    )
+)
+
+
+class SqlMessageStore:
+    """MessageStore on SQLAlchemy async: grouped inserts, in-order per-recipient claims.
+
+    `add()` and `record_attempt()` go through group committers (one transaction per batch);
+    they return only after the commit. On SQLite every write is serialised in-process (one
+    writer); on PostgreSQL claims use FOR UPDATE SKIP LOCKED so several stores may share a
+    database.
+    """
+
+    def __init__(
+        self,
+        database_url: str,
+        *,
+        batch_max: int = 500,
+        batch_delay_s: float = 0.002,
+        schema: str | None = None,
+        migrate: bool = True,
+        clock: Callable[[], datetime] | None = None,
+        engine_options: dict[str, Any] | None = None,
+    ) -> None:
+        self._url = database_url
+        self._schema = schema
+        self._migrate = migrate
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._engine_options = dict(engine_options or {})
+        self._engine: AsyncEngine | None = None
+        self._reader: AsyncEngine | None = None
+        self._sqlite = False
+        self._write_lock = asyncio.Lock()
+        self.adds = GroupCommitter[NewMessage, int](
+            self._insert_batch, max_items=batch_max, delay_s=batch_delay_s, name="store-add"
+        )
+        """The group committer of `add()`; its `flushes` counts insert transactions."""
+        self.outcomes = GroupCommitter[_Outcome, None](
+            self._outcome_batch, max_items=batch_max, delay_s=0.0, name="store-attempt"
+        )
+        """The group committer of `record_attempt()` (no added delay: groups under load)."""
+
+    async def start(self) -> None:
+        """Open the engine and migrate the schema to the newest revision."""
+        engine = create_engine(self._url, schema=self._schema, **self._engine_options)
+        self._sqlite = engine.dialect.name == "sqlite"
+        try:
+            if self._migrate:
+                await run_upgrade(engine, schema=self._schema)
+        except BaseException:
+            await engine.dispose()
+            raise
+        self._engine = engine
+        # PostgreSQL reads skip BEGIN/ROLLBACK; SQLite keeps its cheaper implicit transactions
+        self._reader = (
+            engine if self._sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
+
+    async def close(self) -> None:
+        """Flush queued writes, then dispose of the engine."""
+        await self.adds.close()
+        await self.outcomes.close()
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = self._reader = None
+
+    async def add(self, message: NewMessage) -> int:
+        """Store a message; returns its id once its batch is committed."""
+        message_row(message, self._clock())  # refuse bad input before it can spoil a batch
+        self._require_engine()
+        return await self.adds.submit(message)
+
+    async def add_many(self, messages_: Sequence[NewMessage]) -> list[int]:
+        """Store several messages in one commit; ids in the same order."""
+        if not messages_:
+            return []
+        return await self._insert_batch(list(messages_))
+
+    async def get(self, message_id: int) -> StoredMessage | None:
+        """One message with its attempts."""
+        async with self._connect() as conn:
+            result = await conn.execute(_GET, {"id": message_id})
+            row = result.mappings().first()
+            if row is None:
+                return None
+            return stored_message(row, await _history(conn, message_id))
+
+    async def get_submission(self, submission_id: str) -> list[StoredMessage]:
+        """Every segment of one submission, in segment order."""
+        async with self._connect() as conn:
+            query = (
+                select(messages)
+                .where(messages.c.submission_id == submission_id)
+                .order_by(messages.c.segment, messages.c.id)
+            )
+            rows = (await conn.execute(query)).mappings().all()
+            history: dict[int, list[Attempt]] = {int(row["id"]): [] for row in rows}
+            if history:
+                query = (
+                    select(attempts)
+                    .where(attempts.c.message_id.in_(list(history)))
+                    .order_by(attempts.c.id)
+                )
+                for attempt_row in (await conn.execute(query)).mappings():
+                    history[attempt_row["message_id"]].append(attempt_from_row(attempt_row))
+            return [stored_message(row, history[int(row["id"])]) for row in rows]
+
+    async def due_recipients(self, now: datetime, limit: int) -> list[str]:
+        """Recipients whose oldest active message is queued and due, oldest message first."""
+        params = {"b_now": to_utc(now), "b_limit": max(limit, 0)}
+        async with self._connect() as conn:
+            return list((await conn.execute(_DUE_RECIPIENTS, params)).scalars())
+
+    async def claim_next(self, recipient: str, now: datetime) -> StoredMessage | None:
+        """Move the recipient's oldest active message to delivering if it is queued and due.
+
+        Only the head of the recipient's queue (oldest queued-or-delivering message) is ever a
+        candidate: if it is delivering, or queued but not yet due, this returns None. On
+        PostgreSQL the head row is locked with SKIP LOCKED, so racing claimers get None.
+        """
+        params = {"b_recipient": recipient, "b_now": to_utc(now)}
+        async with self._write() as conn:
+            row = (await conn.execute(_CLAIM, params)).mappings().first()
+            if row is None:
+                return None
+            return stored_message(row, await _history(conn, int(row["id"])))
+
+    async def record_attempt(
+        self,
+        message_id: int,
+        state: MessageState,
+        attempt: Attempt,
+        next_attempt_at: datetime | None = None,
+    ) -> None:
+        """Record an attempt and the message's new state; returns once committed."""
+        outcome = _Outcome(
+            message_id,
+            state,
+            clean_attempt(attempt),
+            None if next_attempt_at is None else to_utc(next_attempt_at),
+        )
+        self._require_engine()
+        await self.outcomes.submit(outcome)
+
+    async def requeue_delivering(self) -> int:
+        """Messages left in delivering go back to queued, due at once; returns how many."""
+        query = (
+            update(messages)
+            .where(messages.c.state == _DELIVERING)
+            .values(state=_QUEUED, next_attempt_at=None, updated_at=to_utc(self._clock()))
+        )
+        async with self._write() as conn:
+            return int((await conn.execute(query)).rowcount)
+
+    async def count_by_state(self) -> dict[MessageState, int]:
+        """Messages per state; every state present."""
+        counts = dict.fromkeys(MessageState, 0)
+        query = select(messages.c.state, func.count()).group_by(messages.c.state)
+        async with self._connect() as conn:
+            for state, count in await conn.execute(query):
+                counts[MessageState(state)] = int(count)
+        return counts
+
+    async def _insert_batch(self, batch: list[NewMessage]) -> list[int]:
+        """One transaction, multi-row INSERT ... RETURNING id; ids in parameter order.
+
+        PostgreSQL: SQLAlchemy's insertmanyvalues with sort_by_parameter_order. SQLite: that
+        option makes SQLAlchemy fall back to one INSERT per row, so the batch is inserted
+        unordered and the ids sorted: SQLite hands out rowids in VALUES order (max + 1 each),
+        and we are the only writer while the transaction holds the write lock.
+        """
+        now = to_utc(self._clock())
+        rows = [message_row(message, now) for message in batch]
+        ordered = not self._sqlite
+        query = insert(messages).returning(messages.c.id, sort_by_parameter_order=ordered)
+        async with self._write() as conn:
+            result = await conn.execute(query, rows)
+            ids = [int(row[0]) for row in result]
+        if not ordered:
+            ids.sort()
+        if len(ids) != len(batch):
+            raise StoreError(f"insert returned {len(ids)} ids for {len(batch)} messages")
+        return ids
+
+    async def _outcome_batch(self, batch: list[_Outcome]) -> list[BaseException | None]:
+        """One transaction for the batch; if an unknown id spoils it, each item on its own."""
+        try:
+            await self._write_outcomes(batch)
+        except StoreUnavailable as exc:
+            if not isinstance(exc.__cause__, IntegrityError):
+                raise
+            if len(batch) == 1:
+                return [MessageNotFoundError(batch[0].message_id)]
+            return [await self._write_outcome_alone(outcome) for outcome in batch]
+        return [None] * len(batch)
+
+    async def _write_outcome_alone(self, outcome: _Outcome) -> BaseException | None:
+        """One outcome in its own transaction; the caller's error, or None."""
+        try:
+            await self._write_outcomes([outcome])
+        except StoreUnavailable as exc:
+            if isinstance(exc.__cause__, IntegrityError):
+                return MessageNotFoundError(outcome.message_id)
+            return exc
+        return None
+
+    async def _write_outcomes(self, batch: list[_Outcome]) -> None:
+        """Insert the attempts (the foreign key refuses unknown ids) and update the messages."""
+        async with self._write() as conn:
+            await conn.execute(insert(attempts), [_attempt_row(o) for o in batch])
+            await conn.execute(_UPDATE_OUTCOME, [_outcome_params(o) for o in batch])
+
+    def _require_engine(self) -> AsyncEngine:
+        """The open engine, or StoreClosedError."""
+        if self._engine is None:
+            raise StoreClosedError("the message store is not started")
+        return self._engine
+
+    @contextlib.asynccontextmanager
+    async def _connect(self) -> AsyncIterator[AsyncConnection]:
+        """A read connection; library errors become StoreUnavailable."""
+        self._require_engine()
+        assert self._reader is not None
+        try:
+            async with self._reader.connect() as conn:
+                yield conn
+        except _UNAVAILABLE as exc:
+            raise _translate(exc) from exc
+
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction, committed on exit; serialised in-process on SQLite."""
+        engine = self._require_engine()
+        lock = self._write_lock if self._sqlite else contextlib.nullcontext()
+        try:
+            async with lock, engine.begin() as conn:
+                yield conn
+        except _UNAVAILABLE as exc:
+            raise _translate(exc) from exc
+
+
+async def _history(conn: AsyncConnection, message_id: int) -> list[Attempt]:
+    """The attempts of one message, oldest first."""
+    rows = (await conn.execute(_HISTORY, {"id": message_id})).mappings()
+    return [attempt_from_row(row) for row in rows]
+
+
+def _attempt_row(outcome: _Outcome) -> dict[str, Any]:
+    """The `attempts` row of one outcome."""
+    return {
+        "message_id": outcome.message_id,
+        "at": outcome.attempt.at,
+        "sip_status": outcome.attempt.sip_status,
+        "rp_cause": outcome.attempt.rp_cause,
+        "outcome": outcome.attempt.outcome,
+    }
+
+
+def _outcome_params(outcome: _Outcome) -> dict[str, Any]:
+    """Parameters of the `messages` update for one outcome."""
+    delivered = outcome.state is MessageState.DELIVERED
+    return {
+        "b_id": outcome.message_id,
+        "b_state": outcome.state.value,
+        "b_sip_status": outcome.attempt.sip_status,
+        "b_rp_cause": outcome.attempt.rp_cause,
+        "b_next": outcome.next_attempt_at,
+        "b_at": outcome.attempt.at,
+        "b_delivered": outcome.attempt.at if delivered else None,
+    }
+
+
+def _translate(exc: BaseException) -> StoreUnavailable:
+    """Our error for a library error; nothing of the failed transaction was committed."""
+    if isinstance(exc, OSError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+        return StoreUnavailable(f"database unreachable: {exc}")
+    return StoreUnavailable(f"database error: {type(exc).__name__}: {exc}")

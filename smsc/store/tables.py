@@ -1,0 +1,226 @@
+"""SQLAlchemy Core tables of the message store and the mapping between rows and the model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+from smsc.service.model import Attempt, MessageOrigin, MessageState, NewMessage, StoredMessage
+
+__all__ = [
+    "ACTIVE_STATES",
+    "UtcDateTime",
+    "attempt_from_row",
+    "attempts",
+    "clean_attempt",
+    "clean_message",
+    "clean_text",
+    "message_row",
+    "messages",
+    "metadata",
+    "stored_message",
+    "to_utc",
+]
+
+ACTIVE_STATES = (MessageState.QUEUED.value, MessageState.DELIVERING.value)
+"""States that hold a recipient's queue: the oldest active message is the only one to claim."""
+
+_ID = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def to_utc(value: datetime) -> datetime:
+    """The same instant with tzinfo UTC; naive datetimes are refused."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"naive datetime {value.isoformat()}: the store needs aware datetimes")
+    return value.astimezone(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware datetime stored in UTC (naive UTC text on SQLite) and read back aware UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        utc = to_utc(value)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("submission_id", String(), nullable=False),
+    Column("origin", String(16), nullable=False),
+    Column("originator", String(), nullable=False),
+    Column("originator_ton", Integer, nullable=False),
+    Column("recipient", String(), nullable=False),
+    Column("submit_tpdu", LargeBinary, nullable=False),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("segment", Integer, nullable=False),
+    Column("segments", Integer, nullable=False),
+    Column("text", Text, nullable=True),
+    Column("status_report", Boolean, nullable=False),
+    Column("rp_mr", Integer, nullable=True),
+    Column("source", String(), nullable=True),
+    Column("call_id", String(), nullable=True),
+    Column("tp_mr", Integer, nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_sip_status", Integer, nullable=True),
+    Column("last_rp_cause", Integer, nullable=True),
+    Column("next_attempt_at", UtcDateTime, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=True),
+    Column("delivered_at", UtcDateTime, nullable=True),
+    Index("ix_messages_state_next_attempt_at", "state", "next_attempt_at"),
+    Index("ix_messages_recipient_state_id", "recipient", "state", "id"),
+    Index("ix_messages_submission_id", "submission_id"),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column(
+        "message_id",
+        _ID,
+        ForeignKey("messages.id", ondelete="CASCADE", name="fk_attempts_message_id"),
+        nullable=False,
+    ),
+    Column("at", UtcDateTime, nullable=False),
+    Column("sip_status", Integer, nullable=True),
+    Column("rp_cause", Integer, nullable=True),
+    Column("outcome", String(), nullable=False),
+    Index("ix_attempts_message_id", "message_id", "id"),
+)
+
+
+def clean_text(value: str) -> str:
+    """Text every database accepts: NUL becomes U+FFFD, lone surrogates become '?'."""
+    if value.isascii() and "\x00" not in value:
+        return value
+    return value.replace("\x00", "\ufffd").encode("utf-8", "replace").decode("utf-8")
+
+
+def _clean_optional(value: str | None) -> str | None:
+    return None if value is None else clean_text(value)
+
+
+def clean_message(message: NewMessage) -> NewMessage:
+    """The message as the store keeps it: UTC times, plain bytes, storable text."""
+    return replace(
+        message,
+        submission_id=clean_text(message.submission_id),
+        originator=clean_text(message.originator),
+        recipient=clean_text(message.recipient),
+        submit_tpdu=bytes(message.submit_tpdu),
+        received_at=to_utc(message.received_at),
+        expires_at=to_utc(message.expires_at),
+        text=_clean_optional(message.text),
+        source=_clean_optional(message.source),
+        call_id=_clean_optional(message.call_id),
+    )
+
+
+def clean_attempt(attempt: Attempt) -> Attempt:
+    """The attempt as the store keeps it: UTC time, storable outcome text."""
+    return replace(attempt, at=to_utc(attempt.at), outcome=clean_text(attempt.outcome))
+
+
+def message_row(message: NewMessage, updated_at: datetime) -> dict[str, Any]:
+    """The `messages` row of a newly accepted message (state queued, no attempt yet)."""
+    message = clean_message(message)
+    return {
+        "submission_id": message.submission_id,
+        "origin": message.origin.value,
+        "originator": message.originator,
+        "originator_ton": message.originator_ton,
+        "recipient": message.recipient,
+        "submit_tpdu": message.submit_tpdu,
+        "received_at": message.received_at,
+        "expires_at": message.expires_at,
+        "segment": message.segment,
+        "segments": message.segments,
+        "text": message.text,
+        "status_report": message.status_report,
+        "rp_mr": message.rp_mr,
+        "source": message.source,
+        "call_id": message.call_id,
+        "tp_mr": message.tp_mr,
+        "state": MessageState.QUEUED.value,
+        "attempts": 0,
+        "last_sip_status": None,
+        "last_rp_cause": None,
+        "next_attempt_at": None,
+        "updated_at": updated_at,
+        "delivered_at": None,
+    }
+
+
+def stored_message(row: Mapping[Any, Any], history: Iterable[Attempt] = ()) -> StoredMessage:
+    """A StoredMessage from a `messages` row (mapping keyed by column name)."""
+    return StoredMessage(
+        id=int(row["id"]),
+        message=NewMessage(
+            submission_id=row["submission_id"],
+            origin=MessageOrigin(row["origin"]),
+            originator=row["originator"],
+            originator_ton=row["originator_ton"],
+            recipient=row["recipient"],
+            submit_tpdu=bytes(row["submit_tpdu"]),
+            received_at=row["received_at"],
+            expires_at=row["expires_at"],
+            segment=row["segment"],
+            segments=row["segments"],
+            text=row["text"],
+            status_report=bool(row["status_report"]),
+            rp_mr=row["rp_mr"],
+            source=row["source"],
+            call_id=row["call_id"],
+            tp_mr=row["tp_mr"],
+        ),
+        state=MessageState(row["state"]),
+        attempts=row["attempts"],
+        last_sip_status=row["last_sip_status"],
+        last_rp_cause=row["last_rp_cause"],
+        next_attempt_at=row["next_attempt_at"],
+        updated_at=row["updated_at"],
+        delivered_at=row["delivered_at"],
+        history=tuple(history),
+    )
+
+
+def attempt_from_row(row: Mapping[Any, Any]) -> Attempt:
+    """An Attempt from an `attempts` row."""
+    return Attempt(
+        at=row["at"], sip_status=row["sip_status"], rp_cause=row["rp_cause"], outcome=row["outcome"]
+    )

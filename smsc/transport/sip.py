@@ -1,0 +1,265 @@
+"""Drive a SipEndpoint from asyncio: UDP and TCP listeners, outgoing TCP connections, timers."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import cast
+
+from smsc.errors import SmscError
+from smsc.sip.constants import Address, Transport
+from smsc.sip.endpoint import SipEndpoint
+from smsc.sip.events import Event, Outgoing, RequestReceived
+from smsc.sip.message import SipRequest
+
+log = logging.getLogger("smsc.transport")
+
+_UDP = Transport.UDP
+_TCP = Transport.TCP
+
+
+class ListenError(SmscError):
+    """A listener could not be set up."""
+
+
+@dataclass(frozen=True, slots=True)
+class ListenAddress:
+    """One `sip.listen` entry such as udp:127.0.0.1:5060."""
+
+    transport: Transport
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, text: str) -> ListenAddress:
+        scheme, _, rest = text.partition(":")
+        host, _, port = rest.rpartition(":")
+        try:
+            transport = Transport(scheme.upper())
+            number = int(port)
+        except ValueError:
+            raise ListenError(f"sip.listen: {text!r} is not transport:host:port") from None
+        return cls(transport, host.strip("[]"), number)
+
+
+def _unhandled(event: Event) -> None:
+    log.warning("no handler for %s", type(event).__name__)
+
+
+class _Datagrams(asyncio.DatagramProtocol):
+    def __init__(self, owner: SipTransport) -> None:
+        self.owner = owner
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        owner = self.owner
+        owner.endpoint.receive_datagram(data, (str(addr[0]), int(addr[1])), _UDP, owner.now())
+        owner.pump()
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("UDP error: %s", exc)
+
+
+class _Stream(asyncio.Protocol):
+    def __init__(self, owner: SipTransport, outgoing_to: Address | None = None) -> None:
+        self.owner = owner
+        self.connection_id = owner.next_connection_id()
+        self.transport: asyncio.Transport | None = None
+        self.peer: Address = ("", 0)
+        self.outgoing_to = outgoing_to
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        peer = transport.get_extra_info("peername")
+        self.peer = (str(peer[0]), int(peer[1])) if peer else ("", 0)
+        self.owner.connections[self.connection_id] = self
+        # RFC 3261 §18.1.1 / RFC 5923 idea: requests to a peer reuse its open connection.
+        self.owner.by_peer.setdefault(self.outgoing_to or self.peer, self)
+
+    def data_received(self, data: bytes) -> None:
+        owner = self.owner
+        owner.endpoint.receive_stream(self.connection_id, data, self.peer, owner.now())
+        owner.pump()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        owner = self.owner
+        owner.connections.pop(self.connection_id, None)
+        key = self.outgoing_to or self.peer
+        if owner.by_peer.get(key) is self:
+            del owner.by_peer[key]
+        owner.endpoint.connection_closed(self.connection_id)
+
+
+class SipTransport:
+    """Sockets for one SipEndpoint; `on_event` gets every endpoint event, synchronously."""
+
+    def __init__(
+        self,
+        endpoint: SipEndpoint,
+        listen: list[ListenAddress],
+        on_event: Callable[[Event], None] | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.listen = listen
+        self.on_event: Callable[[Event], None] = on_event or _unhandled
+        self.connections: dict[int, _Stream] = {}
+        self.by_peer: dict[Address, _Stream] = {}
+        self._pending_connects: dict[Address, list[Outgoing]] = {}
+        self._udp: asyncio.DatagramTransport | None = None
+        self._servers: list[asyncio.Server] = []
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+        self._connection_ids = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.bound: dict[Transport, Address] = {}
+
+    def next_connection_id(self) -> int:
+        self._connection_ids += 1
+        return self._connection_ids
+
+    def now(self) -> float:
+        assert self._loop is not None
+        return self._loop.time()
+
+    async def start(self) -> None:
+        self._loop = loop = asyncio.get_running_loop()
+        for entry in self.listen:
+            try:
+                if entry.transport is _UDP:
+                    udp, _ = await loop.create_datagram_endpoint(
+                        lambda: _Datagrams(self), local_addr=(entry.host, entry.port)
+                    )
+                    self._udp = udp
+                    sockname = udp.get_extra_info("sockname")
+                else:
+                    server = await loop.create_server(
+                        lambda: _Stream(self), entry.host, entry.port, reuse_address=True
+                    )
+                    self._servers.append(server)
+                    sockname = server.sockets[0].getsockname()
+            except OSError as exc:
+                raise ListenError(f"cannot listen on {entry}: {exc}") from exc
+            self.bound[entry.transport] = (str(sockname[0]), int(sockname[1]))
+            log.info("SIP listening on %s %s:%s", entry.transport.value, *sockname[:2])
+
+    async def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        for server in self._servers:
+            server.close()
+        for stream in list(self.connections.values()):
+            if stream.transport is not None:
+                stream.transport.close()
+        for server in self._servers:
+            await server.wait_closed()
+        if self._udp is not None:
+            self._udp.close()
+
+    def respond(
+        self,
+        event: RequestReceived,
+        status: int,
+        reason: str | None = None,
+        headers: Sequence[tuple[str, str]] = (),
+        body: bytes = b"",
+    ) -> None:
+        """SipSender: answer through the server transaction, then send."""
+        self.endpoint.send_response(
+            event, status, reason, headers=headers, body=body, now=self.now()
+        )
+        self._flush()
+
+    def request(
+        self, request: SipRequest, destination: Address, transport: Transport, context: object
+    ) -> None:
+        """SipSender: a new client transaction, sent at once."""
+        self.endpoint.send_request(request, destination, transport, self.now(), context)
+        self._flush()
+
+    def _flush(self) -> None:
+        for out in self.endpoint.data_to_send():
+            self._write(out)
+        self._arm_timer()
+
+    def pump(self) -> None:
+        """Hand endpoint events to the application, send what is queued, re-arm the timer."""
+        endpoint = self.endpoint
+        while (event := endpoint.next_event()) is not None:
+            try:
+                self.on_event(event)
+            except Exception:  # the process never dies on one message
+                log.exception("SIP event handler failed on %s", type(event).__name__)
+        for out in endpoint.data_to_send():
+            self._write(out)
+        self._arm_timer()
+
+    def _arm_timer(self) -> None:
+        deadline = self.endpoint.next_timer()
+        if deadline != self._timer_at:
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer_at = deadline
+            self._timer = None
+            if deadline is not None:
+                assert self._loop is not None
+                self._timer = self._loop.call_at(deadline, self._fire)
+
+    def _fire(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self.endpoint.poll(self.now())
+        self.pump()
+
+    def _write(self, out: Outgoing) -> None:
+        if out.transport is _UDP:
+            if self._udp is None:
+                self._fail(out, "no UDP listener")
+                return
+            self._udp.sendto(out.data, out.destination)
+            return
+        stream = None
+        if out.connection_id is not None:
+            stream = self.connections.get(out.connection_id)
+        if stream is None:
+            stream = self.by_peer.get(out.destination)
+        if stream is None or stream.transport is None:
+            self._connect_then_write(out)
+            return
+        stream.transport.write(out.data)
+        if out.close:
+            stream.transport.close()
+
+    def _connect_then_write(self, out: Outgoing) -> None:
+        waiting = self._pending_connects.get(out.destination)
+        if waiting is not None:
+            waiting.append(out)
+            return
+        self._pending_connects[out.destination] = [out]
+        assert self._loop is not None
+        self._loop.create_task(self._connect(out.destination))
+
+    async def _connect(self, destination: Address) -> None:
+        assert self._loop is not None
+        try:
+            _, stream = await asyncio.wait_for(
+                self._loop.create_connection(
+                    lambda: _Stream(self, destination), destination[0], destination[1]
+                ),
+                timeout=self.endpoint.t1 * 64,
+            )
+        except (OSError, TimeoutError) as exc:
+            for out in self._pending_connects.pop(destination, []):
+                self._fail(out, f"TCP connect to {destination[0]}:{destination[1]}: {exc}")
+            return
+        for out in self._pending_connects.pop(destination, []):
+            assert stream.transport is not None
+            stream.transport.write(out.data)
+
+    def _fail(self, out: Outgoing, reason: str) -> None:
+        if out.key is not None:
+            self.endpoint.transport_error(out.key, reason)
+            assert self._loop is not None
+            self._loop.call_soon(self.pump)
+        else:
+            log.warning("dropped a response: %s", reason)

@@ -1,0 +1,160 @@
+"""The message API over a real loopback socket: submit, status, bad input, auth, metrics."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from smsc.api.messages import bearer_auth, message_routes
+from smsc.api.metrics import Metrics, metrics_route
+from smsc.service.model import Attempt, MessageState
+from smsc.sms.constants import RpMessageType, TypeOfNumber
+from smsc.sms.tp import SmsSubmit, decode_tpdu
+from smsc.store.memory import MemoryMessageStore
+
+
+class Harness:
+    def __init__(self, client: TestClient[Any, Any], store: MemoryMessageStore) -> None:
+        self.client = client
+        self.store = store
+        self.woken: list[str] = []
+
+
+async def _harness(token: str | None = None) -> AsyncIterator[Harness]:
+    store = MemoryMessageStore()
+    await store.start()
+    metrics = Metrics()
+    woken: list[str] = []
+    app = web.Application(middlewares=[bearer_auth(token)])
+    app.add_routes(message_routes(store, metrics, woken.extend))
+    app.add_routes([metrics_route(metrics)])
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    harness = Harness(client, store)
+    harness.woken = woken
+    try:
+        yield harness
+    finally:
+        await client.close()
+        await store.close()
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[Harness]:
+    async for harness in _harness():
+        yield harness
+
+
+@pytest.fixture
+async def secured() -> AsyncIterator[Harness]:
+    async for harness in _harness("s3cret"):
+        yield harness
+
+
+async def test_submit_then_status(api: Harness) -> None:
+    response = await api.client.post(
+        "/api/v1/messages", json={"to": "+491710000001", "from": "MyBank", "text": "Hello"}
+    )
+    assert response.status == 201
+    created = await response.json()
+    assert created["segments"] == 1
+    assert api.woken == ["491710000001"]
+    status = await (await api.client.get(f"/api/v1/messages/{created['id']}")).json()
+    assert status["state"] == "queued"
+    assert status["to"] == "+491710000001"
+    assert status["from"] == "MyBank"
+    parts = await api.store.get_submission(created["id"])
+    stored = parts[0].message
+    assert stored.originator_ton == TypeOfNumber.ALPHANUMERIC
+    submit = decode_tpdu(stored.submit_tpdu, RpMessageType.RP_DATA_MS_TO_N)
+    assert isinstance(submit, SmsSubmit)
+    assert submit.user_data.text == "Hello"
+    assert submit.destination.value == "491710000001"
+
+
+async def test_long_unicode_text_is_segmented(api: Harness) -> None:
+    text = "Grüße 🙂 " * 30  # emoji forces UCS2: 270 UTF-16 units -> 5 parts of 67
+    response = await api.client.post(
+        "/api/v1/messages",
+        json={"to": "491710000001", "from": "+4915100000", "text": text, "status_report": True},
+    )
+    created = await response.json()
+    parts = await api.store.get_submission(created["id"])
+    assert len(parts) == created["segments"] > 1
+    texts = [p.message.text or "" for p in parts]
+    assert "".join(texts) == text
+    for part in parts:
+        submit = decode_tpdu(part.message.submit_tpdu, RpMessageType.RP_DATA_MS_TO_N)
+        assert isinstance(submit, SmsSubmit)
+        assert submit.status_report_request
+        assert submit.user_data.header is not None
+        assert submit.user_data.header.concatenation is not None
+
+
+async def test_state_follows_the_segments(api: Harness) -> None:
+    created = await (
+        await api.client.post(
+            "/api/v1/messages", json={"to": "491710000001", "from": "Shop", "text": "x"}
+        )
+    ).json()
+    part = (await api.store.get_submission(created["id"]))[0]
+    now = datetime.now(UTC)
+    claimed = await api.store.claim_next("491710000001", now)
+    assert claimed is not None and claimed.id == part.id
+    await api.store.record_attempt(
+        part.id, MessageState.DELIVERED, Attempt(now, 200, None, "delivered")
+    )
+    status = await (await api.client.get(f"/api/v1/messages/{created['id']}")).json()
+    assert status["state"] == "delivered"
+    assert status["segments"][0]["attempts"] == 1
+    assert status["segments"][0]["history"][0]["outcome"] == "delivered"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"from": "Shop", "text": "x"}, "to"),
+        ({"to": "abc", "from": "Shop", "text": "x"}, "to"),
+        ({"to": "4917100", "from": "TwelveLetter", "text": "x"}, "from"),
+        ({"to": "4917100", "from": "日本", "text": "x"}, "from"),
+        ({"to": "4917100", "from": "Shop"}, "text"),
+        ({"to": "4917100", "from": "Shop", "text": 5}, "text"),
+        ({"to": "4917100", "from": "Shop", "text": "x", "validity_s": 10}, "validity_s"),
+        ({"to": "4917100", "from": "Shop", "text": "x", "validity_s": "1"}, "validity_s"),
+        ({"to": "4917100", "from": "Shop", "text": "x", "status_report": "yes"}, "status_report"),
+        ({"to": "4917100", "from": "Shop", "text": "x", "bogus": 1}, "bogus"),
+        ({"to": "4917100", "from": "Shop", "text": "\ud800"}, "text"),
+        ([1, 2], "body"),
+    ],
+)
+async def test_bad_input_is_422_with_the_field(api: Harness, body: Any, field: str) -> None:
+    response = await api.client.post("/api/v1/messages", json=body)
+    assert response.status == 422
+    assert (await response.json())["field"] == field
+
+
+async def test_malformed_json_and_unknown_id(api: Harness) -> None:
+    response = await api.client.post("/api/v1/messages", data=b"{not json")
+    assert response.status == 422
+    assert (await api.client.get("/api/v1/messages/nope")).status == 404
+
+
+async def test_bearer_token(secured: Harness) -> None:
+    body = {"to": "4917100", "from": "Shop", "text": "x"}
+    assert (await secured.client.post("/api/v1/messages", json=body)).status == 401
+    wrong = {"Authorization": "Bearer nope"}
+    assert (await secured.client.post("/api/v1/messages", json=body, headers=wrong)).status == 401
+    right = {"Authorization": "Bearer s3cret"}
+    assert (await secured.client.post("/api/v1/messages", json=body, headers=right)).status == 201
+    assert (await secured.client.get("/metrics")).status == 200  # not under /api/
+
+
+async def test_metrics_count_submissions(api: Harness) -> None:
+    await api.client.post("/api/v1/messages", json={"to": "4917100", "from": "S", "text": "x"})
+    text = await (await api.client.get("/metrics")).text()
+    assert "smsc_api_submitted_total 1.0" in text
