@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from smsc.app import serve
+from smsc.errors import SmscError
 from smsc.settings import SettingsError, load_settings
 from smsc.sms.describe import describe_rp, describe_tpdu, tpdu_of
 from smsc.sms.errors import DecodeError
 from smsc.sms.rp import decode_rp
 from smsc.sms.tp import decode_tpdu
+from smsc.store.migrate import upgrade_sync
 
 EXIT_MALFORMED = 2
 _SEPARATORS = re.compile(r"[\s:.-]")
@@ -82,12 +84,32 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _db_upgrade(args: argparse.Namespace) -> int:
+    try:
+        settings = load_settings(args.config)
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return EXIT_MALFORMED
+    try:
+        upgrade_sync(settings.storage.database_url)
+    except SmscError as exc:
+        print(f"database upgrade failed: {exc}", file=sys.stderr)
+        return 1
+    print(f"database at {settings.storage.database_url} is at the newest schema")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smsc", description="SMSC / IP-SM-GW for IMS networks")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("serve", help="run the service")
     run.add_argument("-c", "--config", type=Path, default=None, help="YAML configuration file")
     run.set_defaults(handler=_serve)
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_upgrade = db_commands.add_parser("upgrade", help="migrate the database to the newest schema")
+    db_upgrade.add_argument("-c", "--config", type=Path, default=None, help="YAML configuration")
+    db_upgrade.set_defaults(handler=_db_upgrade)
     decode = commands.add_parser(
         "decode", help="decode an application/vnd.3gpp.sms body (RP message) given in hex"
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 import subprocess
 import sys
 from typing import Any
@@ -115,3 +117,23 @@ def test_every_vector_decodes_or_is_rejected(vector_id: str) -> None:
 def test_alphanumeric_sender_is_text() -> None:
     _, document, _ = decode_command(VECTORS["mt-rpdata-deliver-alnum-oa-openbsc"]["hex"])
     assert document["tp"]["originator"] == {"ton": 5, "npi": 0, "text": "OpenBSC"}
+
+
+def test_db_upgrade_creates_the_schema(tmp_path: Any) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path}/up.db"
+    result = subprocess.run(
+        [sys.executable, "-m", "smsc.cli", "db", "upgrade"],
+        env={**os.environ, "SMSC__STORAGE__DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    tables = {
+        row[0]
+        for row in sqlite3.connect(f"{tmp_path}/up.db").execute(
+            "select name from sqlite_master where type='table'"
+        )
+    }
+    assert {"messages", "attempts", "alembic_version"} <= tables
