@@ -21,6 +21,7 @@ __all__ = [
     "alembic_config",
     "create_engine",
     "current_revision",
+    "sqlite_pragmas",
     "upgrade",
     "upgrade_sync",
 ]
@@ -45,11 +46,11 @@ def create_engine(database_url: str, *, schema: str | None = None, **options: An
         connect_args.setdefault("server_settings", {})["search_path"] = schema
     engine = create_async_engine(url, connect_args=connect_args, **options)
     if url.get_backend_name() == "sqlite":
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", sqlite_pragmas)
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """WAL journal, synchronous NORMAL, foreign keys, and a busy timeout on every connection."""
     cursor = dbapi_connection.cursor()
     try:

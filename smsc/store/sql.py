@@ -18,6 +18,12 @@ from smsc.service.model import Attempt, MessageState, NewMessage, StoredMessage
 from smsc.store.batching import GroupCommitter
 from smsc.store.errors import MessageNotFoundError, StoreClosedError, StoreError, StoreUnavailable
 from smsc.store.migrate import create_engine, run_upgrade
+from smsc.store.sqlite_writer import (
+    SqliteBatchWriter,
+    sqlite_file_of,
+    sqlite_message_row,
+    sqlite_time,
+)
 from smsc.store.tables import (
     ACTIVE_STATES,
     UtcDateTime,
@@ -146,6 +152,8 @@ class SqlMessageStore:
         self._engine: AsyncEngine | None = None
         self._reader: AsyncEngine | None = None
         self._sqlite = False
+        self._sqlite_file = sqlite_file_of(database_url)
+        self._writer: SqliteBatchWriter | None = None
         self._write_lock = asyncio.Lock()
         self.adds = GroupCommitter[NewMessage, int](
             self._insert_batch, max_items=batch_max, delay_s=batch_delay_s, name="store-add"
@@ -167,6 +175,8 @@ class SqlMessageStore:
             await engine.dispose()
             raise
         self._engine = engine
+        if self._sqlite_file is not None:
+            self._writer = SqliteBatchWriter(self._sqlite_file)
         # PostgreSQL reads skip BEGIN/ROLLBACK; SQLite keeps its cheaper implicit transactions
         self._reader = (
             engine if self._sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
@@ -176,13 +186,20 @@ class SqlMessageStore:
         """Flush queued writes, then dispose of the engine."""
         await self.adds.close()
         await self.outcomes.close()
+        if self._writer is not None:
+            await self._writer.close()
+            self._writer = None
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = self._reader = None
 
     async def add(self, message: NewMessage) -> int:
         """Store a message; returns its id once its batch is committed."""
-        message_row(message, self._clock())  # refuse bad input before it can spoil a batch
+        # refuse bad input before it can spoil a batch
+        if self._sqlite_file is not None:
+            sqlite_message_row(message, "")
+        else:
+            message_row(message, self._clock())
         self._require_engine()
         return await self.adds.submit(message)
 
@@ -280,11 +297,18 @@ class SqlMessageStore:
     async def _insert_batch(self, batch: list[NewMessage]) -> list[int]:
         """One transaction, multi-row INSERT ... RETURNING id; ids in parameter order.
 
+        A SQLite file goes through the SqliteBatchWriter thread (stdlib sqlite3, one multi-row
+        INSERT per chunk); the rest of this describes the SQLAlchemy path.
+
         PostgreSQL: SQLAlchemy's insertmanyvalues with sort_by_parameter_order. SQLite: that
         option makes SQLAlchemy fall back to one INSERT per row, so the batch is inserted
         unordered and the ids sorted: SQLite hands out rowids in VALUES order (max + 1 each),
         and we are the only writer while the transaction holds the write lock.
         """
+        writer = self._writer
+        if writer is not None:
+            updated_at = sqlite_time(self._clock())
+            return await writer.insert([sqlite_message_row(m, updated_at) for m in batch])
         now = to_utc(self._clock())
         rows = [message_row(message, now) for message in batch]
         ordered = not self._sqlite
