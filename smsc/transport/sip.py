@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import cast
@@ -42,6 +43,23 @@ class ListenAddress:
         except ValueError:
             raise ListenError(f"sip.listen: {text!r} is not transport:host:port") from None
         return cls(transport, host.strip("[]"), number)
+
+
+UDP_BUFFER_BYTES = 4 * 1024 * 1024
+"""Socket buffers of the UDP listener: a burst of a few thousand datagrams while the loop is
+busy must queue in the kernel, not be dropped (each drop costs the peer a T1 = 500 ms resend).
+Linux caps the request at net.core.rmem_max / wmem_max."""
+
+
+def _enlarge_buffers(sock: socket.socket | None) -> None:
+    if sock is None:
+        return
+    for option in (socket.SO_RCVBUF, socket.SO_SNDBUF):
+        try:
+            if sock.getsockopt(socket.SOL_SOCKET, option) < UDP_BUFFER_BYTES:
+                sock.setsockopt(socket.SOL_SOCKET, option, UDP_BUFFER_BYTES)
+        except OSError as exc:  # pragma: no cover - platform specific
+            log.debug("cannot enlarge UDP socket buffers: %s", exc)
 
 
 def _unhandled(event: Event) -> None:
@@ -131,6 +149,7 @@ class SipTransport:
                         lambda: _Datagrams(self), local_addr=(entry.host, entry.port)
                     )
                     self._udp = udp
+                    _enlarge_buffers(udp.get_extra_info("socket"))
                     sockname = udp.get_extra_info("sockname")
                 else:
                     server = await loop.create_server(
