@@ -6,6 +6,8 @@ import asyncio
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Protocol, runtime_checkable
 
 from smsc.api.metrics import Metrics
 from smsc.service.model import MessageOrigin, NewMessage
@@ -22,6 +24,14 @@ log = logging.getLogger("smsc.mo")
 
 DEFAULT_VALIDITY = timedelta(days=2)
 MAX_VALIDITY = timedelta(weeks=63)
+
+
+@runtime_checkable
+class AddsWithoutTask(Protocol):
+    """A MessageStore that can also hand back a future for `add` (no coroutine, no Task)."""
+
+    def add_soon(self, message: NewMessage) -> asyncio.Future[int]:
+        """Queue the message; the future gets its id once it is committed."""
 
 
 class MoService:
@@ -46,6 +56,8 @@ class MoService:
         self.metrics = metrics
         self.on_stored = on_stored
         self._tasks: set[asyncio.Task[None]] = set()
+        self._stores: set[asyncio.Future[int]] = set()
+        self._add_soon = store.add_soon if isinstance(store, AddsWithoutTask) else None
 
     def answer(self, event: RequestReceived, ue_identity: str, body: bytes) -> None:
         """Send the RP answer in a new MESSAGE to where the MO came from (the S-CSCF)."""
@@ -138,11 +150,46 @@ class MoService:
             call_id=event.request.call_id,
             tp_mr=tpdu.message_reference,
         )
-        task = asyncio.get_running_loop().create_task(
-            self._store_then_ack(event, ue_identity, stored, now)
-        )
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        add_soon = self._add_soon
+        if add_soon is None:
+            task = asyncio.get_running_loop().create_task(
+                self._store_then_ack(event, ue_identity, stored, now)
+            )
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return
+        try:
+            future = add_soon(stored)
+        except Exception:
+            log.exception("could not store an MO message; answering RP-ERROR 41")
+            self.reject(event, ue_identity, message.message_reference, RpCause.TEMPORARY_FAILURE)
+            return
+        self._stores.add(future)
+        future.add_done_callback(partial(self._stored, event, ue_identity, stored, now))
+
+    def _stored(
+        self,
+        event: RequestReceived,
+        ue_identity: str,
+        stored: NewMessage,
+        now: datetime,
+        future: asyncio.Future[int],
+    ) -> None:
+        """The store settled an `add_soon`: RP-ACK once committed, RP-ERROR 41 if it failed."""
+        self._stores.discard(future)
+        if future.cancelled():
+            return  # shutting down, as a cancelled `_store_then_ack`
+        assert stored.rp_mr is not None
+        error = future.exception()
+        if error is not None:
+            log.error(
+                "could not store an MO message; answering RP-ERROR 41",
+                exc_info=(type(error), error, error.__traceback__),
+            )
+            self.reject(event, ue_identity, stored.rp_mr, RpCause.TEMPORARY_FAILURE)
+            return
+        self.answer(event, ue_identity, submit_ack(stored.rp_mr, now))
+        self.on_stored(stored.recipient)
 
     async def _store_then_ack(
         self, event: RequestReceived, ue_identity: str, stored: NewMessage, now: datetime
@@ -168,5 +215,6 @@ class MoService:
 
     async def drain(self) -> None:
         """Wait for stores in flight (shutdown)."""
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks or self._stores:
+            await asyncio.gather(*self._tasks, *self._stores, return_exceptions=True)
+        await asyncio.sleep(0)  # let the done callbacks of the last stores answer

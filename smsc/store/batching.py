@@ -73,17 +73,27 @@ class GroupCommitter(Generic[T, R]):
 
     async def submit(self, item: T) -> R:
         """Queue `item` and wait until its batch is committed; returns its result."""
+        return await self.submit_nowait(item)
+
+    def submit_nowait(self, item: T) -> asyncio.Future[R]:
+        """Queue `item`; the future settles once its batch is committed (no coroutine, no Task).
+
+        Cancelling the future before its batch is taken drops the item, as with `submit`.
+        """
         if self._closing:
             raise StoreClosedError(f"{self._name} is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
-        self._queue.append(_Pending(item, future, loop.time()))
-        self._wakeup.set()
-        if len(self._queue) >= self._max_items:
+        queue = self._queue
+        queue.append(_Pending(item, future, loop.time()))
+        if len(queue) == 1:
+            self._wakeup.set()
+        if len(queue) >= self._max_items:
             self._full.set()
-        if self._task is None or self._task.done():
+        task = self._task
+        if task is None or task.done():
             self._task = loop.create_task(self._run(), name=self._name)
-        return await future
+        return future
 
     async def close(self) -> None:
         """Flush everything queued, then stop the flusher; later submits raise StoreClosedError."""

@@ -195,13 +195,19 @@ class SqlMessageStore:
 
     async def add(self, message: NewMessage) -> int:
         """Store a message; returns its id once its batch is committed."""
-        # refuse bad input before it can spoil a batch
+        return await self.add_soon(message)
+
+    def add_soon(self, message: NewMessage) -> asyncio.Future[int]:
+        """`add` without a coroutine: the future gets the id once the batch is committed.
+
+        Bad input (naive datetimes) raises here, before it can spoil a batch.
+        """
         if self._sqlite_file is not None:
             sqlite_message_row(message, "")
         else:
             message_row(message, self._clock())
         self._require_engine()
-        return await self.adds.submit(message)
+        return self.adds.submit_nowait(message)
 
     async def add_many(self, messages_: Sequence[NewMessage]) -> list[int]:
         """Store several messages in one commit; ids in the same order."""
