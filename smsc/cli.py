@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import re
@@ -66,6 +67,19 @@ def _decode(args: argparse.Namespace) -> int:
     return status
 
 
+GC_THRESHOLDS = (20_000, 20, 100)
+"""The service keeps ~10^5 live SIP transactions (Timer J holds a UDP server transaction for
+32 s) and allocates a few dozen containers per message: with CPython's default (700, 10, 10)
+the collector rescanned that heap often enough to take ~6% of the CPU at 3,000 MO/s."""
+
+
+def _tune_gc() -> None:
+    """Fewer, larger collections; what was imported at start-up is never scanned again."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def _serve(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args.config)
@@ -75,6 +89,7 @@ def _serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    _tune_gc()
     try:
         import uvloop  # noqa: PLC0415  (optional: a faster event loop when installed)
     except ImportError:
