@@ -58,6 +58,10 @@ class NewMessage:
     call_id: str | None = None
     """Call-ID of the MO MESSAGE."""
     tp_mr: int | None = None
+    roaming_status: str | None = None
+    """Originator's roaming verdict: home, national-roaming, international-roaming or unknown."""
+    visited_plmn: str | None = None
+    """MCC+MNC digits of the network the originator was in (from P-Access-Network-Info)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +72,33 @@ class Attempt:
     sip_status: int | None = None
     rp_cause: int | None = None
     outcome: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChargingRecord:
+    """One Ro credit control exchange for a submission; kept even when the SMS was rejected."""
+
+    submission_id: str
+    at: datetime
+    """When the exchange ended; aware."""
+    originator: str
+    session_id: str
+    """Diameter Session-Id of the CCR."""
+    outcome: str
+    """proceed, deliver-free, reject, unreachable-continue or unreachable-terminate."""
+    result_code: int | None = None
+    """Diameter Result-Code (or Experimental-Result-Code) of the CCA; None without answer."""
+    units: int | None = None
+    """Service units (segments) requested."""
+    granted_units: int | None = None
+    roaming_status: str | None = None
+    visited_plmn: str | None = None
+    peer: str | None = None
+    """Diameter peer (Origin-Host) that answered, or the one tried."""
+    retransmitted: bool = False
+    latency_ms: float | None = None
+    rp_cause: int | None = None
+    """RP-Cause sent back when the SMS was rejected."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,7 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from smsc.service.model import Attempt, MessageState, NewMessage, StoredMessage
+from smsc.service.model import (
+    Attempt,
+    ChargingRecord,
+    MessageState,
+    NewMessage,
+    StoredMessage,
+)
 from smsc.sip.constants import Address, Transport
 from smsc.sip.events import RequestReceived
 from smsc.sip.message import SipRequest
@@ -53,6 +59,12 @@ class MessageStore(Protocol):
 
     async def count_by_state(self) -> dict[MessageState, int]:
         """Queue depth and totals, for /metrics."""
+
+    async def add_charging_record(self, record: ChargingRecord) -> None:
+        """Keep one Ro charging record; durable when this returns."""
+
+    async def charging_records(self, submission_id: str) -> list[ChargingRecord]:
+        """The charging records of one submission, oldest first."""
 
 
 class SipSender(Protocol):

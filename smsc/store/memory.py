@@ -7,9 +7,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from smsc.service.model import Attempt, MessageState, NewMessage, StoredMessage
+from smsc.service.model import Attempt, ChargingRecord, MessageState, NewMessage, StoredMessage
 from smsc.store.errors import MessageNotFoundError, StoreClosedError
-from smsc.store.tables import clean_attempt, clean_message, to_utc
+from smsc.store.tables import clean_attempt, clean_charging_record, clean_message, to_utc
 
 __all__ = ["MemoryMessageStore"]
 
@@ -60,6 +60,7 @@ class MemoryMessageStore:
         self._clock = clock or (lambda: datetime.now(UTC))
         self._records: dict[int, _Record] = {}
         self._ids = itertools.count(1)
+        self._charging: dict[str, list[ChargingRecord]] = {}
         self._open = False
 
     async def start(self) -> None:
@@ -163,6 +164,17 @@ class MemoryMessageStore:
         for record in self._records.values():
             counts[record.state] += 1
         return counts
+
+    async def add_charging_record(self, record: ChargingRecord) -> None:
+        """Keep one charging record."""
+        self._require_open()
+        record = clean_charging_record(record)
+        self._charging.setdefault(record.submission_id, []).append(record)
+
+    async def charging_records(self, submission_id: str) -> list[ChargingRecord]:
+        """The charging records of one submission, oldest first (ties in insertion order)."""
+        self._require_open()
+        return sorted(self._charging.get(submission_id, ()), key=lambda record: record.at)
 
     def _heads(self) -> dict[str, _Record]:
         """Each recipient's oldest queued-or-delivering message."""

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from smsc.service.model import Attempt, MessageState, NewMessage, StoredMessage
+from smsc.service.model import Attempt, ChargingRecord, MessageState, NewMessage, StoredMessage
 from smsc.store.batching import GroupCommitter
 from smsc.store.errors import MessageNotFoundError, StoreClosedError, StoreError, StoreUnavailable
 from smsc.store.migrate import create_engine, run_upgrade
@@ -29,6 +29,9 @@ from smsc.store.tables import (
     UtcDateTime,
     attempt_from_row,
     attempts,
+    charging_record_from_row,
+    charging_records,
+    charging_row,
     clean_attempt,
     message_row,
     messages,
@@ -107,6 +110,11 @@ _UNAVAILABLE = (DBAPIError, DisconnectionError, PoolTimeoutError, OSError)
 _CLAIM = _build_claim()
 _DUE_RECIPIENTS = _build_due_recipients()
 _GET = select(messages).where(messages.c.id == bindparam("id"))
+_CHARGING = (
+    select(charging_records)
+    .where(charging_records.c.submission_id == bindparam("submission_id"))
+    .order_by(charging_records.c.at, charging_records.c.id)
+)
 _HISTORY = select(attempts).where(attempts.c.message_id == bindparam("id")).order_by(attempts.c.id)
 _UPDATE_OUTCOME = (
     update(messages)
@@ -163,6 +171,10 @@ class SqlMessageStore:
             self._outcome_batch, max_items=batch_max, delay_s=0.0, name="store-attempt"
         )
         """The group committer of `record_attempt()` (no added delay: groups under load)."""
+        self.charges = GroupCommitter[dict[str, Any], None](
+            self._charging_batch, max_items=batch_max, delay_s=0.0, name="store-charging"
+        )
+        """The group committer of `add_charging_record()` (no added delay)."""
 
     async def start(self) -> None:
         """Open the engine and migrate the schema to the newest revision."""
@@ -186,6 +198,7 @@ class SqlMessageStore:
         """Flush queued writes, then dispose of the engine."""
         await self.adds.close()
         await self.outcomes.close()
+        await self.charges.close()
         if self._writer is not None:
             await self._writer.close()
             self._writer = None
@@ -300,6 +313,18 @@ class SqlMessageStore:
                 counts[MessageState(state)] = int(count)
         return counts
 
+    async def add_charging_record(self, record: ChargingRecord) -> None:
+        """Keep one charging record; returns once its (grouped) insert is committed."""
+        row = charging_row(record)
+        self._require_engine()
+        await self.charges.submit(row)
+
+    async def charging_records(self, submission_id: str) -> list[ChargingRecord]:
+        """The charging records of one submission, oldest first."""
+        async with self._connect() as conn:
+            rows = (await conn.execute(_CHARGING, {"submission_id": submission_id})).mappings()
+            return [charging_record_from_row(row) for row in rows]
+
     async def _insert_batch(self, batch: list[NewMessage]) -> list[int]:
         """One transaction, multi-row INSERT ... RETURNING id; ids in parameter order.
 
@@ -327,6 +352,12 @@ class SqlMessageStore:
         if len(ids) != len(batch):
             raise StoreError(f"insert returned {len(ids)} ids for {len(batch)} messages")
         return ids
+
+    async def _charging_batch(self, batch: list[dict[str, Any]]) -> list[None]:
+        """Insert the charging rows in one transaction."""
+        async with self._write() as conn:
+            await conn.execute(insert(charging_records), batch)
+        return [None] * len(batch)
 
     async def _outcome_batch(self, batch: list[_Outcome]) -> list[BaseException | None]:
         """One transaction for the batch; if an unknown id spoils it, each item on its own."""

@@ -48,6 +48,8 @@ _COLUMNS = (
     "source",
     "call_id",
     "tp_mr",
+    "roaming_status",
+    "visited_plmn",
     "updated_at",
     "state",
     "attempts",
@@ -55,7 +57,7 @@ _COLUMNS = (
 _PLACEHOLDERS = "(" + ",".join("?" * len(_COLUMNS)) + ")"
 _INSERT = f"INSERT INTO {messages.name} ({', '.join(_COLUMNS)}) VALUES "
 _CHUNK = 1_000
-"""Rows per INSERT statement: 19 parameters each stays under SQLite's 32,766 limit."""
+"""Rows per INSERT statement: 21 parameters each stays under SQLite's 32,766 limit."""
 _QUEUED = MessageState.QUEUED.value
 
 
@@ -96,6 +98,8 @@ def sqlite_message_row(message: NewMessage, updated_at: str) -> Row:
         _optional_text(message.source),
         _optional_text(message.call_id),
         message.tp_mr,
+        _optional_text(message.roaming_status),
+        _optional_text(message.visited_plmn),
         updated_at,
         _QUEUED,
         0,

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -24,14 +25,25 @@ from sqlalchemy import (
     TypeDecorator,
 )
 
-from smsc.service.model import Attempt, MessageOrigin, MessageState, NewMessage, StoredMessage
+from smsc.service.model import (
+    Attempt,
+    ChargingRecord,
+    MessageOrigin,
+    MessageState,
+    NewMessage,
+    StoredMessage,
+)
 
 __all__ = [
     "ACTIVE_STATES",
     "UtcDateTime",
     "attempt_from_row",
     "attempts",
+    "charging_record_from_row",
+    "charging_records",
+    "charging_row",
     "clean_attempt",
+    "clean_charging_record",
     "clean_message",
     "clean_text",
     "message_row",
@@ -101,6 +113,8 @@ messages = Table(
     Column("next_attempt_at", UtcDateTime, nullable=True),
     Column("updated_at", UtcDateTime, nullable=True),
     Column("delivered_at", UtcDateTime, nullable=True),
+    Column("roaming_status", String(), nullable=True),
+    Column("visited_plmn", String(), nullable=True),
     Index("ix_messages_state_next_attempt_at", "state", "next_attempt_at"),
     Index("ix_messages_recipient_state_id", "recipient", "state", "id"),
     Index("ix_messages_submission_id", "submission_id"),
@@ -122,6 +136,28 @@ attempts = Table(
     Column("outcome", String(), nullable=False),
     Index("ix_attempts_message_id", "message_id", "id"),
 )
+
+charging_records = Table(
+    "charging_records",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("submission_id", String(), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("originator", String(), nullable=False),
+    Column("session_id", String(), nullable=False),
+    Column("outcome", String(), nullable=False),
+    Column("result_code", Integer, nullable=True),
+    Column("units", Integer, nullable=True),
+    Column("granted_units", Integer, nullable=True),
+    Column("roaming_status", String(), nullable=True),
+    Column("visited_plmn", String(), nullable=True),
+    Column("peer", String(), nullable=True),
+    Column("retransmitted", Boolean, nullable=False),
+    Column("latency_ms", Double, nullable=True),
+    Column("rp_cause", Integer, nullable=True),
+    Index("ix_charging_records_submission_id", "submission_id", "at", "id"),
+)
+"""Ro credit control outcomes by submission id; no foreign key: rejected SMS have no message."""
 
 
 def clean_text(value: str) -> str:
@@ -148,6 +184,8 @@ def clean_message(message: NewMessage) -> NewMessage:
         text=_clean_optional(message.text),
         source=_clean_optional(message.source),
         call_id=_clean_optional(message.call_id),
+        roaming_status=_clean_optional(message.roaming_status),
+        visited_plmn=_clean_optional(message.visited_plmn),
     )
 
 
@@ -176,6 +214,8 @@ def message_row(message: NewMessage, updated_at: datetime) -> dict[str, Any]:
         "source": message.source,
         "call_id": message.call_id,
         "tp_mr": message.tp_mr,
+        "roaming_status": message.roaming_status,
+        "visited_plmn": message.visited_plmn,
         "state": MessageState.QUEUED.value,
         "attempts": 0,
         "last_sip_status": None,
@@ -207,6 +247,8 @@ def stored_message(row: Mapping[Any, Any], history: Iterable[Attempt] = ()) -> S
             source=row["source"],
             call_id=row["call_id"],
             tp_mr=row["tp_mr"],
+            roaming_status=row["roaming_status"],
+            visited_plmn=row["visited_plmn"],
         ),
         state=MessageState(row["state"]),
         attempts=row["attempts"],
@@ -223,4 +265,63 @@ def attempt_from_row(row: Mapping[Any, Any]) -> Attempt:
     """An Attempt from an `attempts` row."""
     return Attempt(
         at=row["at"], sip_status=row["sip_status"], rp_cause=row["rp_cause"], outcome=row["outcome"]
+    )
+
+
+def clean_charging_record(record: ChargingRecord) -> ChargingRecord:
+    """The charging record as the store keeps it: UTC time, storable text."""
+    return replace(
+        record,
+        submission_id=clean_text(record.submission_id),
+        at=to_utc(record.at),
+        originator=clean_text(record.originator),
+        session_id=clean_text(record.session_id),
+        outcome=clean_text(record.outcome),
+        roaming_status=_clean_optional(record.roaming_status),
+        visited_plmn=_clean_optional(record.visited_plmn),
+        peer=_clean_optional(record.peer),
+        retransmitted=bool(record.retransmitted),
+        latency_ms=None if record.latency_ms is None else float(record.latency_ms),
+    )
+
+
+def charging_row(record: ChargingRecord) -> dict[str, Any]:
+    """The `charging_records` row of a record (cleaned here)."""
+    record = clean_charging_record(record)
+    return {
+        "submission_id": record.submission_id,
+        "at": record.at,
+        "originator": record.originator,
+        "session_id": record.session_id,
+        "outcome": record.outcome,
+        "result_code": record.result_code,
+        "units": record.units,
+        "granted_units": record.granted_units,
+        "roaming_status": record.roaming_status,
+        "visited_plmn": record.visited_plmn,
+        "peer": record.peer,
+        "retransmitted": record.retransmitted,
+        "latency_ms": record.latency_ms,
+        "rp_cause": record.rp_cause,
+    }
+
+
+def charging_record_from_row(row: Mapping[Any, Any]) -> ChargingRecord:
+    """A ChargingRecord from a `charging_records` row."""
+    latency = row["latency_ms"]
+    return ChargingRecord(
+        submission_id=row["submission_id"],
+        at=row["at"],
+        originator=row["originator"],
+        session_id=row["session_id"],
+        outcome=row["outcome"],
+        result_code=row["result_code"],
+        units=row["units"],
+        granted_units=row["granted_units"],
+        roaming_status=row["roaming_status"],
+        visited_plmn=row["visited_plmn"],
+        peer=row["peer"],
+        retransmitted=bool(row["retransmitted"]),
+        latency_ms=None if latency is None else float(latency),
+        rp_cause=row["rp_cause"],
     )

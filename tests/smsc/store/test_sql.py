@@ -77,13 +77,15 @@ async def test_migrations_upgrade_an_empty_database(database: Database) -> None:
     assert await current_revision(database.url, schema=database.schema) is None
     await upgrade(database.url, schema=database.schema)
     await upgrade(database.url, schema=database.schema)  # idempotent
-    assert await current_revision(database.url, schema=database.schema) == "0001"
+    assert await current_revision(database.url, schema=database.schema) == "0002"
 
     def inspect_schema(conn: Connection) -> tuple[set[str], set[str], list[object]]:
         inspector = inspect(conn)
         tables = set(inspector.get_table_names())
         indexes = {
-            i["name"] or "" for t in ("messages", "attempts") for i in inspector.get_indexes(t)
+            i["name"] or ""
+            for t in ("messages", "attempts", "charging_records")
+            for i in inspector.get_indexes(t)
         }
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         return tables, indexes, compare_metadata(context, metadata)
@@ -94,12 +96,13 @@ async def test_migrations_upgrade_an_empty_database(database: Database) -> None:
             tables, indexes, differences = await conn.run_sync(inspect_schema)
     finally:
         await engine.dispose()
-    assert tables == {"alembic_version", "messages", "attempts"}
+    assert tables == {"alembic_version", "messages", "attempts", "charging_records"}
     assert {
         "ix_messages_state_next_attempt_at",
         "ix_messages_recipient_state_id",
         "ix_messages_submission_id",
         "ix_attempts_message_id",
+        "ix_charging_records_submission_id",
     } <= indexes
     assert differences == []  # the migration builds exactly the tables of tables.py
 

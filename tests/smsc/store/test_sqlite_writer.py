@@ -54,6 +54,7 @@ async def test_fast_and_sqlalchemy_paths_write_identical_rows(
 ) -> None:
     messages = [
         make_message(text="héllo", status_report=True, rp_mr=7, call_id="c@h"),
+        make_message(roaming_status="international-roaming", visited_plmn="20801"),
         make_message(text=None, segment=2, segments=3, source="udp:127.0.0.1:5090"),
     ]
     fast = sqlite.store(clock=lambda: T0)
