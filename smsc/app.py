@@ -5,13 +5,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from pathlib import Path
 
 from aiohttp import web
 
+from aml.emergency import load_emergency_numbers
+from charging.client import ChargingClient
 from smsc.api.health import health_routes
 from smsc.api.messages import bearer_auth, message_routes
 from smsc.api.metrics import Metrics, metrics_route
 from smsc.relay import MtRelay
+from smsc.service.charging_gate import ChargingGate
 from smsc.service.front import SipFront
 from smsc.service.mo import MoService
 from smsc.service.mt import MtService, Route
@@ -53,6 +57,7 @@ class Application:
         self._mt_task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self._ready = False
+        self.charging: ChargingClient | None = None
 
     def _route(self, msisdn: str) -> Route | None:
         assert self.transport is not None
@@ -67,6 +72,13 @@ class Application:
     async def start(self) -> None:
         settings = self.settings
         await self.store.start()
+        gate = await self._start_charging()
+        emergency = load_emergency_numbers(
+            Path(settings.smsc.emergency_numbers_file)
+            if settings.smsc.emergency_numbers_file
+            else None,
+            extra=[n for route in settings.aml.psaps for n in route.numbers],
+        )
         requeued = await self.store.requeue_delivering()
         if requeued:
             log.info("%d messages left in delivering are queued again", requeued)
@@ -104,6 +116,10 @@ class Application:
             new_tag=endpoint.new_tag,
             metrics=self.metrics,
             on_stored=lambda recipient: mt.wake((recipient,)),
+            gate=gate,
+            emergency=emergency,
+            home_plmns=settings.smsc.home_plmns,
+            pani_trust="any" if settings.smsc.pani_trust == "any" else "network-provided",
         )
         transport.on_event = SipFront(
             sender=transport,
@@ -118,6 +134,16 @@ class Application:
         self._mt_task = asyncio.get_running_loop().create_task(mt.run())
         await self._start_http(mt)
         self._ready = True
+
+    async def _start_charging(self) -> ChargingGate | None:
+        """Ro online charging when `charging.enabled` (the OCS peers connect in the background)."""
+        settings = self.settings.charging
+        if not settings.enabled:
+            return None
+        logging.getLogger("diameter").setLevel(logging.WARNING)
+        self.charging = ChargingClient(settings, smsc_address=self.settings.smsc.sc_address)
+        await self.charging.start()
+        return ChargingGate(self.charging, self.store, self.metrics, settings.failure_handling)
 
     async def _start_http(self, mt: MtService) -> None:
         app = web.Application(middlewares=[bearer_auth(self.settings.http.api_token)])
@@ -157,6 +183,8 @@ class Application:
             await self.mt.drain()
         if self.transport is not None:
             await self.transport.stop()
+        if self.charging is not None:
+            await self.charging.stop()
         await self.store.close()
 
 

@@ -39,6 +39,8 @@ class SmscSettings:
     home_plmns: tuple[str, ...] = ("26201",)
     tr1m_s: float = 40.0
     fill_rp_da_prefixes: tuple[str, ...] = ()
+    pani_trust: str = "network-provided"
+    emergency_numbers_file: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,12 @@ class ChargingSettings:
     peers: tuple[ChargingPeer, ...] = (ChargingPeer("ocs.example.net", "127.0.0.1", 3868),)
     timeout_ms: int = 2000
     failure_handling: str = "continue"
+    recipient_nesting: str = "rel11"
+    sms_node: str = "ip-sm-gw"
+    service_identifier: int | None = None
+    rating_group: int | None = None
+    watchdog_s: int = 30
+    reconnect_s: int = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +79,13 @@ class PsapRoute:
     numbers: tuple[str, ...]
     url: str
     format: str = "json"
+    mccs: tuple[str, ...] = ()
+    """Serving MCCs this route is for; () = any."""
+    timeout_ms: int = 2000
+    """Per POST: connect, send and the PSAP's answer."""
+    verify_tls: bool = True
+    auth_header: str | None = None
+    """One header line sent with every POST, e.g. "Authorization: Bearer x"."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +93,9 @@ class AmlSettings:
     psaps: tuple[PsapRoute, ...] = (
         PsapRoute("default", ("112", "911", "999"), "http://127.0.0.1:18080/aml", "json"),
     )
+    alert_after_s: float = 60.0
+    retry_initial_ms: int = 200
+    retry_max_ms: int = 30000
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +185,10 @@ def _mapping(key: str, value: Any) -> dict[str, Any]:
 def _psap(key: str, value: Any) -> PsapRoute:
     entry = dict(_mapping(key, value))
     entry["numbers"] = tuple(str(n) for n in _tuple(f"{key}.numbers", entry.get("numbers", [])))
+    if entry.get("mccs") is not None:
+        entry["mccs"] = tuple(str(m) for m in _tuple(f"{key}.mccs", entry["mccs"]))
+    else:
+        entry.pop("mccs", None)
     try:
         return PsapRoute(**entry)
     except TypeError as exc:
@@ -179,14 +201,39 @@ def _validate(settings: Settings) -> None:
             ipaddress.ip_network(peer, strict=False)
         except ValueError:
             raise SettingsError(f"sip.trusted_peers: {peer!r} is not a network") from None
+    if settings.smsc.pani_trust not in ("network-provided", "any"):
+        raise SettingsError("smsc.pani_trust: expected network-provided or any")
     if settings.charging.failure_handling not in ("continue", "terminate"):
         raise SettingsError("charging.failure_handling: expected continue or terminate")
-    for route in settings.aml.psaps:
-        if route.format not in ("json", "etsi-https", "pidf-lo"):
-            raise SettingsError(f"aml.psaps: format {route.format!r} is unknown")
+    _validate_aml(settings.aml)
     host, _, port = settings.http.listen.rpartition(":")
     if not host or not port.isdigit():
         raise SettingsError("http.listen: expected HOST:PORT")
+
+
+def _validate_aml(aml: AmlSettings) -> None:
+    for route in aml.psaps:
+        if route.format not in ("json", "etsi-https", "pidf-lo"):
+            raise SettingsError(f"aml.psaps: format {route.format!r} is unknown")
+        if not isinstance(route.timeout_ms, int) or route.timeout_ms <= 0:
+            raise SettingsError(f"aml.psaps: {route.name}: timeout_ms must be a positive integer")
+        if not isinstance(route.verify_tls, bool):
+            raise SettingsError(f"aml.psaps: {route.name}: verify_tls must be true or false")
+        if route.auth_header is not None:
+            name, colon, value = str(route.auth_header).partition(":")
+            if not colon or not name.strip() or not value.strip() or " " in name.strip():
+                raise SettingsError(
+                    f"aml.psaps: {route.name}: auth_header must be one 'Name: value' line"
+                )
+        for mcc in route.mccs:
+            if len(mcc) != 3 or not mcc.isdigit():
+                raise SettingsError(f"aml.psaps: {route.name}: mccs: {mcc!r} is not an MCC")
+    if not isinstance(aml.alert_after_s, int | float) or aml.alert_after_s <= 0:
+        raise SettingsError("aml.alert_after_s: expected a positive number of seconds")
+    if not isinstance(aml.retry_initial_ms, int) or aml.retry_initial_ms <= 0:
+        raise SettingsError("aml.retry_initial_ms: expected a positive integer")
+    if not isinstance(aml.retry_max_ms, int) or aml.retry_max_ms < aml.retry_initial_ms:
+        raise SettingsError("aml.retry_max_ms: expected an integer >= aml.retry_initial_ms")
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:

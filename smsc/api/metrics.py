@@ -11,6 +11,7 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
+    Histogram,
     generate_latest,
 )
 
@@ -74,6 +75,21 @@ class Metrics:
         )
         self.queue_depth = CachedGauge(
             "smsc_queue_depth", "Stored messages by state", ["state"], registry=r
+        )
+        self.charging_results = CachedCounter(
+            "smsc_charging_results",
+            "Ro CCA outcomes by deciding Result-Code",
+            ["code"],
+            registry=r,
+        )
+        self.charging_latency = Histogram(
+            "smsc_charging_latency_seconds",
+            "CCR to CCA latency",
+            registry=r,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+        )
+        self.mo_roaming = CachedCounter(
+            "smsc_mo_roaming", "MO short messages by roaming verdict", ["status"], registry=r
         )
         self.api_submitted = CachedCounter(
             "smsc_api_submitted", "Messages submitted over the HTTP API (segments)", registry=r

@@ -161,7 +161,9 @@ class SipFront:
         self._respond(event, 202)
         self.metrics.mo_received.labels(kind.name).inc()
         if kind in _MO:
-            self.mo.dispatch(event, identity, msisdn, message)
+            self.mo.dispatch(
+                event, identity, msisdn, message, request.header("P-Access-Network-Info")
+            )
         else:
             self.mo.reject(
                 event, identity, message.message_reference, RpCause.MESSAGE_TYPE_NON_EXISTENT

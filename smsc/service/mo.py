@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Sequence
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+from aml.emergency import EmergencyNumbers
+from charging.pani import Trust, roaming_verdict
 from smsc.api.metrics import Metrics
+from smsc.service.charging_gate import ChargingGate
 from smsc.service.model import MessageOrigin, NewMessage
 from smsc.service.ports import MessageStore, SipSender
 from smsc.service.sip_requests import answer_to_mo
@@ -47,7 +50,16 @@ class MoService:
         new_tag: Callable[[], str],
         metrics: Metrics,
         on_stored: Callable[[str], None],
+        gate: ChargingGate | None = None,
+        emergency: EmergencyNumbers | None = None,
+        home_plmns: Sequence[str] = (),
+        pani_trust: Trust = "network-provided",
     ) -> None:
+        self.gate = gate
+        self.emergency = emergency
+        self.home_plmns = tuple(home_plmns)
+        self.home_mcc = self.home_plmns[0][:3] if self.home_plmns else None
+        self.pani_trust: Trust = pani_trust
         self.store = store
         self.sender = sender
         self.psi = psi
@@ -96,9 +108,14 @@ class MoService:
         self.answer(event, ue_identity, bare_ack(rp_mr))
 
     def rp_data(
-        self, event: RequestReceived, ue_identity: str, msisdn: str, message: RpData
+        self,
+        event: RequestReceived,
+        ue_identity: str,
+        msisdn: str,
+        message: RpData,
+        pani: str | None = None,
     ) -> None:
-        """RP-DATA MS->N: an SMS-SUBMIT is stored, then acknowledged."""
+        """RP-DATA MS->N: an SMS-SUBMIT is charged (unless emergency), stored, acknowledged."""
         try:
             tpdu = decode_tpdu(message.user_data, message.message_type)
         except DecodeError as exc:
@@ -132,6 +149,13 @@ class MoService:
                 expires = min(max(until, now), now + MAX_VALIDITY)
         coding = tpdu.coding
         concat = None if tpdu.user_data.header is None else tpdu.user_data.header.concatenation
+        verdict = roaming_verdict(pani, self.home_plmns, trust=self.pani_trust)
+        self.metrics.mo_roaming.labels(verdict.status.value).inc()
+        visited = (
+            None
+            if verdict.visited_mcc is None
+            else verdict.visited_mcc + (verdict.visited_mnc or "")
+        )
         stored = NewMessage(
             submission_id=f"{msisdn}-{event.request.call_id}-{message.message_reference}",
             origin=MessageOrigin.MO,
@@ -149,7 +173,17 @@ class MoService:
             source=f"{event.transport.value.lower()}:{event.source[0]}:{event.source[1]}",
             call_id=event.request.call_id,
             tp_mr=tpdu.message_reference,
+            roaming_status=verdict.status.value,
+            visited_plmn=visited,
         )
+        emergency = self.emergency is not None and self.emergency.is_emergency(
+            destination.value, verdict.visited_mcc or self.home_mcc
+        )
+        if self.gate is not None and not emergency:  # emergency SMS are never charged
+            self._spawn(
+                self._charge_store_ack(event, ue_identity, stored, submit=tpdu, pani=pani, now=now)
+            )
+            return
         add_soon = self._add_soon
         if add_soon is None:
             task = asyncio.get_running_loop().create_task(
@@ -191,6 +225,32 @@ class MoService:
         self.answer(event, ue_identity, submit_ack(stored.rp_mr, now))
         self.on_stored(stored.recipient)
 
+    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _charge_store_ack(
+        self,
+        event: RequestReceived,
+        ue_identity: str,
+        stored: NewMessage,
+        *,
+        submit: SmsSubmit,
+        pani: str | None,
+        now: datetime,
+    ) -> None:
+        """Charged before the RP-ACK; a rejected SMS is never stored (TS 32.274 §5.2)."""
+        assert self.gate is not None and stored.rp_mr is not None
+        admission = await self.gate.admit(stored, submit, ue_identity, pani)
+        if not admission.store:
+            assert admission.rp_cause is not None
+            self.reject(
+                event, ue_identity, stored.rp_mr, admission.rp_cause, admission.failure_cause
+            )
+            return
+        await self._store_then_ack(event, ue_identity, stored, now)
+
     async def _store_then_ack(
         self, event: RequestReceived, ue_identity: str, stored: NewMessage, now: datetime
     ) -> None:
@@ -205,11 +265,16 @@ class MoService:
         self.on_stored(stored.recipient)
 
     def dispatch(
-        self, event: RequestReceived, ue_identity: str, msisdn: str, message: RpMessage
+        self,
+        event: RequestReceived,
+        ue_identity: str,
+        msisdn: str,
+        message: RpMessage,
+        pani: str | None = None,
     ) -> None:
         """Entry point for MS->N RP messages other than the UE's answers to MT."""
         if isinstance(message, RpData):
-            self.rp_data(event, ue_identity, msisdn, message)
+            self.rp_data(event, ue_identity, msisdn, message, pani)
         else:
             self.smma(event, ue_identity, message.message_reference)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from smsc.service.model import (
     Attempt,
@@ -16,6 +16,10 @@ from smsc.service.model import (
 from smsc.sip.constants import Address, Transport
 from smsc.sip.events import RequestReceived
 from smsc.sip.message import SipRequest
+
+if TYPE_CHECKING:
+    from charging.ccr import SmsChargingEvent
+    from charging.client import ChargeResult
 
 
 class MessageStore(Protocol):
@@ -84,3 +88,10 @@ class SipSender(Protocol):
         self, request: SipRequest, destination: Address, transport: Transport, context: object
     ) -> None:
         """Send a request in a new client transaction; its outcome comes back as an event."""
+
+
+class Charger(Protocol):
+    """Online charging of one MO short message (implemented by charging.client)."""
+
+    async def charge(self, event: SmsChargingEvent) -> ChargeResult:
+        """Debit it; OCS failures come back as an Unreachable outcome, not as exceptions."""

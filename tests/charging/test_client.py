@@ -1,0 +1,402 @@
+"""The Ro client against test OCSs on python-diameter's own node, over TCP on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import replace
+
+import pytest
+from diameter.message import Message
+
+from charging.avp import decode_cca
+from charging.bridge import cca_result
+from charging.ccr import SmsChargingEvent
+from charging.client import ChargeResult, ChargingClient, ChargingMetrics, Unreachable
+from charging.errors import ChargingUnavailable
+from charging.results import DeliverFree, Proceed, Reject
+from smsc.settings import ChargingPeer, ChargingSettings, SettingsError
+from smsc.sms.constants import RpCause
+from tests.charging.ocs import Behaviour, TestOcs, free_port
+from tests.charging.oracle import build_cca, plain_tree
+
+PANI = "3GPP-E-UTRAN-FDD; utran-cell-id-3gpp=208011234567890ab; network-provided"
+EVENT = SmsChargingEvent(
+    charged_msisdn="+4915112345678",
+    recipient="4917099999",
+    calling_party_address="tel:+4915112345678",
+    called_party_address="tel:+4917099999",
+    segments=2,
+    pani=PANI,
+)
+SMSC = "+491710760000"
+TX_MS = 150
+
+
+@pytest.fixture
+def ocs1() -> Iterator[TestOcs]:
+    ocs = TestOcs(origin_host="ocs1.ocs.example.net").start()
+    yield ocs
+    ocs.stop()
+
+
+@pytest.fixture
+def ocs2() -> Iterator[TestOcs]:
+    ocs = TestOcs(origin_host="ocs2.ocs.example.net").start()
+    yield ocs
+    ocs.stop()
+
+
+def settings_for(*ocss: TestOcs | tuple[str, int], **changes: object) -> ChargingSettings:
+    peers = tuple(
+        ChargingPeer(o.origin_host, "127.0.0.1", o.port)
+        if isinstance(o, TestOcs)
+        else ChargingPeer(o[0], "127.0.0.1", o[1])
+        for o in ocss
+    )
+    return replace(ChargingSettings(enabled=True, peers=peers, timeout_ms=TX_MS), **changes)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def make_client() -> AsyncIterator[Callable[..., object]]:
+    clients: list[ChargingClient] = []
+
+    async def make(settings: ChargingSettings) -> ChargingClient:
+        client = ChargingClient(settings, smsc_address=SMSC)
+        clients.append(client)
+        await client.start()
+        return client
+
+    yield make
+    for client in clients:
+        await client.stop()
+
+
+async def eventually(check: Callable[[], bool], within: float = 3.0) -> None:
+    deadline = time.monotonic() + within
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.01)
+
+
+# --- answers -------------------------------------------------------------------------------
+
+
+async def test_success_and_the_ocs_sees_our_ccr(ocs1: TestOcs, make_client) -> None:  # type: ignore[no-untyped-def]
+    client: ChargingClient = await make_client(settings_for(ocs1))
+    result = await client.charge(EVENT)
+
+    assert result.outcome == Proceed()
+    assert result.result_code == 2001
+    assert result.granted_units == 2
+    assert result.peer == "ocs1.ocs.example.net"
+    assert result.retransmitted is False
+    assert result.ccr is None
+    assert 0 < result.latency_s < TX_MS / 1000
+    [seen] = ocs1.received
+    assert seen.session_id == result.session_id
+    assert seen.session_id.startswith("smsc.ims.example.net;")
+    assert seen.service_context_id == "32274@3gpp.org"
+    assert seen.access_network_information == PANI.encode()
+    assert seen.requested_units == 2
+    assert seen.retransmitted is False
+    _, tree = plain_tree(seen.wire)
+    ims = next(n for n in tree if n.code == 873).child(876)
+    assert ims.child(1263).value == PANI.encode()
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "outcome", "code"),
+    [
+        (Behaviour(result_code=4012), Reject(RpCause.SHORT_MESSAGE_TRANSFER_REJECTED, True), 4012),
+        (Behaviour(result_code=5030), Reject(RpCause.UNKNOWN_SUBSCRIBER, True), 5030),
+        (
+            Behaviour(result_code=4010),
+            Reject(RpCause.REQUESTED_FACILITY_NOT_SUBSCRIBED, True),
+            4010,
+        ),
+        (Behaviour(result_code=4011), DeliverFree(), 4011),
+        (Behaviour(result_code=2001, mscc_result_code=4012), Reject(RpCause(21), True), 4012),
+    ],
+)
+async def test_result_codes_become_outcomes(
+    ocs1: TestOcs,
+    make_client,
+    behaviour: Behaviour,
+    outcome: object,
+    code: int,  # type: ignore[no-untyped-def]
+) -> None:
+    ocs1.behaviour = behaviour
+    client: ChargingClient = await make_client(settings_for(ocs1))
+    result = await client.charge(EVENT)
+    assert result.outcome == outcome
+    assert result.result_code == code
+    assert result.retransmitted is False
+    assert len(ocs1.received) == 1  # decided: no retry
+
+
+async def test_fast_encoded_answers_read_the_same(ocs1: TestOcs, make_client) -> None:  # type: ignore[no-untyped-def]
+    ocs1.fast_answers = True
+    ocs1.behaviour = Behaviour(result_code=4012)
+    client: ChargingClient = await make_client(settings_for(ocs1))
+    result = await client.charge(EVENT)
+    assert result.outcome == Reject(RpCause.SHORT_MESSAGE_TRANSFER_REJECTED, True)
+
+
+# --- failover ------------------------------------------------------------------------------
+
+
+async def test_silent_peer_times_out_and_the_ccr_goes_to_the_other_peer_with_t_flag(
+    ocs1: TestOcs,
+    ocs2: TestOcs,
+    make_client,  # type: ignore[no-untyped-def]
+) -> None:
+    ocs1.behaviour.silent = True
+    client: ChargingClient = await make_client(settings_for(ocs1, ocs2))
+    await eventually(lambda: len(client.ready_peers()) == 2, within=4.0)
+    started = time.monotonic()
+    result = await client.charge(EVENT)
+
+    assert result.outcome == Proceed()
+    assert result.peer == "ocs2.ocs.example.net"
+    assert result.retransmitted is True
+    assert TX_MS / 1000 <= time.monotonic() - started < 2 * TX_MS / 1000
+    [first], [second] = ocs1.received, ocs2.received
+    assert first.retransmitted is False
+    assert second.retransmitted is True
+    assert second.session_id == first.session_id == result.session_id
+    assert second.end_to_end == first.end_to_end
+    assert client.node_table_sizes()["app_waiting_answer"] == 0
+
+
+async def test_protocol_error_fails_over_to_the_other_peer(
+    ocs1: TestOcs,
+    ocs2: TestOcs,
+    make_client,  # type: ignore[no-untyped-def]
+) -> None:
+    ocs1.behaviour = Behaviour(result_code=3004)  # DIAMETER_TOO_BUSY, E bit
+    client: ChargingClient = await make_client(settings_for(ocs1, ocs2))
+    await eventually(lambda: len(client.ready_peers()) == 2, within=4.0)
+    result = await client.charge(EVENT)
+    assert result.outcome == Proceed()
+    assert (result.peer, result.retransmitted) == ("ocs2.ocs.example.net", True)
+    assert ocs2.received[0].retransmitted is True
+
+
+@pytest.mark.parametrize("policy", ["continue", "terminate"])
+async def test_both_peers_silent_applies_failure_handling(
+    ocs1: TestOcs,
+    ocs2: TestOcs,
+    make_client,
+    policy: str,  # type: ignore[no-untyped-def]
+) -> None:
+    ocs1.behaviour.silent = ocs2.behaviour.silent = True
+    client: ChargingClient = await make_client(settings_for(ocs1, ocs2, failure_handling=policy))
+    await eventually(lambda: len(client.ready_peers()) == 2, within=4.0)
+    result = await client.charge(EVENT)
+
+    assert result.outcome == Unreachable(policy, "timeout")  # type: ignore[arg-type]
+    assert result.result_code is None
+    assert result.retransmitted is True
+    assert result.ccr is not None and result.ccr[4] & 0x10  # T flag, ready to send later
+    assert decode_session(result.ccr) == result.session_id
+    assert len(ocs1.received) == len(ocs2.received) == 1
+    sizes = client.node_table_sizes()
+    assert sizes["app_waiting_answer"] == 0
+    assert client.in_flight == 0
+
+
+def decode_session(ccr: bytes) -> str:
+    message = Message.from_bytes(ccr)
+    session: str = message.session_id
+    return session
+
+
+async def test_single_silent_peer_gives_up_after_one_tx(ocs1: TestOcs, make_client) -> None:  # type: ignore[no-untyped-def]
+    ocs1.behaviour.silent = True
+    client: ChargingClient = await make_client(settings_for(ocs1, failure_handling="terminate"))
+    result = await client.charge(EVENT)
+    assert result.outcome == Unreachable("terminate", "timeout")
+    assert result.retransmitted is False  # no other peer to send the copy to
+    assert len(ocs1.received) == 1
+
+
+async def test_peer_lost_while_waiting_fails_over_at_once(
+    ocs1: TestOcs,
+    ocs2: TestOcs,
+    make_client,  # type: ignore[no-untyped-def]
+) -> None:
+    ocs1.behaviour.silent = True
+    client: ChargingClient = await make_client(settings_for(ocs1, ocs2, timeout_ms=3000))
+    await eventually(lambda: len(client.ready_peers()) == 2, within=4.0)
+    task = asyncio.create_task(client.charge(EVENT))
+    await eventually(lambda: len(ocs1.received) == 1)
+    started = time.monotonic()
+    ocs1.stop(graceful=False)  # TCP reset, no DPR
+    result = await task
+
+    assert time.monotonic() - started < 1.0  # did not wait for the 3 s Tx timer
+    assert result.outcome == Proceed()
+    assert (result.peer, result.retransmitted) == ("ocs2.ocs.example.net", True)
+    assert ocs2.received[0].session_id == ocs1.received[0].session_id
+
+
+async def test_first_peer_down_at_start(ocs2: TestOcs, make_client) -> None:  # type: ignore[no-untyped-def]
+    dead = ("ocs1.ocs.example.net", free_port())
+    client: ChargingClient = await make_client(settings_for(dead, ocs2))
+    assert client.ready_peers() == ["ocs2.ocs.example.net"]
+    for _ in range(3):
+        result = await client.charge(EVENT)
+        assert result.outcome == Proceed()
+        assert (result.peer, result.retransmitted) == ("ocs2.ocs.example.net", False)
+
+
+async def test_no_peer_at_all(make_client) -> None:  # type: ignore[no-untyped-def]
+    client: ChargingClient = await make_client(settings_for(("ocs1.ocs.example.net", free_port())))
+    result = await client.charge(EVENT)
+    assert result.outcome == Unreachable("continue", "no peer")
+    assert (result.peer, result.retransmitted) == (None, False)
+    assert result.ccr is not None
+
+
+@pytest.mark.parametrize("graceful", [True, False], ids=["dpr", "crash"])
+async def test_reconnects_after_the_ocs_restarts(make_client, graceful: bool) -> None:  # type: ignore[no-untyped-def]
+    ocs = TestOcs().start()
+    try:
+        client: ChargingClient = await make_client(settings_for(ocs, reconnect_s=1))
+        assert (await client.charge(EVENT)).outcome == Proceed()
+        ocs.stop(graceful=graceful)
+        await eventually(lambda: not client.ready_peers())
+        down = await client.charge(EVENT)
+        assert down.outcome == Unreachable("continue", "no peer")
+
+        ocs = TestOcs(port=ocs.port).start()
+        await eventually(lambda: bool(client.ready_peers()), within=4.0)
+        assert (await client.charge(EVENT)).outcome == Proceed()
+    finally:
+        ocs.stop()
+
+
+# --- load, leaks, lifecycle ----------------------------------------------------------------
+
+
+async def test_a_thousand_concurrent_charges_without_caps_or_leaks(
+    ocs1: TestOcs,
+    ocs2: TestOcs,
+    make_client,  # type: ignore[no-untyped-def]
+) -> None:
+    for ocs in (ocs1, ocs2):
+        ocs.fast_answers, ocs.record = True, False
+    client: ChargingClient = await make_client(settings_for(ocs1, ocs2, timeout_ms=20_000))
+    before = client.node_table_sizes()  # the CEAs are there already (swept after a minute)
+    assert before["app_waiting_answer"] == 0
+    tasks = [asyncio.create_task(client.charge(EVENT)) for _ in range(1000)]
+    await asyncio.sleep(0)
+    peak = client.in_flight
+    results = await asyncio.gather(*tasks)
+
+    assert peak == 1000  # every CCR was on the wire at once: no executor, no cap
+    assert all(r.outcome == Proceed() for r in results)
+    assert len({r.session_id for r in results}) == 1000
+    assert ocs1.count + ocs2.count == 1000
+    assert min(ocs1.count, ocs2.count) > 100  # both peers used
+    assert client.in_flight == 0
+    assert client.node_table_sizes() == before
+
+
+async def test_stop_leaves_no_thread_and_refuses_new_charges() -> None:
+    baseline = set(threading.enumerate())
+    ocs = TestOcs().start()
+    client = ChargingClient(settings_for(ocs), smsc_address=SMSC)
+    await client.start()
+    assert (await client.charge(EVENT)).outcome == Proceed()
+    started = time.monotonic()
+    await client.stop()
+    assert time.monotonic() - started < 1.0
+    ocs.stop()
+    assert set(threading.enumerate()) == baseline
+    with pytest.raises(ChargingUnavailable):
+        await client.charge(EVENT)
+    await client.stop()  # idempotent
+
+
+async def test_stop_ends_pending_charges(ocs1: TestOcs) -> None:
+    ocs1.behaviour.silent = True
+    client = ChargingClient(settings_for(ocs1, timeout_ms=5000), smsc_address=SMSC)
+    await client.start()
+    task = asyncio.create_task(client.charge(EVENT))
+    await eventually(lambda: len(ocs1.received) == 1)
+    await client.stop()
+    result = await task
+    assert isinstance(result.outcome, Unreachable)
+    assert result.outcome.reason == "client stopped"
+
+
+async def test_metrics_count_result_codes_and_latency(ocs1: TestOcs) -> None:
+    metrics = ChargingMetrics()
+    client = ChargingClient(settings_for(ocs1), smsc_address=SMSC, metrics=metrics)
+    await client.start()
+    try:
+        await client.charge(EVENT)
+        ocs1.behaviour = Behaviour(result_code=4012)
+        await client.charge(EVENT)
+        ocs1.behaviour = Behaviour(silent=True)
+        await client.charge(EVENT)
+    finally:
+        await client.stop()
+    assert metrics.result_codes == {2001: 1, 4012: 1, None: 1}
+    assert metrics.outcomes == {"proceed": 1, "reject": 1, "unreachable_continue": 1}
+    assert metrics.latency_count == 3 == sum(metrics.latency_counts)
+    assert metrics.latency_sum_s >= TX_MS / 1000
+
+
+# --- pieces --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"result_code": 4012},
+        {"mscc": [(2001, 3)]},
+        {"mscc": [(4012, None), (2001, 1)]},
+        {"result_code": 3002, "error_bit": True},
+        {"result_code": None, "experimental": (10415, 5030)},
+    ],
+)
+def test_reading_python_diameters_message_equals_decoding_the_bytes(
+    kwargs: dict[str, object],
+) -> None:
+    data = build_cca(**kwargs)  # type: ignore[arg-type]
+    assert cca_result(Message.from_bytes(data)) == decode_cca(data)
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("sms_node", "msc"),
+        ("recipient_nesting", "rel9"),
+        ("failure_handling", "maybe"),
+        ("peers", ()),
+        ("origin_host", "smsc é"),
+    ],
+)
+def test_bad_charging_settings_are_refused(key: str, value: object) -> None:
+    settings = replace(ChargingSettings(), **{key: value})  # type: ignore[arg-type]
+    with pytest.raises(SettingsError, match="charging"):
+        ChargingClient(settings, smsc_address=SMSC)
+
+
+def test_result_is_a_plain_value() -> None:
+    result = ChargeResult(
+        outcome=Proceed(),
+        session_id="s",
+        result_code=2001,
+        granted_units=1,
+        peer="p",
+        retransmitted=False,
+        latency_s=0.001,
+    )
+    assert result.ccr is None
