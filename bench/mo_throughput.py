@@ -58,8 +58,32 @@ def wait_ready(http: str, deadline: float) -> None:
     raise SystemExit("smsc serve did not become ready")
 
 
-def run(count: int, concurrency: int, workers: int | None) -> dict[str, Any]:
+def start_ocs(port: int) -> subprocess.Popen[str]:
+    """The bench's instant OCS (bench/charging.py --raw-ocs) in a process of its own."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "bench" / "charging.py"),
+            "--raw-ocs",
+            str(port),
+            "ocs.example.net",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert process.stdout is not None
+    if not process.stdout.readline().startswith("ready"):
+        raise SystemExit("the bench OCS did not start")
+    return process
+
+
+def run(
+    count: int, concurrency: int, workers: int | None, charging: bool = False
+) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix="smsc-bench-"))
+    ocs = None
     try:
         loadgen = build_loadgen(workdir)
         sip_port, http_port = free_port(), free_port()
@@ -69,6 +93,13 @@ def run(count: int, concurrency: int, workers: int | None) -> dict[str, Any]:
             SMSC__HTTP__LISTEN=f"127.0.0.1:{http_port}",
             SMSC__STORAGE__DATABASE_URL=f"sqlite+aiosqlite:///{workdir / 'smsc.db'}",
         )
+        if charging:
+            ocs_port = free_port()
+            ocs = start_ocs(ocs_port)
+            env["SMSC__CHARGING__ENABLED"] = "true"
+            env["SMSC__CHARGING__PEERS"] = (
+                f"[{{host: ocs.example.net, address: 127.0.0.1, port: {ocs_port}}}]"
+            )
         log = open(workdir / "serve.log", "wb")  # noqa: SIM115
         server = subprocess.Popen(
             [sys.executable, "-m", "smsc.cli", "serve"],
@@ -79,6 +110,8 @@ def run(count: int, concurrency: int, workers: int | None) -> dict[str, Any]:
         )
         try:
             wait_ready(f"http://127.0.0.1:{http_port}", time.monotonic() + 30)
+            if charging:
+                time.sleep(1.0)  # CER/CEA with the OCS
             result = subprocess.run(
                 [
                     str(loadgen),
@@ -106,11 +139,15 @@ def run(count: int, concurrency: int, workers: int | None) -> dict[str, Any]:
             server.wait(timeout=30)
             log.close()
         figures["generator"] = "shared/tools/loadgen sms_loadgen (C)"
+        figures["charging"] = "Ro CCR per MO, instant local OCS" if charging else "off"
         figures["machine"] = f"{os.cpu_count()} cpus, {platform.python_implementation()} " + (
             platform.python_version()
         )
         return figures
     finally:
+        if ocs is not None:
+            ocs.terminate()
+            ocs.wait(timeout=10)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
@@ -120,8 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--charging", action="store_true", help="charge every MO (Ro CCR)")
     args = parser.parse_args(argv)
-    figures = run(args.count, args.concurrency, args.workers)
+    figures = run(args.count, args.concurrency, args.workers, args.charging)
     if args.json:
         print(json.dumps(figures))
     else:
