@@ -10,7 +10,7 @@ from functools import partial
 from typing import Any, Protocol, runtime_checkable
 
 from aml.emergency import EmergencyNumbers
-from charging.pani import Trust, roaming_verdict
+from charging.pani import RoamingVerdict, Trust, roaming_verdict
 from smsc.api.metrics import Metrics
 from smsc.service.charging_gate import ChargingGate
 from smsc.service.model import MessageOrigin, NewMessage
@@ -60,6 +60,8 @@ class MoService:
         self.home_plmns = tuple(home_plmns)
         self.home_mcc = self.home_plmns[0][:3] if self.home_plmns else None
         self.pani_trust: Trust = pani_trust
+        self._verdicts: dict[str | None, RoamingVerdict] = {}
+        self._ack_template: tuple[datetime, bytes, bytes] | None = None
         self.store = store
         self.sender = sender
         self.psi = psi
@@ -70,6 +72,25 @@ class MoService:
         self._tasks: set[asyncio.Task[None]] = set()
         self._stores: set[asyncio.Future[int]] = set()
         self._add_soon = store.add_soon if isinstance(store, AddsWithoutTask) else None
+
+    def _verdict(self, pani: str | None) -> RoamingVerdict:
+        """The roaming verdict of a PANI value; cells repeat, so verdicts are cached."""
+        verdict = self._verdicts.get(pani)
+        if verdict is None:
+            verdict = roaming_verdict(pani, self.home_plmns, trust=self.pani_trust)
+            if len(self._verdicts) >= 4096:
+                self._verdicts.clear()
+            self._verdicts[pani] = verdict
+        return verdict
+
+    def _submit_ack(self, rp_mr: int, now: datetime) -> bytes:
+        """RP-ACK + SMS-SUBMIT-REPORT; the report only changes with the second of TP-SCTS."""
+        second = now.replace(microsecond=0)
+        cached = self._ack_template
+        if cached is None or cached[0] != second:
+            body = submit_ack(0, second)
+            cached = self._ack_template = (second, body[:1], body[2:])
+        return cached[1] + bytes((rp_mr,)) + cached[2]
 
     def answer(self, event: RequestReceived, ue_identity: str, body: bytes) -> None:
         """Send the RP answer in a new MESSAGE to where the MO came from (the S-CSCF)."""
@@ -149,7 +170,7 @@ class MoService:
                 expires = min(max(until, now), now + MAX_VALIDITY)
         coding = tpdu.coding
         concat = None if tpdu.user_data.header is None else tpdu.user_data.header.concatenation
-        verdict = roaming_verdict(pani, self.home_plmns, trust=self.pani_trust)
+        verdict = self._verdict(pani)
         self.metrics.mo_roaming.labels(verdict.status.value).inc()
         visited = (
             None
@@ -222,7 +243,7 @@ class MoService:
             )
             self.reject(event, ue_identity, stored.rp_mr, RpCause.TEMPORARY_FAILURE)
             return
-        self.answer(event, ue_identity, submit_ack(stored.rp_mr, now))
+        self.answer(event, ue_identity, self._submit_ack(stored.rp_mr, now))
         self.on_stored(stored.recipient)
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
@@ -261,7 +282,7 @@ class MoService:
             log.exception("could not store an MO message; answering RP-ERROR 41")
             self.reject(event, ue_identity, stored.rp_mr, RpCause.TEMPORARY_FAILURE)
             return
-        self.answer(event, ue_identity, submit_ack(stored.rp_mr, now))
+        self.answer(event, ue_identity, self._submit_ack(stored.rp_mr, now))
         self.on_stored(stored.recipient)
 
     def dispatch(
