@@ -13,6 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from aml.formats import report_as_dict
+from aml.parser import parse_aml
 from smsc.app import serve
 from smsc.errors import SmscError
 from smsc.settings import SettingsError, load_settings
@@ -114,6 +116,16 @@ def _db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _aml_parse(args: argparse.Namespace) -> int:
+    text = sys.stdin.read().rstrip("\r\n") if args.text == "-" else args.text
+    report = parse_aml(text)
+    print(json.dumps(report_as_dict(report), ensure_ascii=False, indent=2))
+    if not report.is_aml:
+        print('not an AML message (no A"ML= header)', file=sys.stderr)
+        return EXIT_MALFORMED
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smsc", description="SMSC / IP-SM-GW for IMS networks")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -125,6 +137,11 @@ def build_parser() -> argparse.ArgumentParser:
     db_upgrade = db_commands.add_parser("upgrade", help="migrate the database to the newest schema")
     db_upgrade.add_argument("-c", "--config", type=Path, default=None, help="YAML configuration")
     db_upgrade.set_defaults(handler=_db_upgrade)
+    aml = commands.add_parser("aml", help="Advanced Mobile Location tools")
+    aml_commands = aml.add_subparsers(dest="aml_command", required=True)
+    aml_parse = aml_commands.add_parser("parse", help="parse an AML SMS text, print JSON")
+    aml_parse.add_argument("text", help='the SMS text (A"ML=1;lt=...), or - for stdin')
+    aml_parse.set_defaults(handler=_aml_parse)
     decode = commands.add_parser(
         "decode", help="decode an application/vnd.3gpp.sms body (RP message) given in hex"
     )

@@ -137,3 +137,20 @@ def test_db_upgrade_creates_the_schema(tmp_path: Any) -> None:
         )
     }
     assert {"messages", "attempts", "alembic_version"} <= tables
+
+
+def test_aml_parse_prints_the_report() -> None:
+    text = (
+        'A"ML=1;lt=48.82639;lg=-2.36619;rd=52;top=20191112112928;lc=68;pm=G;'
+        "si=208201771948415;ei=353472104343540;mcc=208;mnc=20;ml=126"
+    )
+    result = _run("aml", "parse", text)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["location"]["latitude"] == 48.82639
+    assert report["location"]["longitude"] == -2.36619
+    assert report["network"] == {"mcc": "208", "mnc": "20"}
+    assert report["valid"] is True
+    not_aml = _run("aml", "parse", "hello")
+    assert not_aml.returncode == 2
+    assert json.loads(not_aml.stdout)["is_aml"] is False
