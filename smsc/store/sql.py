@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+import smsc.store.aml_tables  # noqa: F401 (the AML tables join the shared metadata)
 from smsc.service.model import Attempt, ChargingRecord, MessageState, NewMessage, StoredMessage
 from smsc.store.batching import GroupCommitter
 from smsc.store.errors import MessageNotFoundError, StoreClosedError, StoreError, StoreUnavailable
@@ -386,6 +387,19 @@ class SqlMessageStore:
         async with self._write() as conn:
             await conn.execute(insert(attempts), [_attempt_row(o) for o in batch])
             await conn.execute(_UPDATE_OUTCOME, [_outcome_params(o) for o in batch])
+
+    def shared_connections(
+        self,
+    ) -> tuple[
+        Callable[[], contextlib.AbstractAsyncContextManager[AsyncConnection]],
+        Callable[[], contextlib.AbstractAsyncContextManager[AsyncConnection]],
+    ]:
+        """(read, write) openers on this store's engine, for stores sharing it (smsc.store.aml_sql).
+
+        `write()` is one transaction committed on exit, serialised with this store's writes on
+        SQLite; both turn library errors into StoreUnavailable, StoreClosedError when not started.
+        """
+        return self._connect, self._write
 
     def _require_engine(self) -> AsyncEngine:
         """The open engine, or StoreClosedError."""

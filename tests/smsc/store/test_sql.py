@@ -77,7 +77,7 @@ async def test_migrations_upgrade_an_empty_database(database: Database) -> None:
     assert await current_revision(database.url, schema=database.schema) is None
     await upgrade(database.url, schema=database.schema)
     await upgrade(database.url, schema=database.schema)  # idempotent
-    assert await current_revision(database.url, schema=database.schema) == "0002"
+    assert await current_revision(database.url, schema=database.schema) == "0003"
 
     def inspect_schema(conn: Connection) -> tuple[set[str], set[str], list[object]]:
         inspector = inspect(conn)
@@ -96,7 +96,14 @@ async def test_migrations_upgrade_an_empty_database(database: Database) -> None:
             tables, indexes, differences = await conn.run_sync(inspect_schema)
     finally:
         await engine.dispose()
-    assert tables == {"alembic_version", "messages", "attempts", "charging_records"}
+    assert tables == {
+        "alembic_version",
+        "messages",
+        "attempts",
+        "charging_records",
+        "aml_reports",
+        "aml_attempts",
+    }
     assert {
         "ix_messages_state_next_attempt_at",
         "ix_messages_recipient_state_id",
