@@ -10,12 +10,15 @@ from pathlib import Path
 from aiohttp import web
 
 from aml.emergency import load_emergency_numbers
+from aml.psap import PsapDelivery
 from charging.client import ChargingClient
+from smsc.api.aml import aml_routes
 from smsc.api.health import health_routes
 from smsc.api.messages import bearer_auth, message_routes
 from smsc.api.metrics import Metrics, metrics_route
 from smsc.relay import MtRelay
 from smsc.service.charging_gate import ChargingGate
+from smsc.service.emergency import EmergencyService, render_stored
 from smsc.service.front import SipFront
 from smsc.service.mo import MoService
 from smsc.service.mt import MtService, Route
@@ -25,6 +28,7 @@ from smsc.sip.constants import Transport
 from smsc.sip.endpoint import SipEndpoint
 from smsc.sip.errors import SipParseError
 from smsc.sip.headers import parse_uri
+from smsc.store.aml_sql import SqlAmlStore
 from smsc.store.sql import SqlMessageStore
 from smsc.transport.sip import ListenAddress, SipTransport
 
@@ -58,6 +62,8 @@ class Application:
         self._runner: web.AppRunner | None = None
         self._ready = False
         self.charging: ChargingClient | None = None
+        self.aml_store = SqlAmlStore(self.store)
+        self.psap_delivery: PsapDelivery | None = None
 
     def _route(self, msisdn: str) -> Route | None:
         assert self.transport is not None
@@ -72,6 +78,17 @@ class Application:
     async def start(self) -> None:
         settings = self.settings
         await self.store.start()
+        await self.aml_store.start()
+        self.psap_delivery = PsapDelivery(
+            self.aml_store,
+            settings.aml.psaps,
+            render_stored,
+            registry=self.metrics.registry,
+            alert_after_s=settings.aml.alert_after_s,
+            retry_initial_s=settings.aml.retry_initial_ms / 1000,
+            retry_max_s=settings.aml.retry_max_ms / 1000,
+        )
+        await self.psap_delivery.start()
         gate = await self._start_charging()
         emergency = load_emergency_numbers(
             Path(settings.smsc.emergency_numbers_file)
@@ -118,6 +135,7 @@ class Application:
             on_stored=lambda recipient: mt.wake((recipient,)),
             gate=gate,
             emergency=emergency,
+            psaps=EmergencyService(self.psap_delivery, settings.aml.psaps),
             home_plmns=settings.smsc.home_plmns,
             pani_trust="any" if settings.smsc.pani_trust == "any" else "network-provided",
         )
@@ -149,6 +167,7 @@ class Application:
         app = web.Application(middlewares=[bearer_auth(self.settings.http.api_token)])
         app.add_routes(health_routes(lambda: self._ready))
         app.add_routes(message_routes(self.store, self.metrics, mt.wake))
+        app.add_routes(aml_routes(self.aml_store))
         app.add_routes([metrics_route(self.metrics, self._refresh_gauges)])
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -185,6 +204,9 @@ class Application:
             await self.transport.stop()
         if self.charging is not None:
             await self.charging.stop()
+        if self.psap_delivery is not None:
+            await self.psap_delivery.stop()
+        await self.aml_store.close()
         await self.store.close()
 
 

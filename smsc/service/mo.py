@@ -13,6 +13,7 @@ from aml.emergency import EmergencyNumbers
 from charging.pani import RoamingVerdict, Trust, roaming_verdict
 from smsc.api.metrics import Metrics
 from smsc.service.charging_gate import ChargingGate
+from smsc.service.emergency import EmergencyService
 from smsc.service.model import MessageOrigin, NewMessage
 from smsc.service.ports import MessageStore, SipSender
 from smsc.service.sip_requests import answer_to_mo
@@ -52,11 +53,13 @@ class MoService:
         on_stored: Callable[[str], None],
         gate: ChargingGate | None = None,
         emergency: EmergencyNumbers | None = None,
+        psaps: EmergencyService | None = None,
         home_plmns: Sequence[str] = (),
         pani_trust: Trust = "network-provided",
     ) -> None:
         self.gate = gate
         self.emergency = emergency
+        self.psaps = psaps
         self.home_plmns = tuple(home_plmns)
         self.home_mcc = self.home_plmns[0][:3] if self.home_plmns else None
         self.pani_trust: Trust = pani_trust
@@ -200,6 +203,15 @@ class MoService:
         emergency = self.emergency is not None and self.emergency.is_emergency(
             destination.value, verdict.visited_mcc or self.home_mcc
         )
+        if emergency and self.psaps is not None:  # to a PSAP, never charged, never as MT
+            loop = asyncio.get_running_loop()
+            text = self.psaps.text_of(tpdu, msisdn, loop.time())
+            if text is None:  # a segment of a longer emergency SMS: the rest will follow
+                self.answer(event, ue_identity, self._submit_ack(message.message_reference, now))
+                return
+            mcc = verdict.visited_mcc or self.home_mcc
+            self._spawn(self._emergency_then_ack(event, ue_identity, stored, text, mcc))
+            return
         if self.gate is not None and not emergency:  # emergency SMS are never charged
             self._spawn(
                 self._charge_store_ack(event, ue_identity, stored, submit=tpdu, pani=pani, now=now)
@@ -250,6 +262,24 @@ class MoService:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _emergency_then_ack(
+        self,
+        event: RequestReceived,
+        ue_identity: str,
+        stored: NewMessage,
+        text: str,
+        mcc: str | None,
+    ) -> None:
+        """The PSAP report is persisted before the RP-ACK; if it cannot be, RP-ERROR 41."""
+        assert self.psaps is not None and stored.rp_mr is not None
+        try:
+            await self.psaps.accept(stored, text, mcc, stored.received_at)
+        except Exception:
+            log.exception("could not persist an emergency SMS; answering RP-ERROR 41")
+            self.reject(event, ue_identity, stored.rp_mr, RpCause.TEMPORARY_FAILURE)
+            return
+        self.answer(event, ue_identity, self._submit_ack(stored.rp_mr, stored.received_at))
 
     async def _charge_store_ack(
         self,
