@@ -12,7 +12,7 @@ from aiohttp import web
 from aml.emergency import load_emergency_numbers
 from aml.psap import PsapDelivery
 from charging.client import ChargingClient
-from smsc.api.aml import aml_routes
+from smsc.api.aml import aml_intake_route, aml_routes
 from smsc.api.health import health_routes
 from smsc.api.messages import bearer_auth, message_routes
 from smsc.api.metrics import Metrics, metrics_route
@@ -64,6 +64,7 @@ class Application:
         self.charging: ChargingClient | None = None
         self.aml_store = SqlAmlStore(self.store)
         self.psap_delivery: PsapDelivery | None = None
+        self.emergency_service: EmergencyService | None = None
 
     def _route(self, msisdn: str) -> Route | None:
         assert self.transport is not None
@@ -89,6 +90,7 @@ class Application:
             retry_max_s=settings.aml.retry_max_ms / 1000,
         )
         await self.psap_delivery.start()
+        self.emergency_service = EmergencyService(self.psap_delivery, settings.aml.psaps)
         gate = await self._start_charging()
         emergency = load_emergency_numbers(
             Path(settings.smsc.emergency_numbers_file)
@@ -135,7 +137,7 @@ class Application:
             on_stored=lambda recipient: mt.wake((recipient,)),
             gate=gate,
             emergency=emergency,
-            psaps=EmergencyService(self.psap_delivery, settings.aml.psaps),
+            psaps=self.emergency_service,
             home_plmns=settings.smsc.home_plmns,
             pani_trust="any" if settings.smsc.pani_trust == "any" else "network-provided",
         )
@@ -168,6 +170,8 @@ class Application:
         app.add_routes(health_routes(lambda: self._ready))
         app.add_routes(message_routes(self.store, self.metrics, mt.wake))
         app.add_routes(aml_routes(self.aml_store))
+        if self.emergency_service is not None:
+            app.add_routes([aml_intake_route(self.emergency_service.accept_https)])
         app.add_routes([metrics_route(self.metrics, self._refresh_gauges)])
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()

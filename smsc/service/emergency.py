@@ -14,7 +14,8 @@ from datetime import datetime
 from typing import Protocol
 
 from aml.detect import aml_text_of, reassemble_text, text_of
-from aml.formats import AmlContext, render, report_as_dict
+from aml.formats import AmlContext, parse_etsi_https, render, report_as_dict
+from aml.model import AML_HEADER, AmlReport
 from aml.parser import parse_aml
 from aml.store import NewAmlReport, StoredAmlReport
 from smsc.service.model import NewMessage
@@ -45,10 +46,20 @@ def choose_route(
     return routes[0] if routes else None
 
 
+def parse_stored(raw: str) -> AmlReport:
+    """A stored AML: SMS text (`A"ML=...`) or the ETSI HTTPS form a handset posted."""
+    is_form = not raw.startswith(AML_HEADER) and any(
+        field in raw for field in ("device_number=", "location_latitude=", "emergency_number=")
+    )
+    if not is_form:
+        return parse_aml(raw)
+    return parse_etsi_https(raw.encode("utf-8", "surrogateescape"))
+
+
 def render_stored(stored: StoredAmlReport) -> tuple[bytes, str]:
     """Renderer for PsapDelivery: the stored raw text, parsed again, in the route's format."""
     report = stored.report
-    parsed = parse_aml(report.raw_text)
+    parsed = parse_stored(report.raw_text)
     context = AmlContext(
         report_id=stored.id,
         sender_msisdn=report.sender_msisdn,
@@ -90,27 +101,62 @@ class EmergencyService:
         self, message: NewMessage, text: str, mcc: str | None, received_at: datetime
     ) -> int:
         """Persist the report for its PSAP route (durable on return)."""
-        route = choose_route(self.routes, message.recipient, mcc)
+        return await self.persist(
+            sender=message.originator,
+            destination=message.recipient,
+            raw=text,
+            parsed=parse_aml(text),
+            mcc=mcc,
+            received_at=received_at,
+            roaming_status=message.roaming_status,
+            visited_plmn=message.visited_plmn,
+        )
+
+    async def accept_https(self, body: bytes, received_at: datetime) -> int:
+        """A handset's ETSI TS 103 625 HTTPS AML POST, into the same pipeline as SMS."""
+        parsed = parse_etsi_https(body)
+        return await self.persist(
+            sender=(parsed.device_number or "").removeprefix("+"),
+            destination=parsed.emergency_number or "112",
+            raw=body.decode("utf-8", "surrogateescape"),
+            parsed=parsed,
+            mcc=parsed.mcc,
+            received_at=received_at,
+        )
+
+    async def persist(
+        self,
+        *,
+        sender: str,
+        destination: str,
+        raw: str,
+        parsed: AmlReport,
+        mcc: str | None,
+        received_at: datetime,
+        roaming_status: str | None = None,
+        visited_plmn: str | None = None,
+    ) -> int:
+        """Store the report for its PSAP route (durable on return); returns its id."""
+        route = choose_route(self.routes, destination, mcc)
         if route is None:
             raise LookupError("no aml.psaps route is configured")
-        parsed = parse_aml(text)
         report = NewAmlReport(
             received_at=received_at,
-            sender_msisdn=message.originator,
-            destination=message.recipient,
-            raw_text=text,
+            sender_msisdn=sender,
+            destination=destination,
+            raw_text=raw,
             parsed_json=json.dumps(report_as_dict(parsed), ensure_ascii=False),
             route_name=route.name,
             format=route.format,
             url=route.url,
-            roaming_status=message.roaming_status,
-            visited_plmn=message.visited_plmn,
+            roaming_status=roaming_status,
+            visited_plmn=visited_plmn,
         )
         report_id = await self.delivery.submit(report)
         log.info(
-            "emergency SMS from %s to %s stored as report %s for PSAP route %s (%s)",
-            message.originator,
-            message.recipient,
+            "emergency report from %s to %s stored as %s for PSAP route %s (%s)",
+            sender,
+            destination,
             report_id,
             route.name,
             "AML" if parsed.is_aml else "text",

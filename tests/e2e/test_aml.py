@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -152,3 +153,40 @@ async def test_psap_unreachable_across_a_restart(start_smsc: Starter, tmp_path: 
             await second.stop()
     finally:
         await psap.stop()
+
+
+async def test_handset_https_intake_feeds_the_same_pipeline(
+    start_smsc: Starter, psap: Psap
+) -> None:
+    app = await start_smsc(aml=aml_settings(psap, "etsi-https"))
+    form = urllib.parse.urlencode(
+        {
+            "v": "3",
+            "device_number": "+491710000007",
+            "location_latitude": "52.52001",
+            "location_longitude": "13.40495",
+            "location_time": "1764150000000",
+            "location_accuracy": "12",
+            "location_source": "GPS",
+            "emergency_number": "112",
+            "device_imei": "353472104343540",
+        }
+    ).encode()
+    async with aiohttp.ClientSession() as http:
+        base = f"http://{app.settings.http.listen}"
+        created = await http.post(
+            f"{base}/aml",
+            data=form,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert created.status == 201
+        report_id = (await created.json())["id"]
+        wrong = await http.post(f"{base}/aml", data=b"{}", headers={"Content-Type": "text/json"})
+        assert wrong.status == 415
+        await asyncio.wait_for(psap.arrived.wait(), 5)
+        delivered = dict(urllib.parse.parse_qsl(psap.received[0][1].decode()))
+        assert delivered["location_latitude"] == "52.52001"
+        assert delivered["device_imei"] == "353472104343540"
+        listed = await http.get(f"{base}/api/v1/aml/{report_id}")
+        assert listed.status == 200
+        assert "491710000007" in await listed.text()
