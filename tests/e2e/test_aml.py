@@ -190,3 +190,26 @@ async def test_handset_https_intake_feeds_the_same_pipeline(
         listed = await http.get(f"{base}/api/v1/aml/{report_id}")
         assert listed.status == 200
         assert "491710000007" in await listed.text()
+
+
+async def test_plain_text_to_an_emergency_number_goes_to_the_psap(
+    start_smsc: Starter, psap: Psap
+) -> None:
+    from tests.e2e.test_mo_mt import submit_to
+
+    app = await start_smsc(aml=aml_settings(psap, "json"))
+    peer = await udp_peer()
+    try:
+        request, _ = message_request(
+            uri=PSI, sender=UE, body=submit_to("112"), via=f"SIP/2.0/UDP 127.0.0.1:{peer.port}"
+        )
+        peer.send(request, ("127.0.0.1", sip_port(app)))
+        assert (await peer.next()).status == 202
+        assert isinstance(decode_rp((await peer.next_request()).body), RpAck)
+    finally:
+        peer.close()
+    await asyncio.wait_for(psap.arrived.wait(), 5)
+    document = json.loads(psap.received[0][1])
+    assert document["raw_text"] == "Test"
+    assert document["report"]["is_aml"] is False
+    assert (await app.store.count_by_state())["queued"] == 0
