@@ -12,6 +12,7 @@ from smsc.service.identity import msisdn_of
 from smsc.service.mo import MoService
 from smsc.service.mt import MtContext, MtService
 from smsc.service.ports import SipSender
+from smsc.service.register_body import ue_registration
 from smsc.service.registrations import Registrar
 from smsc.sip.errors import SipParseError
 from smsc.sip.events import (
@@ -192,8 +193,18 @@ class SipFront:
         if contact is None and expires > 0:
             self._respond(event, 400, "Bad Request: REGISTER without Contact")
             return
+        try:
+            content_type = request.content_type
+        except SipParseError:
+            content_type = None
+        ue = ue_registration(content_type, request.body)
         granted = self.registrar.register(
-            msisdn, "" if contact is None else contact.uri.raw, expires, self.clock()
+            msisdn,
+            "" if contact is None else contact.uri.raw,
+            expires,
+            self.clock(),
+            sms_over_ip=None if ue is None else ue.sms_over_ip,
+            access_network_info=None if ue is None else ue.access_network_info,
         )
         headers: list[tuple[str, str]] = [("Expires", str(granted))]
         if contact is not None and granted:

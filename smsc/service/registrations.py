@@ -12,6 +12,10 @@ class Registration:
     msisdn: str
     scscf_uri: str
     expires_at: float
+    sms_over_ip: bool | None = None
+    """The UE's Contact carried +g.3gpp.smsip (None when the REGISTER body was not included)."""
+    access_network_info: str | None = None
+    """P-Access-Network-Info of the UE's REGISTER, when included."""
 
 
 class Registrar:
@@ -24,13 +28,24 @@ class Registrar:
     def __len__(self) -> int:
         return len(self._by_msisdn)
 
-    def register(self, msisdn: str, scscf_uri: str, expires: int, now: float) -> int:
+    def register(
+        self,
+        msisdn: str,
+        scscf_uri: str,
+        expires: int,
+        now: float,
+        *,
+        sms_over_ip: bool | None = None,
+        access_network_info: str | None = None,
+    ) -> int:
         """Store or refresh (expires > 0) or remove (0); returns the granted expiry."""
         if expires <= 0:
             self._by_msisdn.pop(msisdn, None)
             return 0
         granted = min(expires, self.max_expires)
-        self._by_msisdn[msisdn] = Registration(msisdn, scscf_uri, now + granted)
+        self._by_msisdn[msisdn] = Registration(
+            msisdn, scscf_uri, now + granted, sms_over_ip, access_network_info
+        )
         return granted
 
     def lookup(self, msisdn: str, now: float) -> Registration | None:
