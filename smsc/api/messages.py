@@ -48,6 +48,8 @@ def describe_submission(submission_id: str, parts: list[StoredMessage]) -> dict[
         "updated_at": _iso(max(updated, default=None)),
         "delivered_at": _iso(max(delivered)) if len(delivered) == len(parts) else None,
         "expires_at": _iso(first.expires_at),
+        "roaming_status": first.roaming_status,
+        "visited_plmn": first.visited_plmn,
         "segments": [
             {
                 "segment": p.message.segment,
@@ -102,7 +104,24 @@ def message_routes(
         parts = await store.get_submission(submission_id)
         if not parts:
             return _error(404, "id", f"no message {submission_id}")
-        return web.json_response(describe_submission(submission_id, parts))
+        document = describe_submission(submission_id, parts)
+        document["charging"] = [
+            {
+                "at": _iso(record.at),
+                "session_id": record.session_id,
+                "outcome": record.outcome,
+                "result_code": record.result_code,
+                "units": record.units,
+                "granted_units": record.granted_units,
+                "roaming_status": record.roaming_status,
+                "visited_plmn": record.visited_plmn,
+                "peer": record.peer,
+                "retransmitted": record.retransmitted,
+                "latency_ms": record.latency_ms,
+            }
+            for record in await store.charging_records(submission_id)
+        ]
+        return web.json_response(document)
 
     return [
         web.post("/api/v1/messages", post_message),

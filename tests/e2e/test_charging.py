@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
 import pytest
 
 from smsc.app import Application
@@ -96,6 +97,14 @@ async def test_roaming_mo_is_charged_with_the_pani_and_acknowledged(
         assert claimed is not None
         assert claimed.message.roaming_status == "international-roaming"
         assert claimed.message.visited_plmn == "21401"
+        async with aiohttp.ClientSession() as http:
+            base = f"http://{app.settings.http.listen}"
+            sid = claimed.message.submission_id
+            shown = await (await http.get(f"{base}/api/v1/messages/{sid}")).json()
+        assert shown["roaming_status"] == "international-roaming"
+        assert shown["visited_plmn"] == "21401"
+        assert shown["charging"][0]["result_code"] == 2001
+        assert shown["charging"][0]["outcome"] == "proceed"
         records = await app.store.charging_records(claimed.message.submission_id)
         assert [r.outcome for r in records] == ["proceed"]
         assert records[0].result_code == 2001
