@@ -8,6 +8,7 @@ import signal
 from pathlib import Path
 
 from aiohttp import web
+from redis.asyncio import Redis
 
 from aml.emergency import load_emergency_numbers
 from aml.psap import PsapDelivery
@@ -23,12 +24,16 @@ from smsc.service.front import SipFront
 from smsc.service.mo import MoService
 from smsc.service.mt import MtService, Route
 from smsc.service.registrations import Registrar
+from smsc.service.shared_state import DuplicateFilter
 from smsc.settings import Settings
 from smsc.sip.constants import Transport
 from smsc.sip.endpoint import SipEndpoint
 from smsc.sip.errors import SipParseError
 from smsc.sip.headers import parse_uri
 from smsc.store.aml_sql import SqlAmlStore
+from smsc.store.local_duplicates import LocalDuplicateFilter
+from smsc.store.redis_client import connect as connect_redis
+from smsc.store.redis_duplicates import RedisDuplicateFilter
 from smsc.store.sql import SqlMessageStore
 from smsc.transport.sip import ListenAddress, SipTransport
 
@@ -65,6 +70,8 @@ class Application:
         self.aml_store = SqlAmlStore(self.store)
         self.psap_delivery: PsapDelivery | None = None
         self.emergency_service: EmergencyService | None = None
+        self.duplicates: DuplicateFilter = LocalDuplicateFilter()
+        self._redis: Redis | None = None
 
     def _route(self, msisdn: str) -> Route | None:
         assert self.transport is not None
@@ -79,6 +86,9 @@ class Application:
     async def start(self) -> None:
         settings = self.settings
         await self.store.start()
+        if settings.storage.redis_url is not None:
+            self._redis = await connect_redis(settings.storage.redis_url)
+            self.duplicates = RedisDuplicateFilter(self._redis)
         await self.aml_store.start()
         self.psap_delivery = PsapDelivery(
             self.aml_store,
@@ -125,6 +135,7 @@ class Application:
             metrics=self.metrics,
             relay=MtRelay(settings.smsc.tr1m_s),
             clock=transport.now,
+            delivery=settings.delivery,
             fill_rp_da=lambda recipient: recipient.startswith(prefixes) if prefixes else False,
         )
         self.mo = MoService(
@@ -138,6 +149,9 @@ class Application:
             gate=gate,
             emergency=emergency,
             psaps=self.emergency_service,
+            duplicates=self.duplicates if settings.smsc.duplicate_window_s > 0 else None,
+            duplicate_window_s=settings.smsc.duplicate_window_s,
+            on_memory_available=mt.release_soon,
             home_plmns=settings.smsc.home_plmns,
             pani_trust="any" if settings.smsc.pani_trust == "any" else "network-provided",
         )
@@ -212,6 +226,8 @@ class Application:
             await self.psap_delivery.stop()
         await self.aml_store.close()
         await self.store.close()
+        if self._redis is not None:
+            await self._redis.aclose()
 
 
 async def serve(settings: Settings) -> None:

@@ -41,6 +41,7 @@ class SmscSettings:
     fill_rp_da_prefixes: tuple[str, ...] = ()
     pani_trust: str = "network-provided"
     emergency_numbers_file: str | None = None
+    duplicate_window_s: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +100,16 @@ class AmlSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliverySettings:
+    retry_initial_s: float = 30.0
+    retry_max_s: float = 3600.0
+    retry_factor: float = 2.0
+    jitter: float = 0.2
+    status_report_webhook: str | None = None
+    status_report_validity_s: float = 86400.0
+
+
+@dataclass(frozen=True, slots=True)
 class HttpSettings:
     listen: str = "127.0.0.1:8080"
     api_token: str | None = None
@@ -112,6 +123,7 @@ class Settings:
     charging: ChargingSettings = field(default_factory=ChargingSettings)
     aml: AmlSettings = field(default_factory=AmlSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
+    delivery: DeliverySettings = field(default_factory=DeliverySettings)
 
 
 _SECTION_TYPES: dict[str, type[Any]] = {
@@ -121,6 +133,7 @@ _SECTION_TYPES: dict[str, type[Any]] = {
     "charging": ChargingSettings,
     "aml": AmlSettings,
     "http": HttpSettings,
+    "delivery": DeliverySettings,
 }
 
 
@@ -206,6 +219,7 @@ def _validate(settings: Settings) -> None:
     if settings.charging.failure_handling not in ("continue", "terminate"):
         raise SettingsError("charging.failure_handling: expected continue or terminate")
     _validate_aml(settings.aml)
+    _validate_delivery(settings.delivery)
     host, _, port = settings.http.listen.rpartition(":")
     if not host or not port.isdigit():
         raise SettingsError("http.listen: expected HOST:PORT")
@@ -234,6 +248,31 @@ def _validate_aml(aml: AmlSettings) -> None:
         raise SettingsError("aml.retry_initial_ms: expected a positive integer")
     if not isinstance(aml.retry_max_ms, int) or aml.retry_max_ms < aml.retry_initial_ms:
         raise SettingsError("aml.retry_max_ms: expected an integer >= aml.retry_initial_ms")
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+
+
+def _validate_delivery(delivery: DeliverySettings) -> None:
+    if not _positive(delivery.retry_initial_s):
+        raise SettingsError("delivery.retry_initial_s: expected a positive number of seconds")
+    if not _positive(delivery.retry_max_s) or delivery.retry_max_s < delivery.retry_initial_s:
+        raise SettingsError("delivery.retry_max_s: expected a number >= delivery.retry_initial_s")
+    if not _positive(delivery.retry_factor) or delivery.retry_factor < 1:
+        raise SettingsError("delivery.retry_factor: expected a number >= 1")
+    jitter = delivery.jitter
+    if isinstance(jitter, bool) or not isinstance(jitter, int | float) or not 0 <= jitter < 1:
+        raise SettingsError("delivery.jitter: expected a number in [0, 1)")
+    url = delivery.status_report_webhook
+    if url is not None and (
+        not isinstance(url, str) or not url.startswith(("http://", "https://"))
+    ):
+        raise SettingsError("delivery.status_report_webhook: expected an http(s) URL or null")
+    if not _positive(delivery.status_report_validity_s):
+        raise SettingsError(
+            "delivery.status_report_validity_s: expected a positive number of seconds"
+        )
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:

@@ -94,6 +94,37 @@ class Metrics:
         self.api_submitted = CachedCounter(
             "smsc_api_submitted", "Messages submitted over the HTTP API (segments)", registry=r
         )
+        self.mt_retries = CachedCounter(
+            "smsc_mt_retries",
+            "MT messages queued again after a failed attempt, by what failed "
+            "(rp-error, sip-failure, tr1m-timeout, no-route)",
+            ["reason"],
+            registry=r,
+        )
+        self.mt_parked = CachedCounter(
+            "smsc_mt_parked",
+            "MT messages parked on RP-ERROR 22 (memory capacity exceeded) until RP-SMMA",
+            registry=r,
+        )
+        self.mt_parked_recipients = CachedGauge(
+            "smsc_mt_parked_recipients",
+            "Recipients this instance parked on memory-full and not yet released",
+            registry=r,
+        )
+        self.mt_released = CachedCounter(
+            "smsc_mt_released",
+            "Waiting MT messages made due at once by RP-SMMA or a new registration",
+            registry=r,
+        )
+        self.mt_expired = CachedCounter(
+            "smsc_mt_expired", "MT messages whose validity period ended undelivered", registry=r
+        )
+        self.status_reports = CachedCounter(
+            "smsc_status_reports",
+            "Status reports of final outcomes, by channel (sms, webhook) and result",
+            ["channel", "result"],
+            registry=r,
+        )
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

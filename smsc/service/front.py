@@ -210,5 +210,5 @@ class SipFront:
         if contact is not None and granted:
             headers.append(("Contact", f"<{contact.uri.raw}>;expires={granted}"))
         self._respond(event, 200, None, headers)
-        if granted:
-            self.mt.wake((msisdn,))
+        if granted:  # a new registration: whatever waits for this subscriber is due now
+            self.mt.release_soon(msisdn)

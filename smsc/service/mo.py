@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Protocol, runtime_checkable
@@ -16,6 +17,7 @@ from smsc.service.charging_gate import ChargingGate
 from smsc.service.emergency import EmergencyService
 from smsc.service.model import MessageOrigin, NewMessage
 from smsc.service.ports import MessageStore, SipSender
+from smsc.service.shared_state import DuplicateFilter, duplicate_key
 from smsc.service.sip_requests import answer_to_mo
 from smsc.sip.events import RequestReceived
 from smsc.sms.constants import RpCause, TpFailureCause, TypeOfNumber
@@ -38,6 +40,19 @@ class AddsWithoutTask(Protocol):
         """Queue the message; the future gets its id once it is committed."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Mo:
+    """One decoded MO SMS-SUBMIT on its way to the store (or a PSAP)."""
+
+    event: RequestReceived
+    ue_identity: str
+    stored: NewMessage
+    submit: SmsSubmit
+    pani: str | None
+    verdict: RoamingVerdict
+    now: datetime
+
+
 class MoService:
     """Turns an MO RP message into a stored short message and the answer the UE is owed."""
 
@@ -54,12 +69,18 @@ class MoService:
         gate: ChargingGate | None = None,
         emergency: EmergencyNumbers | None = None,
         psaps: EmergencyService | None = None,
+        duplicates: DuplicateFilter | None = None,
+        duplicate_window_s: float = 60.0,
+        on_memory_available: Callable[[str], None] | None = None,
         home_plmns: Sequence[str] = (),
         pani_trust: Trust = "network-provided",
     ) -> None:
         self.gate = gate
         self.emergency = emergency
         self.psaps = psaps
+        self.duplicates = duplicates
+        self.duplicate_window_s = duplicate_window_s
+        self.on_memory_available = on_memory_available
         self.home_plmns = tuple(home_plmns)
         self.home_mcc = self.home_plmns[0][:3] if self.home_plmns else None
         self.pani_trust: Trust = pani_trust
@@ -127,9 +148,11 @@ class MoService:
         rp_mr = body[1] if len(body) > 1 else 0
         self.reject(event, ue_identity, rp_mr, error.rp_cause, error.tp_fcs)
 
-    def smma(self, event: RequestReceived, ue_identity: str, rp_mr: int) -> None:
-        """TS 24.011 §7.3.2: memory available again; acknowledged at once."""
+    def smma(self, event: RequestReceived, ue_identity: str, msisdn: str, rp_mr: int) -> None:
+        """TS 24.011 §7.3.2: memory available again; acknowledged, parked messages released."""
         self.answer(event, ue_identity, bare_ack(rp_mr))
+        if self.on_memory_available is not None:
+            self.on_memory_available(msisdn)
 
     def rp_data(
         self,
@@ -200,14 +223,52 @@ class MoService:
             roaming_status=verdict.status.value,
             visited_plmn=visited,
         )
+        mo = _Mo(event, ue_identity, stored, tpdu, pani, verdict, now)
+        if self.duplicates is not None:
+            self._spawn(self._deduplicate(mo))
+            return
+        self._admit(mo)
+
+    async def _deduplicate(self, mo: _Mo) -> None:
+        """The same SMS-SUBMIT again in a new transaction: acknowledged, stored only once."""
+        event, ue_identity, stored, now = mo.event, mo.ue_identity, mo.stored, mo.now
+        assert self.duplicates is not None and stored.rp_mr is not None
+        try:
+            again = await self.duplicates.seen(self._duplicate_key(stored), self.duplicate_window_s)
+        except Exception:
+            log.exception("duplicate filter unavailable; answering RP-ERROR 41")
+            self.reject(event, ue_identity, stored.rp_mr, RpCause.TEMPORARY_FAILURE)
+            return
+        if again:
+            self.metrics.mo_received.labels("DUPLICATE").inc()
+            self.answer(event, ue_identity, self._submit_ack(stored.rp_mr, now))
+            return
+        self._admit(mo)
+
+    @staticmethod
+    def _duplicate_key(stored: NewMessage) -> str:
+        return duplicate_key(stored.originator, stored.rp_mr or 0, stored.submit_tpdu)
+
+    def _forget(self, stored: NewMessage) -> None:
+        """Storing failed: a resend of this SMS must not be taken for a duplicate."""
+        if self.duplicates is not None:
+            self._spawn(self.duplicates.forget(self._duplicate_key(stored)))
+
+    def _admit(self, mo: _Mo) -> None:
+        """To a PSAP, through charging, or straight to the store."""
+        event, ue_identity, stored, tpdu = mo.event, mo.ue_identity, mo.stored, mo.submit
+        pani, verdict, now = mo.pani, mo.verdict, mo.now
+        message_reference = stored.rp_mr
+        assert message_reference is not None
         emergency = self.emergency is not None and self.emergency.is_emergency(
-            destination.value, verdict.visited_mcc or self.home_mcc
+            stored.recipient, verdict.visited_mcc or self.home_mcc
         )
+        msisdn = stored.originator
         if emergency and self.psaps is not None:  # to a PSAP, never charged, never as MT
             loop = asyncio.get_running_loop()
             text = self.psaps.text_of(tpdu, msisdn, loop.time())
             if text is None:  # a segment of a longer emergency SMS: the rest will follow
-                self.answer(event, ue_identity, self._submit_ack(message.message_reference, now))
+                self.answer(event, ue_identity, self._submit_ack(message_reference, now))
                 return
             mcc = verdict.visited_mcc or self.home_mcc
             self._spawn(self._emergency_then_ack(event, ue_identity, stored, text, mcc))
@@ -229,7 +290,8 @@ class MoService:
             future = add_soon(stored)
         except Exception:
             log.exception("could not store an MO message; answering RP-ERROR 41")
-            self.reject(event, ue_identity, message.message_reference, RpCause.TEMPORARY_FAILURE)
+            self._forget(stored)
+            self.reject(event, ue_identity, message_reference, RpCause.TEMPORARY_FAILURE)
             return
         self._stores.add(future)
         future.add_done_callback(partial(self._stored, event, ue_identity, stored, now))
@@ -253,6 +315,7 @@ class MoService:
                 "could not store an MO message; answering RP-ERROR 41",
                 exc_info=(type(error), error, error.__traceback__),
             )
+            self._forget(stored)
             self.reject(event, ue_identity, stored.rp_mr, RpCause.TEMPORARY_FAILURE)
             return
         self.answer(event, ue_identity, self._submit_ack(stored.rp_mr, now))
@@ -277,6 +340,7 @@ class MoService:
             await self.psaps.accept(stored, text, mcc, stored.received_at)
         except Exception:
             log.exception("could not persist an emergency SMS; answering RP-ERROR 41")
+            self._forget(stored)
             self.reject(event, ue_identity, stored.rp_mr, RpCause.TEMPORARY_FAILURE)
             return
         self.answer(event, ue_identity, self._submit_ack(stored.rp_mr, stored.received_at))
@@ -296,6 +360,7 @@ class MoService:
         admission = await self.gate.admit(stored, submit, ue_identity, pani)
         if not admission.store:
             assert admission.rp_cause is not None
+            self._forget(stored)
             self.reject(
                 event, ue_identity, stored.rp_mr, admission.rp_cause, admission.failure_cause
             )
@@ -310,6 +375,7 @@ class MoService:
             await self.store.add(stored)
         except Exception:
             log.exception("could not store an MO message; answering RP-ERROR 41")
+            self._forget(stored)
             self.reject(event, ue_identity, stored.rp_mr, RpCause.TEMPORARY_FAILURE)
             return
         self.answer(event, ue_identity, self._submit_ack(stored.rp_mr, now))
@@ -327,7 +393,7 @@ class MoService:
         if isinstance(message, RpData):
             self.rp_data(event, ue_identity, msisdn, message, pani)
         else:
-            self.smma(event, ue_identity, message.message_reference)
+            self.smma(event, ue_identity, msisdn, message.message_reference)
 
     async def drain(self) -> None:
         """Wait for stores in flight (shutdown)."""

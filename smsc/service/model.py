@@ -26,6 +26,8 @@ class MessageOrigin(StrEnum):
 
     MO = "mo"
     API = "api"
+    STATUS_REPORT = "status-report"
+    """Made by the SC (TS 23.040 §9.2.2.3): `submit_tpdu` holds the SMS-STATUS-REPORT as sent."""
 
 
 @dataclass(frozen=True, slots=True)

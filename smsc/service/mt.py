@@ -7,15 +7,17 @@ import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from smsc.api.metrics import Metrics
 from smsc.relay import MtRelay, TransferOutcome, TransferResult
-from smsc.service.model import Attempt, MessageState, StoredMessage
+from smsc.service.model import Attempt, MessageOrigin, MessageState, StoredMessage
 from smsc.service.ports import MessageStore, SipSender
-from smsc.service.retry import RetryPolicy
+from smsc.service.reports import StatusReporter
+from smsc.service.retry import RetryDecision, RetryPolicy, Verdict
 from smsc.service.sip_requests import mt_message
+from smsc.settings import DeliverySettings
 from smsc.sip.constants import Address, Transport
 from smsc.sms.address import Address as SmsAddress
 from smsc.sms.constants import RpMessageType, TypeOfNumber
@@ -24,6 +26,12 @@ from smsc.sms.sc_pdus import deliver_from_submit, mt_rp_data
 from smsc.sms.tp import SmsSubmit, decode_tpdu, encode_tpdu
 
 log = logging.getLogger("smsc.mt")
+
+NO_ROUTE = "no-route"
+"""Outcome of a claim for a recipient nobody can route to (not registered, no next hop)."""
+EXPIRED = "validity period expired"
+_RELEASE_MEMORY_S = 60.0
+"""How long a release is remembered to undo a park or deferral recorded just after it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +51,13 @@ class MtContext:
 
 
 class MtService:
-    """One transfer in flight per recipient, in order; the UE's RP answer decides."""
+    """One transfer in flight per recipient, in order; the UE's RP answer decides.
+
+    Head-of-line protection: a claimed head nobody can route to is put back with a backoff
+    (outcome "no-route"), so unroutable recipients leave the due list instead of filling it; a
+    registration (or `release`) makes them due at once. RP-ERROR 22 parks the recipient's head
+    until its validity ends; `release` (RP-SMMA, registration) makes it due now.
+    """
 
     def __init__(
         self,
@@ -60,10 +74,13 @@ class MtService:
         relay: MtRelay,
         clock: Callable[[], float],
         policy: RetryPolicy | None = None,
+        delivery: DeliverySettings | None = None,
+        reporter: StatusReporter | None = None,
         fill_rp_da: Callable[[str], bool] = lambda _recipient: False,
         poll_interval: float = 1.0,
         batch: int = 200,
     ) -> None:
+        delivery = delivery or DeliverySettings()
         self.store = store
         self.sender = sender
         self.psi = psi
@@ -75,17 +92,65 @@ class MtService:
         self.metrics = metrics
         self.relay = relay
         self.clock = clock
-        self.policy = policy or RetryPolicy()
+        self.policy = policy or RetryPolicy.of(
+            delivery.retry_initial_s, delivery.retry_max_s, delivery.retry_factor, delivery.jitter
+        )
+        self.reporter = reporter or StatusReporter(
+            store,
+            metrics,
+            on_stored=lambda recipient: self.wake((recipient,)),
+            webhook=delivery.status_report_webhook,
+            validity=timedelta(seconds=delivery.status_report_validity_s),
+        )
         self.fill_rp_da = fill_rp_da
         self.poll_interval = poll_interval
         self.batch = batch
         self._wake = asyncio.Event()
         self._stopping = False
         self._pending: set[asyncio.Task[None]] = set()
+        self._inflight: dict[int, StoredMessage] = {}
+        """Claimed messages with a transfer in flight, by id (their outcome needs them)."""
+        self._unroutable: set[str] = set()
+        """Recipients whose head was put back for want of a route."""
+        self._parked: set[str] = set()
+        """Recipients whose head this instance parked on memory-full."""
+        self._released_at: dict[str, float] = {}
+        """Recent releases (clock time) by recipient."""
 
-    def wake(self, _recipients: Iterable[str] = ()) -> None:
-        """Something new may be deliverable."""
+    def wake(self, recipients: Iterable[str] = ()) -> None:
+        """Something new may be deliverable; a recipient put back for want of a route that is
+        routable now (it registered) is released."""
+        for recipient in recipients:
+            if recipient in self._unroutable and self.route(recipient) is not None:
+                self._unroutable.discard(recipient)
+                self.release_soon(recipient)
         self._wake.set()
+
+    async def release(self, msisdn: str) -> int:
+        """RP-SMMA from the recipient or its new registration: its waiting messages are due now.
+
+        Returns how many were waiting (parked on memory-full, or backing off).
+        """
+        recipient = msisdn.removeprefix("+")
+        self._released_at[recipient] = self.clock()
+        self._unroutable.discard(recipient)
+        self._unpark(recipient)
+        count = await self.store.release_recipient(recipient, datetime.now(UTC))
+        if count:
+            self.metrics.mt_released.inc(count)
+            log.info("released %d waiting message(s) for %s", count, recipient)
+        self._wake.set()
+        return count
+
+    def release_soon(self, msisdn: str) -> None:
+        """`release` for callers outside a coroutine (SIP event handlers)."""
+        self._spawn(self._release_quietly(msisdn))
+
+    async def _release_quietly(self, msisdn: str) -> None:
+        try:
+            await self.release(msisdn)
+        except Exception:
+            log.exception("releasing %s failed", msisdn)
 
     async def run(self) -> None:
         """The delivery loop; returns after stop()."""
@@ -103,39 +168,75 @@ class MtService:
         self._wake.set()
 
     async def deliver_due(self) -> None:
-        """Expire TR1M transfers; start one for each idle recipient with a due message."""
-        for result in self.relay.expire(self.clock()):
-            await self._finish(result)
+        """Expire TR1M transfers; start one for each idle recipient with a due message.
+
+        A claimed head with no route is put back with a backoff (it leaves the due list, so it
+        cannot hold the batch); a full batch with progress runs the next pass at once.
+        """
+        since = self.clock()
+        for result in self.relay.expire(since):
+            await self._finish(result, since)
+        self._forget_old_releases(since)
         if not self.can_route():
             return  # no next hop and nobody registered: nothing can leave
         now = datetime.now(UTC)
-        for recipient in await self.store.due_recipients(now, self.batch):
+        due = await self.store.due_recipients(now, self.batch)
+        deferrals: list[Coroutine[Any, Any, None]] = []
+        claimed = 0
+        for recipient in due:
             if self.relay.busy(recipient):
+                continue  # its head is delivering: it leaves the due list by itself
+            since = self.clock()
+            message = await self.store.claim_next(recipient, now)
+            if message is None:
                 continue
+            claimed += 1
             route = self.route(recipient)
             if route is None:
-                continue
-            message = await self.store.claim_next(recipient, now)
-            if message is not None:
+                deferrals.append(self._defer(message, now, since))
+            else:
                 await self._start(message, route, now)
+        if deferrals:  # concurrently: their writes share group commits
+            await asyncio.gather(*deferrals)
+        if claimed and len(due) >= self.batch:
+            self._wake.set()
+
+    async def _defer(self, stored: StoredMessage, now: datetime, since: float) -> None:
+        """No route to the recipient: back to queued with a backoff, or expired."""
+        recipient = stored.message.recipient
+        waits = 1
+        for attempt in reversed(stored.history):
+            if attempt.outcome != NO_ROUTE:
+                break
+            waits += 1
+        decision = self.policy.defer(waits, now, stored.message.expires_at)
+        if decision.state.is_final:
+            await self._final(stored, decision.state, Attempt(now, outcome=EXPIRED))
+            return
+        await self.store.record_attempt(
+            stored.id, MessageState.QUEUED, Attempt(now, outcome=NO_ROUTE), decision.retry_at
+        )
+        self._unroutable.add(recipient)
+        self.metrics.mt_retries.labels(NO_ROUTE).inc()
+        await self._release_again_if_released(recipient, since)
 
     async def _start(self, stored: StoredMessage, route: Route, now: datetime) -> None:
         message = stored.message
         if message.expires_at <= now:
-            await self.store.record_attempt(
-                stored.id, MessageState.EXPIRED, Attempt(now, outcome="validity period expired")
-            )
+            await self._final(stored, MessageState.EXPIRED, Attempt(now, outcome=EXPIRED))
             return
         try:
             body = self._rp_data(stored, now)
         except (DecodeError, EncodeError) as exc:
             log.error("message %s cannot be delivered: %s", stored.id, exc)
-            await self.store.record_attempt(
-                stored.id, MessageState.FAILED, Attempt(now, outcome=f"unencodable: {exc}")
+            await self._final(
+                stored, MessageState.FAILED, Attempt(now, outcome=f"unencodable: {exc}")
             )
             return
         recipient = message.recipient
+        self._unroutable.discard(recipient)
         transfer = self.relay.start(recipient, stored.id, self.clock())
+        self._inflight[stored.id] = stored
         body = body[:1] + bytes((transfer.rp_mr,)) + body[2:]
         request = mt_message(
             self.psi, f"tel:+{recipient}", self.new_call_id(), self.new_tag(), body
@@ -145,7 +246,11 @@ class MtService:
         )
 
     def _rp_data(self, stored: StoredMessage, now: datetime) -> bytes:
+        """RP-DATA N->MS: an SMS-DELIVER made of the stored submit, or a stored status report."""
         message = stored.message
+        destination = SmsAddress(message.recipient) if self.fill_rp_da(message.recipient) else None
+        if message.origin is MessageOrigin.STATUS_REPORT:
+            return mt_rp_data(0, self.sc_address, message.submit_tpdu, destination)
         submit = decode_tpdu(message.submit_tpdu, RpMessageType.RP_DATA_MS_TO_N)
         if not isinstance(submit, SmsSubmit):
             raise EncodeError("the stored TPDU is not an SMS-SUBMIT")
@@ -156,14 +261,13 @@ class MtService:
             else SmsAddress(message.originator, ton)
         )
         deliver = deliver_from_submit(submit, originator, message.received_at)
-        destination = SmsAddress(message.recipient) if self.fill_rp_da(message.recipient) else None
         return mt_rp_data(0, self.sc_address, encode_tpdu(deliver), destination)
 
     def on_sip_final(self, context: MtContext, status: int) -> None:
         """The MT MESSAGE's final response (408 for Timer F, 503 for a transport failure)."""
         result = self.relay.sip_final(context.recipient, context.message_id, status)
         if result is not None:
-            self._spawn(self._finish(result))
+            self._spawn(self._finish(result, self.clock()))
 
     def on_rp_answer(self, recipient: str, rp_mr: int, cause: int | None) -> bool:
         """The UE's RP-ACK (cause None) or RP-ERROR; False when it matches no transfer."""
@@ -173,7 +277,7 @@ class MtService:
             result = self.relay.rp_error(recipient, rp_mr, cause)
         if result is None:
             return False
-        self._spawn(self._finish(result))
+        self._spawn(self._finish(result, self.clock()))
         return True
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
@@ -181,31 +285,94 @@ class MtService:
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
 
-    async def _finish(self, result: TransferResult) -> None:
+    async def _finish(self, result: TransferResult, since: float) -> None:
+        """Record the transfer's outcome; `since` is when it was known (clock time)."""
         transfer = result.transfer
         now = datetime.now(UTC)
         attempt = Attempt(now, transfer.sip_status, result.rp_cause, str(result.outcome))
-        if result.outcome == TransferOutcome.DELIVERED:
-            await self.store.record_attempt(transfer.message_id, MessageState.DELIVERED, attempt)
-            self.metrics.mt_delivered.inc()
-        else:
+        stored = self._inflight.pop(transfer.message_id, None)
+        if stored is None:
             stored = await self.store.get(transfer.message_id)
             if stored is None:
                 return
-            state, retry_at = self.policy.after_failure(
-                stored.attempts,
+        if result.outcome == TransferOutcome.DELIVERED:
+            self._unpark(transfer.recipient)
+            await self._final(stored, MessageState.DELIVERED, attempt)
+            self.metrics.mt_delivered.inc()
+        else:
+            sip_status = None if result.outcome == TransferOutcome.TIMEOUT else transfer.sip_status
+            decision = self.policy.decide(
+                self._tries(stored),
                 now,
                 stored.message.expires_at,
                 rp_cause=result.rp_cause,
-                sip_status=None
-                if result.outcome == TransferOutcome.TIMEOUT
-                else transfer.sip_status,
+                sip_status=sip_status,
             )
-            await self.store.record_attempt(transfer.message_id, state, attempt, retry_at)
             label = result.rp_cause if result.rp_cause is not None else transfer.sip_status
             self.metrics.mt_failed.labels(f"{result.outcome}:{label}").inc()
+            await self._after_failure(stored, decision, attempt, result, since)
         self._wake.set()
 
+    async def _after_failure(
+        self,
+        stored: StoredMessage,
+        decision: RetryDecision,
+        attempt: Attempt,
+        result: TransferResult,
+        since: float,
+    ) -> None:
+        """Record the decision: final (with its status report), parked, or a retry."""
+        if decision.state.is_final:
+            await self._final(stored, decision.state, attempt)
+            return
+        recipient = stored.message.recipient
+        await self.store.record_attempt(stored.id, decision.state, attempt, decision.retry_at)
+        if decision.verdict is Verdict.PARK:
+            self.metrics.mt_parked.inc()
+            self._parked.add(recipient)
+            self.metrics.mt_parked_recipients.set(len(self._parked))
+            log.info("%s has no memory for SMS: parked until RP-SMMA", recipient)
+        else:
+            self.metrics.mt_retries.labels(str(result.outcome)).inc()
+        await self._release_again_if_released(recipient, since)
+
+    async def _final(self, stored: StoredMessage, state: MessageState, attempt: Attempt) -> None:
+        """Record a final outcome, then report it to the originator if asked (TP-SRR)."""
+        await self.store.record_attempt(stored.id, state, attempt)
+        if state is MessageState.EXPIRED:
+            self.metrics.mt_expired.inc()
+        try:
+            await self.reporter.final(
+                stored, state, attempt.at, attempt.rp_cause, attempt.sip_status
+            )
+        except Exception:
+            log.exception("status report for message %s failed", stored.id)
+
+    @staticmethod
+    def _tries(stored: StoredMessage) -> int:
+        """Transfers tried so far, this one included (claims put back for no route excluded)."""
+        no_route = sum(1 for attempt in stored.history if attempt.outcome == NO_ROUTE)
+        return max(stored.attempts - no_route, 1)
+
+    def _unpark(self, recipient: str) -> None:
+        if recipient in self._parked:
+            self._parked.discard(recipient)
+            self.metrics.mt_parked_recipients.set(len(self._parked))
+
+    async def _release_again_if_released(self, recipient: str, since: float) -> None:
+        """A release that came while we were putting the head back must not be lost."""
+        if self._released_at.get(recipient, float("-inf")) >= since:
+            await self.store.release_recipient(recipient, datetime.now(UTC))
+            self._unpark(recipient)
+            self._unroutable.discard(recipient)
+
+    def _forget_old_releases(self, now: float) -> None:
+        old = [r for r, at in self._released_at.items() if at < now - _RELEASE_MEMORY_S]
+        for recipient in old:
+            del self._released_at[recipient]
+
     async def drain(self) -> None:
+        """Wait for outcomes being recorded; close the status report webhook client."""
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
+        await self.reporter.close()

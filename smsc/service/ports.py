@@ -49,6 +49,13 @@ class MessageStore(Protocol):
     async def claim_next(self, recipient: str, now: datetime) -> StoredMessage | None:
         """Move the recipient's oldest due queued message to delivering and return it."""
 
+    async def release_recipient(self, recipient: str, now: datetime) -> int:
+        """Make the recipient's queued messages due at `now` (RP-SMMA, new registration).
+
+        Messages parked on memory-full or waiting for a route or a retry; returns how many
+        were waiting.
+        """
+
     async def record_attempt(
         self,
         message_id: int,

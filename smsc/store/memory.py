@@ -121,6 +121,23 @@ class MemoryMessageStore:
         head.updated_at = now
         return replace(claimed, state=head.state, attempts=head.attempts, updated_at=now)
 
+    async def release_recipient(self, recipient: str, now: datetime) -> int:
+        """The recipient's queued messages waiting past `now` become due now; returns how many."""
+        self._require_open()
+        now = to_utc(now)
+        count = 0
+        for record in self._records.values():
+            if (
+                record.message.recipient == recipient
+                and record.state is MessageState.QUEUED
+                and record.next_attempt_at is not None
+                and record.next_attempt_at > now
+            ):
+                record.next_attempt_at = now
+                record.updated_at = now
+                count += 1
+        return count
+
     async def record_attempt(
         self,
         message_id: int,

@@ -105,11 +105,26 @@ def _build_due_recipients() -> Any:
     )
 
 
+def _build_release() -> Any:
+    """UPDATE a recipient's queued messages due later than now to due now."""
+    now = bindparam("b_now", type_=UtcDateTime())
+    return (
+        update(messages)
+        .where(
+            messages.c.recipient == bindparam("b_recipient"),
+            messages.c.state == _QUEUED,
+            messages.c.next_attempt_at > now,
+        )
+        .values(next_attempt_at=now, updated_at=now)
+    )
+
+
 _UNAVAILABLE = (DBAPIError, DisconnectionError, PoolTimeoutError, OSError)
 """Library errors meaning the database failed us (bugs such as CompileError propagate)."""
 
 _CLAIM = _build_claim()
 _DUE_RECIPIENTS = _build_due_recipients()
+_RELEASE = _build_release()
 _GET = select(messages).where(messages.c.id == bindparam("id"))
 _CHARGING = (
     select(charging_records)
@@ -277,6 +292,12 @@ class SqlMessageStore:
             if row is None:
                 return None
             return stored_message(row, await _history(conn, int(row["id"])))
+
+    async def release_recipient(self, recipient: str, now: datetime) -> int:
+        """The recipient's queued messages waiting past `now` become due now; returns how many."""
+        params = {"b_recipient": recipient, "b_now": to_utc(now)}
+        async with self._write() as conn:
+            return int((await conn.execute(_RELEASE, params)).rowcount)
 
     async def record_attempt(
         self,

@@ -319,3 +319,22 @@ async def test_rp_error_and_tr1m_timeout_requeue(start_smsc: Starter) -> None:
             assert status["segments"][0]["next_attempt_at"] is not None
     finally:
         scscf.close()
+
+
+async def test_resent_submit_in_a_new_transaction_is_acked_but_stored_once(
+    start_smsc: Starter,
+) -> None:
+    app = await start_smsc()
+    peer = await udp_peer()
+    try:
+        for _ in range(2):  # new Call-ID and branch each time: not a SIP retransmission
+            response, answer = await mo_over_udp(peer, app, submit_to("+491710000031"))
+            assert response.status == 202
+            assert isinstance(decode_rp(answer.body), RpAck)
+            peer.send(response_to(answer), answer.source)
+        other, _ = await mo_over_udp(peer, app, submit_to("+491710000031", rp_mr=8))
+        assert other.status == 202
+        await asyncio.sleep(0.1)
+        assert (await app.store.count_by_state())[MessageState.QUEUED] == 2
+    finally:
+        peer.close()
