@@ -24,7 +24,11 @@ from smsc.service.front import SipFront
 from smsc.service.mo import MoService
 from smsc.service.mt import MtService, Route
 from smsc.service.registrations import Registrar
-from smsc.service.shared_state import DuplicateFilter
+from smsc.service.shared_state import (
+    DuplicateFilter,
+    RegistrarStore,
+    RegistrationStore,
+)
 from smsc.settings import Settings
 from smsc.sip.constants import Transport
 from smsc.sip.endpoint import SipEndpoint
@@ -34,6 +38,7 @@ from smsc.store.aml_sql import SqlAmlStore
 from smsc.store.local_duplicates import LocalDuplicateFilter
 from smsc.store.redis_client import connect as connect_redis
 from smsc.store.redis_duplicates import RedisDuplicateFilter
+from smsc.store.redis_registrations import RedisRegistrationStore
 from smsc.store.sql import SqlMessageStore
 from smsc.transport.sip import ListenAddress, SipTransport
 
@@ -60,6 +65,7 @@ class Application:
         self.metrics = Metrics()
         self.store = SqlMessageStore(settings.storage.database_url)
         self.registrar = Registrar()
+        self.registrations: RegistrationStore = RegistrarStore(self.registrar)
         self.transport: SipTransport | None = None
         self.mt: MtService | None = None
         self.mo: MoService | None = None
@@ -73,9 +79,8 @@ class Application:
         self.duplicates: DuplicateFilter = LocalDuplicateFilter()
         self._redis: Redis | None = None
 
-    def _route(self, msisdn: str) -> Route | None:
-        assert self.transport is not None
-        registration = self.registrar.lookup(msisdn, self.transport.now())
+    async def _route(self, msisdn: str) -> Route | None:
+        registration = await self.registrations.lookup(msisdn)
         if registration is not None:
             route = route_of(registration.scscf_uri)
             if route is not None:
@@ -83,12 +88,17 @@ class Application:
         next_hop = self.settings.sip.next_hop
         return None if next_hop is None else route_of(next_hop)
 
+    async def _can_route(self) -> bool:
+        """Whether anything can leave: a next hop, or anybody registered."""
+        return self.settings.sip.next_hop is not None or await self.registrations.count() > 0
+
     async def start(self) -> None:
         settings = self.settings
         await self.store.start()
         if settings.storage.redis_url is not None:
             self._redis = await connect_redis(settings.storage.redis_url)
             self.duplicates = RedisDuplicateFilter(self._redis)
+            self.registrations = RedisRegistrationStore(self._redis)
         await self.aml_store.start()
         self.psap_delivery = PsapDelivery(
             self.aml_store,
@@ -131,7 +141,7 @@ class Application:
             new_call_id=endpoint.new_call_id,
             new_tag=endpoint.new_tag,
             route=self._route,
-            can_route=lambda: settings.sip.next_hop is not None or len(self.registrar) > 0,
+            can_route=self._can_route,
             metrics=self.metrics,
             relay=MtRelay(settings.smsc.tr1m_s),
             clock=transport.now,
@@ -159,7 +169,7 @@ class Application:
             sender=transport,
             mo=self.mo,
             mt=mt,
-            registrar=self.registrar,
+            registrations=self.registrations,
             trusted_peers=settings.sip.trusted_peers,
             metrics=self.metrics,
             clock=transport.now,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 from collections.abc import Callable, Sequence
@@ -12,8 +13,8 @@ from smsc.service.identity import msisdn_of
 from smsc.service.mo import MoService
 from smsc.service.mt import MtContext, MtService
 from smsc.service.ports import SipSender
-from smsc.service.register_body import ue_registration
-from smsc.service.registrations import Registrar
+from smsc.service.register_body import UeRegistration, ue_registration
+from smsc.service.shared_state import RegistrationStore
 from smsc.sip.errors import SipParseError
 from smsc.sip.events import (
     Event,
@@ -44,7 +45,7 @@ class SipFront:
         sender: SipSender,
         mo: MoService,
         mt: MtService,
-        registrar: Registrar,
+        registrations: RegistrationStore,
         trusted_peers: Sequence[str],
         metrics: Metrics,
         clock: Callable[[], float],
@@ -52,7 +53,8 @@ class SipFront:
         self.sender = sender
         self.mo = mo
         self.mt = mt
-        self.registrar = registrar
+        self.registrations = registrations
+        self._tasks: set[asyncio.Task[None]] = set()
         self.trusted: tuple[Network, ...] = tuple(
             ipaddress.ip_network(peer, strict=False) for peer in trusted_peers
         )
@@ -198,17 +200,39 @@ class SipFront:
         except SipParseError:
             content_type = None
         ue = ue_registration(content_type, request.body)
-        granted = self.registrar.register(
-            msisdn,
-            "" if contact is None else contact.uri.raw,
-            expires,
-            self.clock(),
-            sms_over_ip=None if ue is None else ue.sms_over_ip,
-            access_network_info=None if ue is None else ue.access_network_info,
+        task = asyncio.get_running_loop().create_task(
+            self._store_registration(
+                event, msisdn, None if contact is None else contact.uri.raw, expires, ue
+            )
         )
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _store_registration(
+        self,
+        event: RequestReceived,
+        msisdn: str,
+        contact: str | None,
+        expires: int,
+        ue: UeRegistration | None,
+    ) -> None:
+        """Keep the registration (shared through Redis when configured), then answer."""
+        try:
+            granted = await self.registrations.register(
+                msisdn,
+                contact or "",
+                expires,
+                self.clock(),
+                sms_over_ip=None if ue is None else ue.sms_over_ip,
+                access_network_info=None if ue is None else ue.access_network_info,
+            )
+        except Exception:
+            log.exception("could not store the registration of %s", msisdn)
+            self._respond(event, 500, "Server Internal Error: registration store unavailable")
+            return
         headers: list[tuple[str, str]] = [("Expires", str(granted))]
         if contact is not None and granted:
-            headers.append(("Contact", f"<{contact.uri.raw}>;expires={granted}"))
+            headers.append(("Contact", f"<{contact}>;expires={granted}"))
         self._respond(event, 200, None, headers)
         if granted:  # a new registration: whatever waits for this subscriber is due now
             self.mt.release_soon(msisdn)

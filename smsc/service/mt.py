@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -68,8 +68,8 @@ class MtService:
         sc_address: str,
         new_call_id: Callable[[], str],
         new_tag: Callable[[], str],
-        route: Callable[[str], Route | None],
-        can_route: Callable[[], bool] = lambda: True,
+        route: Callable[[str], Awaitable[Route | None]],
+        can_route: Callable[[], Awaitable[bool]] | None = None,
         metrics: Metrics,
         relay: MtRelay,
         clock: Callable[[], float],
@@ -121,7 +121,7 @@ class MtService:
         """Something new may be deliverable; a recipient put back for want of a route that is
         routable now (it registered) is released."""
         for recipient in recipients:
-            if recipient in self._unroutable and self.route(recipient) is not None:
+            if recipient in self._unroutable:  # it may have registered: try again now
                 self._unroutable.discard(recipient)
                 self.release_soon(recipient)
         self._wake.set()
@@ -177,7 +177,7 @@ class MtService:
         for result in self.relay.expire(since):
             await self._finish(result, since)
         self._forget_old_releases(since)
-        if not self.can_route():
+        if self.can_route is not None and not await self.can_route():
             return  # no next hop and nobody registered: nothing can leave
         now = datetime.now(UTC)
         due = await self.store.due_recipients(now, self.batch)
@@ -191,7 +191,7 @@ class MtService:
             if message is None:
                 continue
             claimed += 1
-            route = self.route(recipient)
+            route = await self.route(recipient)
             if route is None:
                 deferrals.append(self._defer(message, now, since))
             else:

@@ -205,6 +205,10 @@ async def _service(routable: set[str]) -> tuple[MtService, MemoryMessageStore, F
     store = MemoryMessageStore()
     await store.start()
     sender = FakeSender()
+
+    async def route(recipient: str) -> Route | None:
+        return Route(("127.0.0.1", 5060), Transport.UDP) if recipient in routable else None
+
     service = MtService(
         store=store,
         sender=sender,
@@ -212,7 +216,7 @@ async def _service(routable: set[str]) -> tuple[MtService, MemoryMessageStore, F
         sc_address="+491710760000",
         new_call_id=lambda: "call",
         new_tag=lambda: "tag",
-        route=lambda r: Route(("127.0.0.1", 5060), Transport.UDP) if r in routable else None,
+        route=route,
         metrics=Metrics(),
         relay=MtRelay(40.0),
         clock=lambda: 0.0,
