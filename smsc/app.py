@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aiohttp import web
@@ -63,7 +64,7 @@ class Application:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.metrics = Metrics()
-        self.store = SqlMessageStore(settings.storage.database_url)
+        self.store = SqlMessageStore(settings.storage.database_url, schema=settings.storage.schema)
         self.registrar = Registrar()
         self.registrations: RegistrationStore = RegistrarStore(self.registrar)
         self.transport: SipTransport | None = None
@@ -97,8 +98,9 @@ class Application:
         await self.store.start()
         if settings.storage.redis_url is not None:
             self._redis = await connect_redis(settings.storage.redis_url)
-            self.duplicates = RedisDuplicateFilter(self._redis)
-            self.registrations = RedisRegistrationStore(self._redis)
+            prefix = settings.storage.redis_prefix
+            self.duplicates = RedisDuplicateFilter(self._redis, prefix=prefix)
+            self.registrations = RedisRegistrationStore(self._redis, prefix=prefix)
         await self.aml_store.start()
         self.psap_delivery = PsapDelivery(
             self.aml_store,
@@ -118,7 +120,15 @@ class Application:
             else None,
             extra=[n for route in settings.aml.psaps for n in route.numbers],
         )
-        requeued = await self.store.requeue_delivering()
+        shared = settings.storage.redis_url is not None  # several instances share the store
+        # A message delivering longer than TR1M plus a whole SIP transaction was claimed by an
+        # instance that died; alone, whatever is delivering at start was ours.
+        lease = settings.smsc.tr1m_s + 64 * settings.sip.t1_ms / 1000 + 1.0
+        requeued = (
+            await self.store.requeue_delivering(datetime.now(UTC) - timedelta(seconds=lease))
+            if shared
+            else await self.store.requeue_delivering()
+        )
         if requeued:
             log.info("%d messages left in delivering are queued again", requeued)
         listen = [ListenAddress.parse(entry) for entry in settings.sip.listen]
@@ -146,6 +156,7 @@ class Application:
             relay=MtRelay(settings.smsc.tr1m_s),
             clock=transport.now,
             delivery=settings.delivery,
+            claim_lease_s=lease if shared else None,
             fill_rp_da=lambda recipient: recipient.startswith(prefixes) if prefixes else False,
         )
         self.mo = MoService(

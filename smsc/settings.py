@@ -48,6 +48,8 @@ class SmscSettings:
 class StorageSettings:
     database_url: str = "sqlite+aiosqlite:///var/smsc.db"
     redis_url: str | None = None
+    schema: str | None = None
+    redis_prefix: str = "smsc:"
 
 
 @dataclass(frozen=True, slots=True)

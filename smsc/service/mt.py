@@ -75,6 +75,7 @@ class MtService:
         clock: Callable[[], float],
         policy: RetryPolicy | None = None,
         delivery: DeliverySettings | None = None,
+        claim_lease_s: float | None = None,
         reporter: StatusReporter | None = None,
         fill_rp_da: Callable[[str], bool] = lambda _recipient: False,
         poll_interval: float = 1.0,
@@ -88,6 +89,10 @@ class MtService:
         self.new_call_id = new_call_id
         self.new_tag = new_tag
         self.route = route
+        self.claim_lease_s = claim_lease_s
+        """With several instances: a message delivering longer than this was claimed by an
+        instance that died; it is queued again (None: single instance, done at start)."""
+        self._next_reclaim = 0.0
         self.can_route = can_route
         self.metrics = metrics
         self.relay = relay
@@ -177,6 +182,15 @@ class MtService:
         for result in self.relay.expire(since):
             await self._finish(result, since)
         self._forget_old_releases(since)
+        if self.claim_lease_s is not None and since >= self._next_reclaim:
+            self._next_reclaim = since + max(1.0, self.claim_lease_s / 4)
+            stale = await self.store.requeue_delivering(
+                datetime.now(UTC) - timedelta(seconds=self.claim_lease_s)
+            )
+            if stale:
+                log.warning(
+                    "%d messages claimed by an instance that stopped are queued again", stale
+                )
         if self.can_route is not None and not await self.can_route():
             return  # no next hop and nobody registered: nothing can leave
         now = datetime.now(UTC)

@@ -65,8 +65,9 @@ class MessageStore(Protocol):
     ) -> None:
         """Record the outcome of a delivery attempt and the message's new state."""
 
-    async def requeue_delivering(self) -> int:
-        """After a restart: messages left in delivering go back to queued; returns how many."""
+    async def requeue_delivering(self, claimed_before: datetime | None = None) -> int:
+        """Messages left in delivering (claimed before `claimed_before`, when given: a dead
+        instance's lease ran out) go back to queued; returns how many."""
 
     async def count_by_state(self) -> dict[MessageState, int]:
         """Queue depth and totals, for /metrics."""

@@ -161,13 +161,17 @@ class MemoryMessageStore:
         if state is MessageState.DELIVERED:
             record.delivered_at = attempt.at
 
-    async def requeue_delivering(self) -> int:
-        """Messages in delivering go back to queued, due at once; returns how many."""
+    async def requeue_delivering(self, claimed_before: datetime | None = None) -> int:
+        """Messages in delivering (claimed before `claimed_before`, when given) go back to
+        queued, due at once; returns how many."""
         self._require_open()
         now = to_utc(self._clock())
+        limit = None if claimed_before is None else to_utc(claimed_before)
         count = 0
         for record in self._records.values():
-            if record.state is MessageState.DELIVERING:
+            if record.state is MessageState.DELIVERING and (
+                limit is None or record.updated_at is None or record.updated_at < limit
+            ):
                 record.state = MessageState.QUEUED
                 record.next_attempt_at = None
                 record.updated_at = now

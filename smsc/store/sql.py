@@ -316,11 +316,15 @@ class SqlMessageStore:
         self._require_engine()
         await self.outcomes.submit(outcome)
 
-    async def requeue_delivering(self) -> int:
-        """Messages left in delivering go back to queued, due at once; returns how many."""
+    async def requeue_delivering(self, claimed_before: datetime | None = None) -> int:
+        """Messages left in delivering (claimed before `claimed_before`, when given) go back
+        to queued, due at once; returns how many."""
+        condition = messages.c.state == _DELIVERING
+        if claimed_before is not None:
+            condition = condition & (messages.c.updated_at < to_utc(claimed_before))
         query = (
             update(messages)
-            .where(messages.c.state == _DELIVERING)
+            .where(condition)
             .values(state=_QUEUED, next_attempt_at=None, updated_at=to_utc(self._clock()))
         )
         async with self._write() as conn:
