@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from smsc.api.aml import aml_intake_route, aml_routes
 from smsc.api.health import health_routes
 from smsc.api.messages import bearer_auth, message_routes
 from smsc.api.metrics import Metrics, metrics_route
+from smsc.api.subscribers import subscriber_routes
 from smsc.relay import MtRelay
 from smsc.service.charging_gate import ChargingGate
 from smsc.service.emergency import EmergencyService, render_stored
@@ -205,6 +207,7 @@ class Application:
         app.add_routes(health_routes(lambda: self._ready))
         app.add_routes(message_routes(self.store, self.metrics, mt.wake))
         app.add_routes(aml_routes(self.aml_store))
+        app.add_routes(subscriber_routes(self.store, self.registrations, time.monotonic))
         if self.emergency_service is not None:
             app.add_routes([aml_intake_route(self.emergency_service.accept_https)])
         app.add_routes([metrics_route(self.metrics, self._refresh_gauges)])

@@ -40,6 +40,9 @@ class MessageStore(Protocol):
     async def get(self, message_id: int) -> StoredMessage | None:
         """One message with its attempts."""
 
+    async def waiting_for(self, recipient: str, limit: int = 100) -> list[StoredMessage]:
+        """The recipient's queued and delivering messages, oldest first."""
+
     async def get_submission(self, submission_id: str) -> list[StoredMessage]:
         """Every segment of one submission, in segment order."""
 

@@ -93,6 +93,18 @@ class MemoryMessageStore:
         record = self._records.get(message_id)
         return None if record is None else record.snapshot()
 
+    async def waiting_for(self, recipient: str, limit: int = 100) -> list[StoredMessage]:
+        """The recipient's queued and delivering messages, oldest first."""
+        self._require_open()
+        active = (MessageState.QUEUED, MessageState.DELIVERING)
+        found = [
+            r
+            for r in self._records.values()
+            if r.message.recipient == recipient and r.state in active
+        ]
+        found.sort(key=lambda r: r.id)
+        return [record.snapshot() for record in found[:limit]]
+
     async def get_submission(self, submission_id: str) -> list[StoredMessage]:
         """Every segment of one submission, in segment order."""
         self._require_open()

@@ -253,6 +253,18 @@ class SqlMessageStore:
                 return None
             return stored_message(row, await _history(conn, message_id))
 
+    async def waiting_for(self, recipient: str, limit: int = 100) -> list[StoredMessage]:
+        """The recipient's queued and delivering messages, oldest first (no history)."""
+        query = (
+            select(messages)
+            .where(messages.c.recipient == recipient, messages.c.state.in_(ACTIVE_STATES))
+            .order_by(messages.c.id)
+            .limit(limit)
+        )
+        async with self._connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        return [stored_message(row) for row in rows]
+
     async def get_submission(self, submission_id: str) -> list[StoredMessage]:
         """Every segment of one submission, in segment order."""
         async with self._connect() as conn:

@@ -62,6 +62,15 @@ async def test_mt_goes_to_the_registering_scscf_and_stops_after_deregistration(
             assert mt.start == "MESSAGE tel:+491710000021 SIP/2.0"
             assert isinstance(decode_rp(mt.body), RpData)
             scscf.send(response_to(mt), mt.source)
+            seen = await (
+                await http.get(f"{http_base(app)}/api/v1/subscribers/+491710000021")
+            ).json()
+            assert seen["registered"] is True
+            assert seen["registration"]["scscf"] == f"sip:127.0.0.1:{scscf.port}"
+            assert seen["registration"]["sms_over_ip"] is True
+            assert [w["state"] for w in seen["waiting"]] == ["delivering"]  # no RP-ACK yet
+            bad = await http.get(f"{http_base(app)}/api/v1/subscribers/alice")
+            assert bad.status == 422
         gone = await register(scscf, sip_port(app), 0, body=False)
         assert gone.status == 200
         assert app.registrar.lookup("491710000021", 0.0) is None
