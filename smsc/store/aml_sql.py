@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aml.store import (
@@ -21,8 +20,9 @@ from aml.store import (
 )
 from smsc.store.aml_tables import aml_attempts, aml_reports
 from smsc.store.batching import GroupCommitter
-from smsc.store.errors import StoreClosedError, StoreError, StoreUnavailable
+from smsc.store.errors import StoreClosedError, StoreError
 from smsc.store.sql import SqlMessageStore
+from smsc.store.sql_batches import write_isolating_unknown_ids
 from smsc.store.tables import UtcDateTime, clean_text, to_utc
 
 __all__ = ["SqlAmlStore", "clean_report", "report_row"]
@@ -330,24 +330,9 @@ class SqlAmlStore:
 
     async def _outcome_batch(self, batch: list[_Outcome]) -> list[BaseException | None]:
         """One transaction for the batch; if an unknown id spoils it, each item on its own."""
-        try:
-            await self._write_outcomes(batch)
-        except StoreUnavailable as exc:
-            if not isinstance(exc.__cause__, IntegrityError):
-                raise
-            if len(batch) == 1:
-                return [AmlReportNotFoundError(batch[0].report_id)]
-            return [await self._write_outcome_alone(outcome) for outcome in batch]
-        return [None] * len(batch)
-
-    async def _write_outcome_alone(self, outcome: _Outcome) -> BaseException | None:
-        try:
-            await self._write_outcomes([outcome])
-        except StoreUnavailable as exc:
-            if isinstance(exc.__cause__, IntegrityError):
-                return AmlReportNotFoundError(outcome.report_id)
-            return exc
-        return None
+        return await write_isolating_unknown_ids(
+            batch, self._write_outcomes, lambda o: AmlReportNotFoundError(o.report_id)
+        )
 
     async def _write_outcomes(self, batch: list[_Outcome]) -> None:
         """Insert the attempts (the foreign key refuses unknown ids), then update the reports."""

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, exists, func, insert, or_, select, update
-from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -19,6 +19,7 @@ from smsc.service.model import Attempt, ChargingRecord, MessageState, NewMessage
 from smsc.store.batching import GroupCommitter
 from smsc.store.errors import MessageNotFoundError, StoreClosedError, StoreError, StoreUnavailable
 from smsc.store.migrate import create_engine, run_upgrade
+from smsc.store.sql_batches import write_isolating_unknown_ids
 from smsc.store.sqlite_writer import (
     SqliteBatchWriter,
     sqlite_file_of,
@@ -399,25 +400,9 @@ class SqlMessageStore:
 
     async def _outcome_batch(self, batch: list[_Outcome]) -> list[BaseException | None]:
         """One transaction for the batch; if an unknown id spoils it, each item on its own."""
-        try:
-            await self._write_outcomes(batch)
-        except StoreUnavailable as exc:
-            if not isinstance(exc.__cause__, IntegrityError):
-                raise
-            if len(batch) == 1:
-                return [MessageNotFoundError(batch[0].message_id)]
-            return [await self._write_outcome_alone(outcome) for outcome in batch]
-        return [None] * len(batch)
-
-    async def _write_outcome_alone(self, outcome: _Outcome) -> BaseException | None:
-        """One outcome in its own transaction; the caller's error, or None."""
-        try:
-            await self._write_outcomes([outcome])
-        except StoreUnavailable as exc:
-            if isinstance(exc.__cause__, IntegrityError):
-                return MessageNotFoundError(outcome.message_id)
-            return exc
-        return None
+        return await write_isolating_unknown_ids(
+            batch, self._write_outcomes, lambda o: MessageNotFoundError(o.message_id)
+        )
 
     async def _write_outcomes(self, batch: list[_Outcome]) -> None:
         """Insert the attempts (the foreign key refuses unknown ids) and update the messages."""
