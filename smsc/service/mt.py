@@ -196,16 +196,12 @@ class MtService:
         now = datetime.now(UTC)
         due = await self.store.due_recipients(now, self.batch)
         deferrals: list[Coroutine[Any, Any, None]] = []
-        claimed = 0
-        for recipient in due:
-            if self.relay.busy(recipient):
-                continue  # its head is delivering: it leaves the due list by itself
-            since = self.clock()
-            message = await self.store.claim_next(recipient, now)
-            if message is None:
-                continue
-            claimed += 1
-            route = await self.route(recipient)
+        idle = [r for r in due if not self.relay.busy(r)]  # a busy head leaves by itself
+        since = self.clock()
+        messages = await self.store.claim_heads(idle, now)
+        claimed = len(messages)
+        for message in messages:
+            route = await self.route(message.message.recipient)
             if route is None:
                 deferrals.append(self._defer(message, now, since))
             else:

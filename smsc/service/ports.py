@@ -59,6 +59,9 @@ class MessageStore(Protocol):
         were waiting.
         """
 
+    async def claim_heads(self, recipients: Sequence[str], now: datetime) -> list[StoredMessage]:
+        """`claim_next` for several recipients at once (one statement on SQL); oldest first."""
+
     async def record_attempt(
         self,
         message_id: int,

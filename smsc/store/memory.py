@@ -133,6 +133,11 @@ class MemoryMessageStore:
         head.updated_at = now
         return replace(claimed, state=head.state, attempts=head.attempts, updated_at=now)
 
+    async def claim_heads(self, recipients: Sequence[str], now: datetime) -> list[StoredMessage]:
+        """`claim_next` for several recipients; oldest first."""
+        claimed = [await self.claim_next(recipient, now) for recipient in dict.fromkeys(recipients)]
+        return sorted((m for m in claimed if m is not None), key=lambda m: m.id)
+
     async def release_recipient(self, recipient: str, now: datetime) -> int:
         """The recipient's queued messages waiting past `now` become due now; returns how many."""
         self._require_open()

@@ -85,6 +85,36 @@ def _build_claim() -> Any:
     )
 
 
+def _build_claim_heads() -> Any:
+    """UPDATE the heads of several recipients to delivering where queued and due (one statement)."""
+    now = bindparam("b_now", type_=UtcDateTime())
+    active = messages.alias("active")
+    heads = (
+        select(func.min(active.c.id))
+        .where(
+            active.c.recipient.in_(bindparam("b_recipients", expanding=True)),
+            active.c.state.in_(ACTIVE_STATES),
+        )
+        .group_by(active.c.recipient)
+    )
+    due = messages.alias("due")
+    candidates = (
+        select(due.c.id)
+        .where(
+            due.c.id.in_(heads),
+            due.c.state == _QUEUED,
+            or_(due.c.next_attempt_at.is_(None), due.c.next_attempt_at <= now),
+        )
+        .with_for_update(skip_locked=True)
+    )
+    return (
+        update(messages)
+        .where(messages.c.id.in_(candidates), messages.c.state == _QUEUED)
+        .values(state=_DELIVERING, attempts=messages.c.attempts + 1, updated_at=now)
+        .returning(*messages.c)
+    )
+
+
 def _build_due_recipients() -> Any:
     """Recipients whose head (no older queued or delivering message) is queued and due."""
     now = bindparam("b_now", type_=UtcDateTime())
@@ -124,6 +154,7 @@ _UNAVAILABLE = (DBAPIError, DisconnectionError, PoolTimeoutError, OSError)
 """Library errors meaning the database failed us (bugs such as CompileError propagate)."""
 
 _CLAIM = _build_claim()
+_CLAIM_HEADS = _build_claim_heads()
 _DUE_RECIPIENTS = _build_due_recipients()
 _RELEASE = _build_release()
 _GET = select(messages).where(messages.c.id == bindparam("id"))
@@ -305,6 +336,17 @@ class SqlMessageStore:
             if row is None:
                 return None
             return stored_message(row, await _history(conn, int(row["id"])))
+
+    async def claim_heads(self, recipients: Sequence[str], now: datetime) -> list[StoredMessage]:
+        """`claim_next` for several recipients in one statement; oldest first, no history."""
+        if not recipients:
+            return []
+        params = {"b_recipients": list(recipients), "b_now": to_utc(now)}
+        async with self._write() as conn:
+            rows = (await conn.execute(_CLAIM_HEADS, params)).mappings().all()
+        claimed = [stored_message(row) for row in rows]
+        claimed.sort(key=lambda m: m.id)
+        return claimed
 
     async def release_recipient(self, recipient: str, now: datetime) -> int:
         """The recipient's queued messages waiting past `now` become due now; returns how many."""
