@@ -116,6 +116,7 @@ messages = Table(
     Column("roaming_status", String(), nullable=True),
     Column("visited_plmn", String(), nullable=True),
     Index("ix_messages_state_next_attempt_at", "state", "next_attempt_at"),
+    Index("ix_messages_state_id", "state", "id"),
     Index("ix_messages_recipient_state_id", "recipient", "state", "id"),
     Index("ix_messages_submission_id", "submission_id"),
 )

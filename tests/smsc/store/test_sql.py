@@ -77,7 +77,7 @@ async def test_migrations_upgrade_an_empty_database(database: Database) -> None:
     assert await current_revision(database.url, schema=database.schema) is None
     await upgrade(database.url, schema=database.schema)
     await upgrade(database.url, schema=database.schema)  # idempotent
-    assert await current_revision(database.url, schema=database.schema) == "0003"
+    assert await current_revision(database.url, schema=database.schema) == "0004"
 
     def inspect_schema(conn: Connection) -> tuple[set[str], set[str], list[object]]:
         inspector = inspect(conn)
@@ -106,6 +106,7 @@ async def test_migrations_upgrade_an_empty_database(database: Database) -> None:
     }
     assert {
         "ix_messages_state_next_attempt_at",
+        "ix_messages_state_id",
         "ix_messages_recipient_state_id",
         "ix_messages_submission_id",
         "ix_attempts_message_id",
