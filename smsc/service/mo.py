@@ -53,6 +53,14 @@ class _Mo:
     now: datetime
 
 
+@runtime_checkable
+class SeesWithoutWaiting(Protocol):
+    """A DuplicateFilter that answers at once (the in-process one): no Task per MO."""
+
+    def seen_now(self, key: str, window_s: float) -> bool:
+        """`DuplicateFilter.seen` without a coroutine."""
+
+
 class MoService:
     """Turns an MO RP message into a stored short message and the answer the UE is owed."""
 
@@ -80,6 +88,7 @@ class MoService:
         self.psaps = psaps
         self.duplicates = duplicates
         self.duplicate_window_s = duplicate_window_s
+        self._seen_now = duplicates.seen_now if isinstance(duplicates, SeesWithoutWaiting) else None
         self.on_memory_available = on_memory_available
         self.home_plmns = tuple(home_plmns)
         self.home_mcc = self.home_plmns[0][:3] if self.home_plmns else None
@@ -225,13 +234,23 @@ class MoService:
         )
         mo = _Mo(event, ue_identity, stored, tpdu, pani, verdict, now)
         if self.duplicates is not None:
-            self._spawn(self._deduplicate(mo))
-            return
+            if self._seen_now is None:
+                self._spawn(self._deduplicate(mo))
+                return
+            if self._seen_now(self._duplicate_key(stored), self.duplicate_window_s):
+                self._reacknowledge(mo)
+                return
         self._admit(mo)
+
+    def _reacknowledge(self, mo: _Mo) -> None:
+        """A duplicate: the UE gets its RP-ACK again; nothing is stored."""
+        assert mo.stored.rp_mr is not None
+        self.metrics.mo_received.labels("DUPLICATE").inc()
+        self.answer(mo.event, mo.ue_identity, self._submit_ack(mo.stored.rp_mr, mo.now))
 
     async def _deduplicate(self, mo: _Mo) -> None:
         """The same SMS-SUBMIT again in a new transaction: acknowledged, stored only once."""
-        event, ue_identity, stored, now = mo.event, mo.ue_identity, mo.stored, mo.now
+        event, ue_identity, stored = mo.event, mo.ue_identity, mo.stored
         assert self.duplicates is not None and stored.rp_mr is not None
         try:
             again = await self.duplicates.seen(self._duplicate_key(stored), self.duplicate_window_s)
@@ -240,8 +259,7 @@ class MoService:
             self.reject(event, ue_identity, stored.rp_mr, RpCause.TEMPORARY_FAILURE)
             return
         if again:
-            self.metrics.mo_received.labels("DUPLICATE").inc()
-            self.answer(event, ue_identity, self._submit_ack(stored.rp_mr, now))
+            self._reacknowledge(mo)
             return
         self._admit(mo)
 

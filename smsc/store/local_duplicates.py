@@ -26,6 +26,10 @@ class LocalDuplicateFilter:
 
     async def seen(self, key: str, window_s: float) -> bool:
         """True when `key` was recorded within its window; else record it and return False."""
+        return self.seen_now(key, window_s)
+
+    def seen_now(self, key: str, window_s: float) -> bool:
+        """`seen` without a coroutine (nothing here waits): the MO fast path needs no Task."""
         if not window_s > 0:
             raise ValueError(f"duplicate window must be positive, not {window_s!r}")
         now = self._clock()

@@ -338,3 +338,38 @@ async def test_resent_submit_in_a_new_transaction_is_acked_but_stored_once(
         assert (await app.store.count_by_state())[MessageState.QUEUED] == 2
     finally:
         peer.close()
+
+
+async def test_duplicates_are_caught_through_redis_too(start_smsc: Starter) -> None:
+    import os
+    import uuid
+
+    import redis.asyncio as aioredis
+
+    url = os.environ.get("SMSC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        probe = aioredis.from_url(url, socket_timeout=2)
+        await probe.ping()
+        await probe.aclose()
+    except Exception as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis unavailable in CI: {exc}")
+        pytest.skip(f"Redis unavailable: {exc}")
+    prefix = f"e2e{uuid.uuid4().hex[:8]}:"
+    app = await start_smsc(storage={"redis_url": url, "redis_prefix": prefix})
+    peer = await udp_peer()
+    try:
+        for _ in range(2):
+            response, answer = await mo_over_udp(peer, app, submit_to("+491710000032"))
+            assert response.status == 202
+            assert isinstance(decode_rp(answer.body), RpAck)
+            peer.send(response_to(answer), answer.source)
+        await asyncio.sleep(0.1)
+        assert (await app.store.count_by_state())[MessageState.QUEUED] == 1
+    finally:
+        peer.close()
+        client = aioredis.from_url(url)
+        keys = [key async for key in client.scan_iter(f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
