@@ -49,8 +49,9 @@ class LocalDuplicateFilter:
 
     def _expire(self, now: float) -> None:
         """Drop expired keys from the oldest end (all of them when windows are uniform)."""
-        while self._ends:
-            key, end = next(iter(self._ends.items()))
-            if end > now:
+        ends = self._ends
+        while ends:
+            key = next(iter(ends))
+            if ends[key] > now:
                 return
-            del self._ends[key]
+            del ends[key]
