@@ -62,7 +62,7 @@ def decode_command(argument: str) -> tuple[int, dict[str, Any], str | None]:
 
 
 def _decode(args: argparse.Namespace) -> int:
-    status, document, reason = decode_command(args.hex)
+    status, document, reason = decode_command(" ".join(args.hex))
     print(json.dumps(document, ensure_ascii=False, indent=2))
     if reason is not None:
         print(reason, file=sys.stderr)
@@ -145,7 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     decode = commands.add_parser(
         "decode", help="decode an application/vnd.3gpp.sms body (RP message) given in hex"
     )
-    decode.add_argument("hex", help="hex octets (spaces and colons allowed), or - for stdin")
+    decode.add_argument(
+        "hex", nargs="+", help="hex octets (spaces and colons allowed), or - for stdin"
+    )
     decode.set_defaults(handler=_decode)
     return parser
 

@@ -154,3 +154,11 @@ def test_aml_parse_prints_the_report() -> None:
     not_aml = _run("aml", "parse", "hello")
     assert not_aml.returncode == 2
     assert json.loads(not_aml.stdout)["is_aml"] is False
+
+
+def test_decode_takes_hex_split_over_several_arguments() -> None:
+    result = _run("decode", "03", "05", "41", "09", "01", "00", "62116201000069")
+    assert result.returncode == 0, result.stderr
+    tp = json.loads(result.stdout)["tp"]
+    assert tp["type"] == "SMS-SUBMIT-REPORT"
+    assert tp["scts"] == "2026-11-26T10:00:00-04:00"  # zone octet 0x69: -16 quarter hours
