@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -52,14 +52,19 @@ def text_of(value: object) -> str | None:
     return str(value)
 
 
-async def connect(url: str, *, timeout_s: float = 2.0) -> Redis:
+async def connect(url: str, *, timeout_s: float = 2.0, max_connections: int = 64) -> Redis:
     """A client for `storage.redis_url`, checked with PING; StoreUnavailable when unreachable."""
-    client = Redis.from_url(
+    # A bounded pool that waits for a free connection: a burst (thousands of REGISTERs at
+    # once) queues instead of failing with "Too many connections".
+    pool = BlockingConnectionPool.from_url(
         url,
+        max_connections=max_connections,
+        timeout=timeout_s,
         decode_responses=True,
         socket_timeout=timeout_s,
         socket_connect_timeout=timeout_s,
     )
+    client = Redis.from_pool(pool)  # the client owns the pool: aclose() disconnects it
     try:
         with translate_errors("PING"):
             await client.ping()

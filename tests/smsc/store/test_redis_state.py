@@ -493,3 +493,37 @@ async def test_a_silent_redis_times_out_as_store_unavailable() -> None:
             writer.close()
         server.close()
         await server.wait_closed()
+
+
+async def test_a_burst_of_registrations_through_one_client_all_succeed() -> None:
+    """More concurrent calls than pooled connections wait for a connection, not fail."""
+    import asyncio
+    import os
+    import uuid
+
+    from smsc.store.errors import StoreUnavailable
+    from smsc.store.redis_client import connect
+    from smsc.store.redis_registrations import RedisRegistrationStore
+
+    url = os.environ.get("SMSC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        client = await connect(url, max_connections=8)
+    except StoreUnavailable as exc:
+        if os.environ.get("CI") == "true":
+            raise
+        import pytest
+
+        pytest.skip(f"Redis unavailable: {exc}")
+    prefix = f"burst{uuid.uuid4().hex[:8]}:"
+    store = RedisRegistrationStore(client, prefix=prefix)
+    try:
+        granted = await asyncio.gather(
+            *(store.register(f"4917{i:07d}", "sip:scscf", 60, 0.0) for i in range(500))
+        )
+        assert granted == [60] * 500
+        assert await store.count() == 500
+    finally:
+        keys = [key async for key in client.scan_iter(f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
