@@ -15,7 +15,6 @@ what an asyncio client needs around it, without patching the library:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import threading
 import time
@@ -84,6 +83,9 @@ class DiameterNode(Node):  # type: ignore[misc]
         super().__init__(origin_host, realm_name, **kwargs)
         self.on_connection_lost = on_connection_lost
         self._retired: list[Any] = []  # dropped connections whose threads may still be running
+        # The node's own threads must never keep the process alive (a failed start, a crash).
+        self._connection_thread.daemon = True
+        self._stat_collect_thread.daemon = True
 
     def _collect_stats(self, _thread: Any) -> None:
         """Keep no minute snapshots (the client has its own metrics): the thread ends at once."""
@@ -136,11 +138,11 @@ class DiameterNode(Node):  # type: ignore[misc]
         for thread in threads:
             thread.join(max(0.0, deadline - time.monotonic()))
         done = not stopper.is_alive() and not any(t.is_alive() for t in threads)
-        if done:  # nothing can write to the interrupt pipe any more
+        if done:
             self._retired.clear()
-            for fd in (self.interrupt_read, self.interrupt_write):
-                with contextlib.suppress(OSError):
-                    os.close(fd)
+        # The interrupt pipe is left open on purpose: a connection object that outlives the
+        # node may still write to it, and a closed descriptor number is soon reused by another
+        # socket (a second node's), which such a write would then corrupt.
         return done
 
 

@@ -293,6 +293,7 @@ class ChargingClient:
             node.add_application(app, peers)
             node.start()
         except (OSError, ValueError, RuntimeError) as exc:
+            await asyncio.get_running_loop().run_in_executor(None, node.shutdown, 1.0)
             raise ChargingUnavailable(f"cannot start the Diameter node: {exc}") from exc
         self._node, self._app = node, app
         self._running = True
