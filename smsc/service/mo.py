@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol, runtime_checkable
 
@@ -15,7 +15,7 @@ from charging.pani import RoamingVerdict, Trust, roaming_verdict
 from smsc.api.metrics import Metrics
 from smsc.service.charging_gate import ChargingGate
 from smsc.service.emergency import EmergencyService
-from smsc.service.model import MessageOrigin, NewMessage
+from smsc.service.model import DEFAULT_VALIDITY, MessageOrigin, NewMessage
 from smsc.service.ports import MessageStore, SipSender
 from smsc.service.shared_state import DuplicateFilter, duplicate_key
 from smsc.service.sip_requests import answer_to_mo
@@ -25,11 +25,9 @@ from smsc.sms.errors import DecodeError
 from smsc.sms.rp import RpData, RpMessage
 from smsc.sms.sc_pdus import bare_ack, submit_ack, submit_error
 from smsc.sms.tp import SmsCommand, SmsSubmit, decode_tpdu
+from smsc.sms.validity import MAX_RELATIVE_VALIDITY
 
 log = logging.getLogger("smsc.mo")
-
-DEFAULT_VALIDITY = timedelta(days=2)
-MAX_VALIDITY = timedelta(weeks=63)
 
 
 @runtime_checkable
@@ -202,7 +200,7 @@ class MoService:
         if tpdu.validity is not None:
             until = tpdu.validity.expires(now)
             if until is not None:
-                expires = min(max(until, now), now + MAX_VALIDITY)
+                expires = min(max(until, now), now + MAX_RELATIVE_VALIDITY)
         coding = tpdu.coding
         concat = None if tpdu.user_data.header is None else tpdu.user_data.header.concatenation
         verdict = self._verdict(pani)

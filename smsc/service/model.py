@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
+
+DEFAULT_VALIDITY = timedelta(days=2)
+"""How long a message is kept when its sender set no validity period."""
 
 
 class MessageState(StrEnum):

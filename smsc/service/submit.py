@@ -7,7 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from smsc.service.model import MessageOrigin, NewMessage
+from smsc.service.model import DEFAULT_VALIDITY, MessageOrigin, NewMessage
 from smsc.sms.address import Address
 from smsc.sms.alphabet import gsm7_septet_count
 from smsc.sms.constants import TypeOfNumber
@@ -15,11 +15,7 @@ from smsc.sms.dcs import dcs_for
 from smsc.sms.errors import EncodeError
 from smsc.sms.segments import segment_text
 from smsc.sms.tp import SmsSubmit, encode_tpdu
-from smsc.sms.validity import RelativeValidity, relative_value
-
-MAX_VALIDITY = timedelta(weeks=63)
-"""TS 23.040 §9.2.3.12.1: the longest relative validity."""
-DEFAULT_VALIDITY = timedelta(days=2)
+from smsc.sms.validity import MAX_RELATIVE_VALIDITY, RelativeValidity, relative_value
 
 
 class SubmissionError(ValueError):
@@ -88,7 +84,7 @@ def parse_submission(body: object) -> Submission:
     validity_s = body.get("validity_s", int(DEFAULT_VALIDITY.total_seconds()))
     if isinstance(validity_s, bool) or not isinstance(validity_s, int):
         raise SubmissionError("validity_s", "must be an integer number of seconds")
-    if not 300 <= validity_s <= MAX_VALIDITY.total_seconds():
+    if not 300 <= validity_s <= MAX_RELATIVE_VALIDITY.total_seconds():
         raise SubmissionError("validity_s", "must be between 300 s and 63 weeks")
     return Submission(
         parse_recipient(body.get("to")),

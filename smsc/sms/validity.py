@@ -9,6 +9,9 @@ from smsc.sms.constants import EnhancedVpFormat, TpFailureCause, ValidityPeriodF
 from smsc.sms.errors import EncodeError, TpduDecodeError
 from smsc.sms.timestamps import decode_timestamp, encode_timestamp
 
+MAX_RELATIVE_VALIDITY = timedelta(weeks=63)
+"""TS 23.040 §9.2.3.12.1: the longest relative TP-VP (octet 255)."""
+
 
 def relative_duration(value: int) -> timedelta:
     """TS 23.040 §9.2.3.12.1: a relative TP-VP octet as a duration."""
