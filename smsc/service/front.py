@@ -18,8 +18,11 @@ from smsc.service.shared_state import RegistrationStore
 from smsc.sip.errors import SipParseError
 from smsc.sip.events import (
     Event,
+    IncomingRequest,
+    MessageReceived,
     RequestReceived,
     ResponseReceived,
+    StatusReceived,
     TransactionTimedOut,
     TransportFailed,
 )
@@ -76,22 +79,28 @@ class SipFront:
         return known
 
     def on_event(self, event: Event) -> None:
-        if isinstance(event, RequestReceived):
+        if isinstance(event, MessageReceived):
+            self._fast_message(event)
+        elif isinstance(event, StatusReceived):
+            self._status(event.status, event.context)
+        elif isinstance(event, RequestReceived):
             self._request(event)
         elif isinstance(event, ResponseReceived):
-            status = event.response.status
-            self.metrics.sip_responses.labels(str(status), "received").inc()
-            if status >= 200 and isinstance(event.context, MtContext):
-                self.mt.on_sip_final(event.context, status)
+            self._status(event.response.status, event.context)
         elif isinstance(event, TransactionTimedOut):
             if isinstance(event.context, MtContext):
                 self.mt.on_sip_final(event.context, 408)
         elif isinstance(event, TransportFailed) and isinstance(event.context, MtContext):
             self.mt.on_sip_final(event.context, 503)
 
+    def _status(self, status: int, context: object) -> None:
+        self.metrics.sip_responses.labels(str(status), "received").inc()
+        if status >= 200 and isinstance(context, MtContext):
+            self.mt.on_sip_final(context, status)
+
     def _respond(
         self,
-        event: RequestReceived,
+        event: IncomingRequest,
         status: int,
         reason: str | None = None,
         headers: Sequence[tuple[str, str]] = (),
@@ -138,6 +147,31 @@ class SipFront:
             if msisdn is not None:
                 identity = name_addr.uri.raw
                 break
+        self._sms(event, identity, msisdn, body, request.header("P-Access-Network-Info"))
+
+    def _fast_message(self, event: MessageReceived) -> None:
+        """A MESSAGE read by the SIP fast lane: already one vnd.3gpp.sms body, one PAI."""
+        if not self.is_trusted(event.source[0]):
+            self._respond(event, 403, "Forbidden: untrusted source")
+            return
+        message = event.message
+        identity = msisdn = None
+        for uri in message.asserted:
+            msisdn = msisdn_of(uri)
+            if msisdn is not None:
+                identity = uri
+                break
+        self._sms(event, identity, msisdn, message.body, message.access_network_info)
+
+    def _sms(
+        self,
+        event: IncomingRequest,
+        identity: str | None,
+        msisdn: str | None,
+        body: bytes,
+        pani: str | None,
+    ) -> None:
+        """An application/vnd.3gpp.sms body from the UE with this P-Asserted-Identity."""
         if identity is None or msisdn is None:
             self._respond(event, 403, "Forbidden: no MSISDN in P-Asserted-Identity")
             return
@@ -164,9 +198,7 @@ class SipFront:
         self._respond(event, 202)
         self.metrics.mo_received.labels(kind.name).inc()
         if kind in _MO:
-            self.mo.dispatch(
-                event, identity, msisdn, message, request.header("P-Access-Network-Info")
-            )
+            self.mo.dispatch(event, identity, msisdn, message, pani)
         else:
             self.mo.reject(
                 event, identity, message.message_reference, RpCause.MESSAGE_TYPE_NON_EXISTENT

@@ -18,8 +18,8 @@ from smsc.service.emergency import EmergencyService
 from smsc.service.model import DEFAULT_VALIDITY, MessageOrigin, NewMessage
 from smsc.service.ports import MessageStore, SipSender
 from smsc.service.shared_state import DuplicateFilter, duplicate_key
-from smsc.service.sip_requests import answer_to_mo
-from smsc.sip.events import RequestReceived
+from smsc.service.sip_requests import answer_to_mo_headers
+from smsc.sip.events import IncomingRequest
 from smsc.sms.constants import RpCause, TpFailureCause, TypeOfNumber
 from smsc.sms.errors import DecodeError
 from smsc.sms.rp import RpData, RpMessage
@@ -42,7 +42,7 @@ class AddsWithoutTask(Protocol):
 class _Mo:
     """One decoded MO SMS-SUBMIT on its way to the store (or a PSAP)."""
 
-    event: RequestReceived
+    event: IncomingRequest
     ue_identity: str
     stored: NewMessage
     submit: SmsSubmit
@@ -123,21 +123,18 @@ class MoService:
             cached = self._ack_template = (second, body[:1], body[2:])
         return cached[1] + bytes((rp_mr,)) + cached[2]
 
-    def answer(self, event: RequestReceived, ue_identity: str, body: bytes) -> None:
+    def answer(self, event: IncomingRequest, ue_identity: str, body: bytes) -> None:
         """Send the RP answer in a new MESSAGE to where the MO came from (the S-CSCF)."""
-        request = answer_to_mo(
-            self.psi,
-            ue_identity,
-            event.request.call_id,
-            call_id=self.new_call_id(),
-            tag=self.new_tag(),
-            body=body,
+        headers = answer_to_mo_headers(
+            self.psi, ue_identity, event.call_id, call_id=self.new_call_id(), tag=self.new_tag()
         )
-        self.sender.request(request, event.source, event.transport, ("mo-answer", None))
+        self.sender.message(
+            ue_identity, headers, body, event.source, event.transport, context=("mo-answer", None)
+        )
 
     def reject(
         self,
-        event: RequestReceived,
+        event: IncomingRequest,
         ue_identity: str,
         rp_mr: int,
         cause: int,
@@ -149,13 +146,13 @@ class MoService:
         self.answer(event, ue_identity, body)
 
     def decode_failed(
-        self, event: RequestReceived, ue_identity: str, body: bytes, error: DecodeError
+        self, event: IncomingRequest, ue_identity: str, body: bytes, error: DecodeError
     ) -> None:
         """A body the codec refused: RP-ERROR with its RP-Cause (RP-MR echoed when readable)."""
         rp_mr = body[1] if len(body) > 1 else 0
         self.reject(event, ue_identity, rp_mr, error.rp_cause, error.tp_fcs)
 
-    def smma(self, event: RequestReceived, ue_identity: str, msisdn: str, rp_mr: int) -> None:
+    def smma(self, event: IncomingRequest, ue_identity: str, msisdn: str, rp_mr: int) -> None:
         """TS 24.011 §7.3.2: memory available again; acknowledged, parked messages released."""
         self.answer(event, ue_identity, bare_ack(rp_mr))
         if self.on_memory_available is not None:
@@ -163,7 +160,7 @@ class MoService:
 
     def rp_data(
         self,
-        event: RequestReceived,
+        event: IncomingRequest,
         ue_identity: str,
         msisdn: str,
         message: RpData,
@@ -211,7 +208,7 @@ class MoService:
             else verdict.visited_mcc + (verdict.visited_mnc or "")
         )
         stored = NewMessage(
-            submission_id=f"{msisdn}-{event.request.call_id}-{message.message_reference}",
+            submission_id=f"{msisdn}-{event.call_id}-{message.message_reference}",
             origin=MessageOrigin.MO,
             originator=msisdn,
             originator_ton=int(TypeOfNumber.INTERNATIONAL),
@@ -225,7 +222,7 @@ class MoService:
             status_report=tpdu.status_report_request,
             rp_mr=message.message_reference,
             source=f"{event.transport.value.lower()}:{event.source[0]}:{event.source[1]}",
-            call_id=event.request.call_id,
+            call_id=event.call_id,
             tp_mr=tpdu.message_reference,
             roaming_status=verdict.status.value,
             visited_plmn=visited,
@@ -314,7 +311,7 @@ class MoService:
 
     def _stored(
         self,
-        event: RequestReceived,
+        event: IncomingRequest,
         ue_identity: str,
         stored: NewMessage,
         now: datetime,
@@ -344,7 +341,7 @@ class MoService:
 
     async def _emergency_then_ack(
         self,
-        event: RequestReceived,
+        event: IncomingRequest,
         ue_identity: str,
         stored: NewMessage,
         text: str,
@@ -363,7 +360,7 @@ class MoService:
 
     async def _charge_store_ack(
         self,
-        event: RequestReceived,
+        event: IncomingRequest,
         ue_identity: str,
         stored: NewMessage,
         *,
@@ -384,7 +381,7 @@ class MoService:
         await self._store_then_ack(event, ue_identity, stored, now)
 
     async def _store_then_ack(
-        self, event: RequestReceived, ue_identity: str, stored: NewMessage, now: datetime
+        self, event: IncomingRequest, ue_identity: str, stored: NewMessage, now: datetime
     ) -> None:
         assert stored.rp_mr is not None
         try:
@@ -399,7 +396,7 @@ class MoService:
 
     def dispatch(
         self,
-        event: RequestReceived,
+        event: IncomingRequest,
         ue_identity: str,
         msisdn: str,
         message: RpMessage,

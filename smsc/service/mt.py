@@ -16,7 +16,7 @@ from smsc.service.model import Attempt, MessageOrigin, MessageState, StoredMessa
 from smsc.service.ports import MessageStore, SipSender
 from smsc.service.reports import StatusReporter
 from smsc.service.retry import RetryDecision, RetryPolicy, Verdict
-from smsc.service.sip_requests import mt_message
+from smsc.service.sip_requests import mt_message_headers
 from smsc.settings import DeliverySettings
 from smsc.sip.constants import Address, Transport
 from smsc.sms.address import Address as SmsAddress
@@ -248,11 +248,15 @@ class MtService:
         transfer = self.relay.start(recipient, stored.id, self.clock())
         self._inflight[stored.id] = stored
         body = body[:1] + bytes((transfer.rp_mr,)) + body[2:]
-        request = mt_message(
-            self.psi, f"tel:+{recipient}", self.new_call_id(), self.new_tag(), body
-        )
-        self.sender.request(
-            request, route.address, route.transport, MtContext(recipient, stored.id)
+        uri = f"tel:+{recipient}"
+        headers = mt_message_headers(self.psi, uri, self.new_call_id(), self.new_tag())
+        self.sender.message(
+            uri,
+            headers,
+            body,
+            route.address,
+            route.transport,
+            context=MtContext(recipient, stored.id),
         )
 
     def _rp_data(self, stored: StoredMessage, now: datetime) -> bytes:

@@ -14,7 +14,7 @@ from smsc.service.model import (
     StoredMessage,
 )
 from smsc.sip.constants import Address, Transport
-from smsc.sip.events import RequestReceived
+from smsc.sip.events import IncomingRequest
 from smsc.sip.message import SipRequest
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ class SipSender(Protocol):
 
     def respond(
         self,
-        event: RequestReceived,
+        event: IncomingRequest,
         status: int,
         reason: str | None = None,
         headers: Sequence[tuple[str, str]] = (),
@@ -102,6 +102,19 @@ class SipSender(Protocol):
         self, request: SipRequest, destination: Address, transport: Transport, context: object
     ) -> None:
         """Send a request in a new client transaction; its outcome comes back as an event."""
+
+    def message(
+        self,
+        uri: str,
+        headers: Sequence[tuple[str, str]],
+        body: bytes,
+        destination: Address,
+        transport: Transport,
+        *,
+        context: object,
+    ) -> None:
+        """`request` of a MESSAGE given as header pairs (Via, Max-Forwards, User-Agent and
+        Content-Length are added); the outcome comes back as an event."""
 
 
 class Charger(Protocol):

@@ -26,11 +26,22 @@ from smsc.sip.constants import (
 from smsc.sip.errors import SipBuildError, SipParseError
 from smsc.sip.events import (
     Event,
+    IncomingRequest,
+    MessageReceived,
     Outgoing,
     RequestReceived,
     ResponseReceived,
+    StatusReceived,
     TransactionTimedOut,
     TransportFailed,
+)
+from smsc.sip.fast_lane import (
+    ScannedMessage,
+    ScannedResponse,
+    response_destination,
+    response_via,
+    scan_message,
+    scan_response,
 )
 from smsc.sip.framing import StreamFramer
 from smsc.sip.headers import Via, parse_params, parse_via, split_list
@@ -40,6 +51,7 @@ from smsc.sip.transaction import (
     ClientTransaction,
     ClientTransactionKey,
     ServerTransaction,
+    ServerTransactionKey,
     client_key,
     server_key,
 )
@@ -66,6 +78,39 @@ class SipCounters:
     stray_responses: int = 0
     stray_acks: int = 0
     keepalives: int = 0
+
+
+class _FastServer:
+    """A UDP non-INVITE server transaction of the fast lane (RFC 3261 §17.2.2, Figure 8).
+
+    Trying while ``response`` is None, Proceeding after a 1xx, Completed after the final
+    response until Timer J (64*T1, the same for every one: a FIFO, not the timer heap).
+    """
+
+    __slots__ = ("destination", "final", "response", "to_tag", "top_via")
+
+    def __init__(self, destination: Address, top_via: str) -> None:
+        self.destination = destination
+        self.top_via = top_via
+        self.response: bytes | None = None
+        self.to_tag: str | None = None
+        self.final = False
+
+
+class _FastClient:
+    """A UDP non-INVITE client transaction of the fast lane until its first Timer E (T1).
+
+    Answered before T1 (the usual case) it never touches the timer heap; otherwise it becomes
+    a full ClientTransaction that retransmits (RFC 3261 §17.1.2.2, Figure 6).
+    """
+
+    __slots__ = ("context", "data", "destination", "sent_at")
+
+    def __init__(self, data: bytes, destination: Address, sent_at: float, context: object) -> None:
+        self.data = data
+        self.destination = destination
+        self.sent_at = sent_at
+        self.context = context
 
 
 def _has_tag(value: str) -> bool:
@@ -122,8 +167,11 @@ class SipEndpoint:
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         max_headers: int = DEFAULT_MAX_HEADERS,
         user_agent: str | None = "smsc",
+        fast_lane: bool = True,
     ) -> None:
         self.t1, self.t2, self.t4 = t1, t2, t4
+        self.fast_lane = fast_lane
+        """Read common UDP MESSAGEs and responses with sip/fast_lane.py (off: general parser)."""
         self.max_message_size = max_message_size
         self.max_headers = max_headers
         host = f"[{local_via_host}]" if ":" in local_via_host else local_via_host
@@ -140,6 +188,10 @@ class SipEndpoint:
         self._outgoing: list[Outgoing] = []
         self._framers: dict[int, StreamFramer] = {}
         self.counters = SipCounters()
+        self._fast_server: dict[ServerTransactionKey, _FastServer] = {}
+        self._fast_expiry: deque[tuple[float, ServerTransactionKey]] = deque()
+        self._fast_client: dict[ClientTransactionKey, _FastClient] = {}
+        self._fast_resend: deque[tuple[float, ClientTransactionKey]] = deque()
 
     def _unique(self) -> str:
         self._counter += 1
@@ -163,6 +215,17 @@ class SipEndpoint:
         self, data: bytes, source: Address, transport: Transport, now: float
     ) -> None:
         """One UDP datagram (RFC 3261 §18.3); keep-alive CRLFs are ignored."""
+        if transport is _UDP and self.fast_lane and len(data) <= self.max_message_size:
+            start = data[:8]
+            if start == b"MESSAGE ":
+                scanned = scan_message(data, self.max_headers)
+                if scanned is not None:
+                    self._fast_request(scanned, source, now)
+                    return
+            elif start == b"SIP/2.0 ":
+                status = scan_response(data)
+                if status is not None and self._fast_response(status, now):
+                    return
         try:
             message = parse_message(
                 data, max_size=self.max_message_size, max_headers=self.max_headers
@@ -203,8 +266,77 @@ class SipEndpoint:
         """The transport lost a connection; pending responses go to the Via sent-by (§18.2.2)."""
         self._framers.pop(connection_id, None)
 
+    def _fast_request(self, scanned: ScannedMessage, source: Address, now: float) -> None:
+        """RFC 3261 §17.2.3 matching and a new server transaction for a scanned MESSAGE."""
+        key = (scanned.branch, scanned.host, scanned.port, "MESSAGE")
+        if self._absorbed(key):
+            return
+        self._fast_server[key] = _FastServer(
+            response_destination(scanned, source), response_via(scanned, source)
+        )
+        self.counters.server_transactions_created += 1
+        self._events.append(MessageReceived(scanned, source, _UDP, key))
+
+    def _absorbed(self, key: ServerTransactionKey) -> bool:
+        """A retransmission of a request with a live server transaction: the last response
+        again (RFC 3261 §17.2.2), and nothing for the application."""
+        fast = self._fast_server.get(key)
+        if fast is not None:
+            self.counters.retransmissions_absorbed += 1
+            if fast.response is not None:
+                self.counters.retransmissions_sent += 1
+                self._outgoing.append(Outgoing(fast.response, fast.destination, _UDP))
+            return True
+        txn = self._server.get(key)
+        if txn is None:
+            return False
+        self.counters.retransmissions_absorbed += 1
+        data = txn.receive_request()
+        if data is not None:
+            self.counters.retransmissions_sent += 1
+            self._send(txn, data)
+        return True
+
+    def _fast_response(self, scanned: ScannedResponse, now: float) -> bool:
+        """A response to a fast-lane client transaction; False leaves it to the general path."""
+        key = (scanned.branch, scanned.method)
+        fast = self._fast_client.get(key)
+        if fast is None:
+            return False
+        if scanned.status < 200:  # Proceeding retransmits at T2: the full state machine
+            self._promote(key, fast)
+            return False
+        del self._fast_client[key]
+        self.counters.client_transactions_terminated += 1
+        self._events.append(StatusReceived(scanned.status, key, fast.context))
+        return True
+
+    def _promote(self, key: ClientTransactionKey, fast: _FastClient) -> ClientTransaction:
+        """A fast-lane client transaction becomes a full one, as if created when it was sent."""
+        del self._fast_client[key]
+        txn = ClientTransaction(
+            key,
+            fast.data,
+            transport=_UDP,
+            destination=fast.destination,
+            now=fast.sent_at,
+            t1=self.t1,
+            t2=self.t2,
+            t4=self.t4,
+            context=fast.context,
+        )
+        self._client[key] = txn
+        self._after(txn, None)
+        return txn
+
     def transport_error(self, key: ClientTransactionKey, reason: str = "") -> None:
         """RFC 3261 §17.1.4: an Outgoing carrying ``key`` could not be sent."""
+        fast = self._fast_client.pop(key, None)
+        if fast is not None:
+            self.counters.transport_errors += 1
+            self.counters.client_transactions_terminated += 1
+            self._events.append(TransportFailed(key, fast.context, reason))
+            return
         txn = self._client.pop(key, None)
         if txn is None:
             return
@@ -238,6 +370,14 @@ class SipEndpoint:
         except SipParseError:
             self.counters.parse_errors += 1
             return
+        fast = self._fast_client.get(key) if key is not None else None
+        if fast is not None and key is not None:
+            if message.status >= 200:
+                del self._fast_client[key]
+                self.counters.client_transactions_terminated += 1
+                self._events.append(ResponseReceived(message, key, fast.context))
+                return
+            self._promote(key, fast)
         txn = self._client.get(key) if key is not None else None
         if txn is None:
             self.counters.stray_responses += 1
@@ -267,13 +407,7 @@ class SipEndpoint:
             if key_name not in index:
                 raise SipParseError(f"Missing {name}")
         key = server_key(request, via, cseq)
-        txn = self._server.get(key)
-        if txn is not None:
-            self.counters.retransmissions_absorbed += 1
-            data = txn.receive_request()
-            if data is not None:
-                self.counters.retransmissions_sent += 1
-                self._send(txn, data)
+        if self._absorbed(key):
             return
         if request.method == "ACK":
             self.counters.stray_acks += 1
@@ -360,6 +494,33 @@ class SipEndpoint:
         to = index.get("to", "")
         if status > 100 and to_tag and to and not _has_tag(to):
             to = f"{to};tag={to_tag}"
+        return self._response_text(
+            status,
+            reason,
+            vias=top_via,
+            to=to,
+            from_=index.get("from", ""),
+            call_id=index["call-id"],
+            cseq=index["cseq"],
+            headers=headers,
+            body=body,
+            safe=safe,
+        )
+
+    def _response_text(
+        self,
+        status: int,
+        reason: str | None,
+        *,
+        vias: str,
+        to: str,
+        from_: str,
+        call_id: str,
+        cseq: str,
+        headers: Sequence[tuple[str, str]],
+        body: bytes,
+        safe: bool,
+    ) -> bytes:
         extra = "".join([f"\r\n{name}: {value}" for name, value in headers]) if headers else ""
         status_line = self._status_lines.get((status, reason))
         if status_line is None:
@@ -367,8 +528,8 @@ class SipEndpoint:
             if len(self._status_lines) < 1024:
                 self._status_lines[status, reason] = status_line
         text = (
-            f"{status_line}\r\nVia: {top_via}\r\nTo: {to}\r\nFrom: {index.get('from', '')}\r\n"
-            f"Call-ID: {index['call-id']}\r\nCSeq: {index['cseq']}{self._server_header}{extra}"
+            f"{status_line}\r\nVia: {vias}\r\nTo: {to}\r\nFrom: {from_}\r\n"
+            f"Call-ID: {call_id}\r\nCSeq: {cseq}{self._server_header}{extra}"
             f"\r\nContent-Length: {len(body)}\r\n\r\n"
         )
         if extra or reason or not safe:
@@ -385,7 +546,7 @@ class SipEndpoint:
 
     def send_response(
         self,
-        request_event: RequestReceived,
+        request_event: IncomingRequest,
         status: int,
         reason: str | None = None,
         *,
@@ -394,6 +555,9 @@ class SipEndpoint:
         now: float,
     ) -> None:
         """RFC 3261 §8.2.6, §17.2.2: answer a received request through its server transaction."""
+        if isinstance(request_event, MessageReceived):
+            self._fast_respond(request_event, status, reason, headers, body, now=now)
+            return
         txn = self._server.get(request_event.key)
         if txn is None:
             raise SipBuildError("the server transaction is terminated")
@@ -414,6 +578,99 @@ class SipEndpoint:
         txn.send_response(status, data, now)
         self._send(txn, data)
         self._after(txn, deadline)
+
+    def _fast_respond(
+        self,
+        event: MessageReceived,
+        status: int,
+        reason: str | None,
+        headers: Sequence[tuple[str, str]],
+        body: bytes,
+        *,
+        now: float,
+    ) -> None:
+        """`send_response` for a request of the fast lane (the same octets as the general one)."""
+        fast = self._fast_server.get(event.key)
+        if fast is None or fast.final:
+            raise SipBuildError("the server transaction is terminated")
+        if not 100 <= status <= 699:
+            raise SipBuildError(f"bad status {status}")
+        message = event.message
+        to = message.to
+        if status > 100:
+            if fast.to_tag is None:
+                fast.to_tag = self.new_tag()
+            to = f"{to};tag={fast.to_tag}"
+        vias = fast.top_via
+        if len(message.vias) > 1:
+            vias = "\r\nVia: ".join([vias, *message.vias[1:]])
+        data = self._response_text(
+            status,
+            reason,
+            vias=vias,
+            to=to,
+            from_=message.from_,
+            call_id=message.call_id,
+            cseq=message.cseq,
+            headers=headers,
+            body=body,
+            safe=True,
+        )
+        fast.response = data
+        if status >= 200:
+            fast.final = True
+            self._fast_expiry.append((now + 64 * self.t1, event.key))
+        self._outgoing.append(Outgoing(data, fast.destination, _UDP))
+
+    def send_message(
+        self,
+        uri: str,
+        headers: Sequence[tuple[str, str]],
+        body: bytes,
+        destination: Address,
+        transport: Transport,
+        *,
+        now: float,
+        context: object = None,
+    ) -> ClientTransactionKey:
+        """`send_request` of a MESSAGE built from header pairs (no Via, Max-Forwards, User-Agent
+        or Content-Length among them; CSeq "1 MESSAGE" included), without a SipRequest."""
+        branch = self.new_branch()
+        fields = "\r\n".join([f"{name}: {value}" for name, value in headers])
+        user_agent = f"\r\n{self._user_agent}" if self._user_agent else ""
+        tail = f"\r\nMax-Forwards: {DEFAULT_MAX_FORWARDS}\r\n{fields}{user_agent}"
+        tail = f"{tail}\r\nContent-Length: {len(body)}\r\n\r\n"
+        line = f"MESSAGE {uri} {SIP_VERSION}\r\nVia: SIP/2.0/"
+        text = f"{line}UDP {self.local_sent_by};branch={branch};rport{tail}"
+        lines = len(headers) + (6 if self._user_agent else 5)
+        if text.count("\n") != lines or text.count("\r") != lines or " " in uri:
+            raise SipBuildError("CR or LF inside a header")
+        data = text.encode("utf-8", "surrogateescape") + body
+        key = (branch, "MESSAGE")
+        if transport is _UDP and len(data) <= UDP_MTU_LIMIT and self.fast_lane:
+            self._fast_client[key] = _FastClient(data, destination, now, context)
+            self._fast_resend.append((now + self.t1, key))
+            self.counters.client_transactions_created += 1
+            self._outgoing.append(Outgoing(data, destination, _UDP, None, key))
+            return key
+        text = f"{line}TCP {self.local_sent_by};branch={branch}{tail}"
+        data = text.encode("utf-8", "surrogateescape") + body
+        txn = ClientTransaction(
+            key,
+            data,
+            transport=_TCP,
+            destination=destination,
+            now=now,
+            t1=self.t1,
+            t2=self.t2,
+            t4=self.t4,
+            context=context,
+        )
+        self._client[key] = txn
+        self.counters.client_transactions_created += 1
+        self._after(txn, None)
+        self._outgoing.append(Outgoing(data, destination, _TCP, None, key))
+        return key
 
     def send_request(
         self,
@@ -499,6 +756,16 @@ class SipEndpoint:
 
     def poll(self, now: float) -> None:
         """Fire every timer due at ``now``."""
+        expiry = self._fast_expiry
+        while expiry and expiry[0][0] <= now:
+            if self._fast_server.pop(expiry.popleft()[1], None) is not None:
+                self.counters.server_transactions_terminated += 1
+        resend = self._fast_resend
+        while resend and resend[0][0] <= now:
+            key = resend.popleft()[1]
+            fast = self._fast_client.get(key)
+            if fast is not None:  # no final response within T1: Timer E from now on
+                self._promote(key, fast)
         timers = self._timers
         while timers and timers[0][0] <= now:
             deadline, _, txn = heappop(timers)
@@ -517,13 +784,18 @@ class SipEndpoint:
 
     def next_timer(self) -> float | None:
         """The earliest deadline, so the transport can sleep until then."""
+        earliest = self._fast_expiry[0][0] if self._fast_expiry else None
+        if self._fast_resend:
+            resend = self._fast_resend[0][0]
+            if earliest is None or resend < earliest:
+                earliest = resend
         timers = self._timers
         while timers:
             deadline, _, txn = timers[0]
             if txn.deadline == deadline and txn.state is not TERMINATED:
-                return deadline
+                return deadline if earliest is None or deadline < earliest else earliest
             heappop(timers)
-        return None
+        return earliest
 
     def next_event(self) -> Event | None:
         """The next event for the application, None when there is none."""

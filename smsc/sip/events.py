@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from smsc.sip.constants import Address, Transport
+from smsc.sip.fast_lane import ScannedMessage
 from smsc.sip.message import SipRequest, SipResponse
 from smsc.sip.transaction import ClientTransactionKey, ServerTransactionKey
 
@@ -20,12 +21,44 @@ class RequestReceived:
     connection_id: int | None
     key: ServerTransactionKey
 
+    @property
+    def call_id(self) -> str:
+        """The request's Call-ID."""
+        return self.request.call_id
+
+
+@dataclass(frozen=True, slots=True)
+class MessageReceived:
+    """RFC 3261 §17.2.2: a new MESSAGE over UDP read by the fast lane; answer with send_response."""
+
+    message: ScannedMessage
+    source: Address
+    transport: Transport
+    key: ServerTransactionKey
+
+    @property
+    def call_id(self) -> str:
+        """The request's Call-ID."""
+        return self.message.call_id
+
+
+IncomingRequest = RequestReceived | MessageReceived
+
 
 @dataclass(frozen=True, slots=True)
 class ResponseReceived:
     """RFC 3261 §17.1.2.2: a response passed to the TU by its client transaction."""
 
     response: SipResponse
+    key: ClientTransactionKey
+    context: object
+
+
+@dataclass(frozen=True, slots=True)
+class StatusReceived:
+    """RFC 3261 §17.1.2.2: the final response of a fast-lane client transaction, by status."""
+
+    status: int
     key: ClientTransactionKey
     context: object
 
@@ -47,7 +80,14 @@ class TransportFailed:
     reason: str
 
 
-Event = RequestReceived | ResponseReceived | TransactionTimedOut | TransportFailed
+Event = (
+    RequestReceived
+    | MessageReceived
+    | ResponseReceived
+    | StatusReceived
+    | TransactionTimedOut
+    | TransportFailed
+)
 
 
 class Outgoing(NamedTuple):

@@ -12,7 +12,7 @@ from typing import cast
 from smsc.errors import SmscError
 from smsc.sip.constants import Address, Transport
 from smsc.sip.endpoint import SipEndpoint
-from smsc.sip.events import Event, Outgoing, RequestReceived
+from smsc.sip.events import Event, IncomingRequest, Outgoing
 from smsc.sip.message import SipRequest
 
 log = logging.getLogger("smsc.transport")
@@ -177,7 +177,7 @@ class SipTransport:
 
     def respond(
         self,
-        event: RequestReceived,
+        event: IncomingRequest,
         status: int,
         reason: str | None = None,
         headers: Sequence[tuple[str, str]] = (),
@@ -194,6 +194,22 @@ class SipTransport:
     ) -> None:
         """SipSender: a new client transaction, sent at once."""
         self.endpoint.send_request(request, destination, transport, self.now(), context)
+        self._flush()
+
+    def message(
+        self,
+        uri: str,
+        headers: Sequence[tuple[str, str]],
+        body: bytes,
+        destination: Address,
+        transport: Transport,
+        *,
+        context: object,
+    ) -> None:
+        """SipSender: a MESSAGE in a new client transaction, sent at once."""
+        self.endpoint.send_message(
+            uri, headers, body, destination, transport, now=self.now(), context=context
+        )
         self._flush()
 
     def _flush(self) -> None:

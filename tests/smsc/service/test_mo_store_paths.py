@@ -30,6 +30,9 @@ class Sender:
     def request(self, request: SipRequest, *args: Any) -> None:
         self.requests.append(request)
 
+    def message(self, uri: str, headers: Any, body: bytes, *args: Any, **kwargs: Any) -> None:
+        self.requests.append(SipRequest("MESSAGE", uri, tuple(headers), body))
+
 
 class TaskStore:
     """Only the coroutine API."""

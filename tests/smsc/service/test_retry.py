@@ -200,6 +200,19 @@ class FakeSender:
         assert isinstance(context, MtContext)
         self.sent.append(context)
 
+    def message(
+        self,
+        uri: str,
+        headers: object,
+        body: bytes,
+        destination: Address,
+        transport: Transport,
+        *,
+        context: object,
+    ) -> None:
+        assert isinstance(context, MtContext)
+        self.sent.append(context)
+
 
 async def _service(routable: set[str]) -> tuple[MtService, MemoryMessageStore, FakeSender]:
     store = MemoryMessageStore()

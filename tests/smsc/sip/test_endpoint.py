@@ -27,7 +27,8 @@ UE = ("10.99.0.7", 5060)
 
 
 def _endpoint() -> SipEndpoint:
-    return SipEndpoint(local_via_host="10.0.0.1", local_port=5060)
+    """The general path (tests/smsc/sip/test_fast_lane.py covers the fast lane)."""
+    return SipEndpoint(local_via_host="10.0.0.1", local_port=5060, fast_lane=False)
 
 
 def _receive(ep: SipEndpoint, data: bytes = MO_MESSAGE, source=CSCF, now: float = 0.0):  # type: ignore[no-untyped-def]

@@ -1,0 +1,247 @@
+"""The plain UDP MESSAGE and its responses, read without the general parser (RFC 3261 §7, §20).
+
+An S-CSCF sends the same shape thousands of times a second: canonical header names, one
+value per line, a magic-cookie branch. These scanners read that shape in one pass and return
+None for anything else (compact or odd-case names, folding, quoting, comma lists, IPv6,
+maddr, a To tag, a Content-Length that does not match), which then takes the general path:
+what they accept, the general parser reads the same way.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from smsc.sip.constants import DEFAULT_PORT, MAGIC_COOKIE, Address
+from smsc.sip.message import header_key
+
+CONTENT_TYPE_SMS = "application/vnd.3gpp.sms"
+
+_READ = {
+    "Via": "via",
+    "From": "from",
+    "To": "to",
+    "Call-ID": "call-id",
+    "CSeq": "cseq",
+    "Content-Type": "content-type",
+    "Content-Length": "content-length",
+    "P-Asserted-Identity": "p-asserted-identity",
+    "P-Access-Network-Info": "p-access-network-info",
+}
+_READ_KEYS = frozenset(_READ.values())
+_VIA_PREFIX = "SIP/2.0/UDP "
+
+
+class ScannedMessage(NamedTuple):
+    """A MESSAGE request read by `scan_message` (header values stripped, as received)."""
+
+    uri: str
+    vias: list[str]
+    branch: str
+    host: str
+    port: int
+    rport: bool
+    """The top Via has an empty rport parameter (RFC 3581 §4)."""
+    has_rport: bool
+    from_: str
+    to: str
+    call_id: str
+    cseq: str
+    asserted: tuple[str, ...]
+    """The URIs of P-Asserted-Identity (each written <uri>), in order."""
+    access_network_info: str | None
+    body: bytes
+
+
+class ScannedResponse(NamedTuple):
+    """A response read by `scan_response`: enough to find its client transaction."""
+
+    status: int
+    branch: str
+    method: str
+
+
+def _fields(head: str) -> tuple[list[str], dict[str, str], list[str]] | None:
+    """Header values by key; None when a line is folded, bare CR/LF, or a read header is
+    spelled in another way (compact form, other case) or repeated."""
+    lines = head.split("\r\n")
+    if head.count("\n") != len(lines) - 1 or head.count("\r") != len(lines) - 1:
+        return None
+    vias: list[str] = []
+    fields: dict[str, str] = {}
+    for line in lines[1:]:
+        name, colon, value = line.partition(":")
+        key = _READ.get(name)
+        if key is None:
+            other = header_key(name)
+            if not colon or other is None or other in _READ_KEYS or name[:1] in (" ", "\t"):
+                return None
+            continue
+        value = value.strip()
+        if key == "via":
+            vias.append(value)
+        elif key in fields:
+            return None
+        else:
+            fields[key] = value
+    return lines, fields, vias
+
+
+def scan_message(data: bytes, max_headers: int) -> ScannedMessage | None:
+    """A MESSAGE over UDP in the common shape, or None for the general parser."""
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    try:
+        head = data[:end].decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    read = _fields(head)
+    if read is None:
+        return None
+    lines, fields, vias = read
+    if len(lines) - 1 > max_headers or not vias:
+        return None
+    first = lines[0]
+    if not first.startswith("MESSAGE ") or not first.endswith(" SIP/2.0"):
+        return None
+    uri = first[8:-8]
+    if ":" not in uri or " " in uri or "\t" in uri:
+        return None
+    try:
+        from_ = fields["from"]
+        to = fields["to"]
+        call_id = fields["call-id"]
+        cseq = fields["cseq"]
+        length = fields["content-length"]
+        content_type = fields["content-type"]
+    except KeyError:
+        return None
+    body = data[end + 4 :]
+    if content_type != CONTENT_TYPE_SMS or not length.isdigit() or int(length) != len(body):
+        return None
+    number, _, method = cseq.partition(" ")
+    if method != "MESSAGE" or not number.isdigit() or len(number) > 10 or int(number) >= 2**31:
+        return None
+    if not call_id or " " in call_id or not from_ or not to or "tag" in to.lower():
+        return None
+    for via in vias:
+        if "," in via or '"' in via:
+            return None
+    top = vias[0]
+    if not top.startswith(_VIA_PREFIX):
+        return None
+    if " " in top[len(_VIA_PREFIX) :] or "\t" in top:
+        return None
+    sent_by, *params = top[len(_VIA_PREFIX) :].split(";")
+    host, colon, port_text = sent_by.partition(":")
+    if not host or not (host.replace(".", "").replace("-", "").isalnum() and host.isascii()):
+        return None
+    if colon and not (port_text.isdigit() and len(port_text) <= 5 and int(port_text) <= 65535):
+        return None
+    branch = None
+    rport = has_rport = False
+    seen: set[str] = set()
+    for param in params:
+        name, eq, value = param.partition("=")
+        if not name.isalnum() or not name.islower() or name == "maddr" or name in seen:
+            return None
+        seen.add(name)
+        if name == "branch":
+            branch = value
+        elif name == "rport":
+            has_rport, rport = True, not eq
+    if branch is None or not branch.startswith(MAGIC_COOKIE) or not branch.isprintable():
+        return None
+    asserted: tuple[str, ...] = ()
+    if "p-asserted-identity" in fields:
+        uris = []
+        for part in fields["p-asserted-identity"].split(","):
+            uri_part = part.strip()
+            if (
+                not uri_part.startswith("<")
+                or uri_part.find(">") != len(uri_part) - 1
+                or " " in uri_part
+                or '"' in uri_part
+                or "\t" in uri_part
+            ):
+                return None
+            uris.append(uri_part[1:-1])
+        asserted = tuple(uris)
+    return ScannedMessage(
+        uri,
+        vias,
+        branch,
+        host.lower(),
+        int(port_text) if colon else DEFAULT_PORT,
+        rport,
+        has_rport,
+        from_,
+        to,
+        call_id,
+        cseq,
+        asserted,
+        fields.get("p-access-network-info"),
+        body,
+    )
+
+
+def response_via(scanned: ScannedMessage, source: Address) -> str:
+    """RFC 3261 §18.2.1 received and RFC 3581 §4 rport on the top Via of the response."""
+    top = scanned.vias[0]
+    ip = source[0]
+    if not scanned.rport and scanned.host == ip.lower():
+        return top
+    head, *params = top.split(";")
+    parts = [head]
+    for param in params:
+        name = param.partition("=")[0]
+        if name == "received" or (scanned.rport and name == "rport"):
+            continue
+        parts.append(param)
+    parts.append(f"received={ip}")
+    if scanned.rport:
+        parts.append(f"rport={source[1]}")
+    return ";".join(parts)
+
+
+def response_destination(scanned: ScannedMessage, source: Address) -> Address:
+    """RFC 3261 §18.2.2 over UDP (no maddr here) with RFC 3581 §4."""
+    if scanned.has_rport:
+        return source
+    return source[0], scanned.port
+
+
+def scan_response(data: bytes) -> ScannedResponse | None:
+    """A response with one Via line and a magic-cookie branch, or None."""
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    try:
+        head = data[:end].decode("ascii")
+    except UnicodeDecodeError:
+        return None
+    code = head[8:11]
+    if not head.startswith("SIP/2.0 ") or head[11:12] != " " or not code.isdigit():
+        return None
+    read = _fields(head)
+    if read is None:
+        return None
+    _, fields, vias = read
+    if len(vias) != 1 or "," in vias[0] or '"' in vias[0] or "call-id" not in fields:
+        return None
+    cseq = fields.get("cseq")
+    if cseq is None:
+        return None
+    number, _, method = cseq.partition(" ")
+    if not number.isdigit() or not method.isalpha():
+        return None
+    start = vias[0].find(";branch=")
+    if start < 0:
+        return None
+    branch = vias[0][start + 8 :].partition(";")[0]
+    if not branch.startswith(MAGIC_COOKIE):
+        return None
+    status = int(code)
+    if status < 100:
+        return None
+    return ScannedResponse(status, branch, method)

@@ -1,0 +1,412 @@
+"""The SIP fast lane: what it takes, that it answers exactly as the general path, its timers."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from smsc.service.sip_requests import answer_to_mo, answer_to_mo_headers
+from smsc.sip.constants import Transport
+from smsc.sip.endpoint import SipEndpoint
+from smsc.sip.errors import SipBuildError
+from smsc.sip.events import (
+    MessageReceived,
+    RequestReceived,
+    ResponseReceived,
+    StatusReceived,
+    TransactionTimedOut,
+    TransportFailed,
+)
+from smsc.sip.fast_lane import scan_message, scan_response
+from tests.smsc.sip.samples import MO_MESSAGE, RP_DATA_BODY
+
+UDP, TCP = Transport.UDP, Transport.TCP
+CSCF = ("10.10.1.5", 5060)
+UE = ("10.99.0.7", 5060)
+
+
+def _pair() -> tuple[SipEndpoint, SipEndpoint]:
+    """A fast-lane endpoint and a general one that make the same tags and branches."""
+    fast = SipEndpoint(local_via_host="10.0.0.1", local_port=5060)
+    general = SipEndpoint(local_via_host="10.0.0.1", local_port=5060, fast_lane=False)
+    general._prefix = fast._prefix
+    return fast, general
+
+
+def _head(lines: list[str], body: bytes = RP_DATA_BODY) -> bytes:
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def _lines(**change: str | None) -> list[str]:
+    headers = {
+        "start": "MESSAGE sip:smsc@ims.example.net SIP/2.0",
+        "Via": "SIP/2.0/UDP 10.10.1.5:5060;branch=z9hG4bK-1a;rport",
+        "Max-Forwards": "69",
+        "From": "<sip:+491711234567@ims.example.net>;tag=f1",
+        "To": "<sip:smsc@ims.example.net>",
+        "Call-ID": "c1@10.10.1.5",
+        "CSeq": "7 MESSAGE",
+        "P-Asserted-Identity": "<tel:+491711234567>",
+        "P-Access-Network-Info": "3GPP-E-UTRAN-FDD; utran-cell-id-3gpp=262011234abcd0123",
+        "Content-Type": "application/vnd.3gpp.sms",
+        "Content-Length": str(len(RP_DATA_BODY)),
+    }
+    for name, value in change.items():
+        headers[name.replace("_", "-")] = value  # type: ignore[assignment]
+    start = headers.pop("start")
+    return [start or ""] + [f"{name}: {value}" for name, value in headers.items() if value]
+
+
+def test_the_common_shape_is_read() -> None:
+    scanned = scan_message(_head(_lines()), 100)
+    assert scanned is not None
+    assert scanned.uri == "sip:smsc@ims.example.net"
+    assert scanned.branch == "z9hG4bK-1a" and scanned.host == "10.10.1.5"
+    assert scanned.port == 5060 and scanned.rport and scanned.has_rport
+    assert scanned.asserted == ("tel:+491711234567",)
+    assert scanned.access_network_info.startswith("3GPP-E-UTRAN-FDD")  # type: ignore[union-attr]
+    assert scanned.body == RP_DATA_BODY
+    assert scan_message(MO_MESSAGE, 100) is not None  # two Vias, a PAI list, Route
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        _head(_lines(start="OPTIONS sip:smsc@ims.example.net SIP/2.0", CSeq="7 OPTIONS")),
+        _head(_lines(start="MESSAGE sip:smsc@ims.example.net SIP/3.0")),
+        _head(_lines(start="MESSAGE smsc SIP/2.0")),
+        _head([*_lines(Via=None), "v: SIP/2.0/UDP 10.10.1.5;branch=z9hG4bK-1a"]),
+        _head([*_lines(Call_ID=None), "call-id: c1@x"]),
+        _head(_lines(Call_ID=None)),
+        _head(_lines(To="<sip:smsc@ims.example.net>;tag=9")),
+        _head(_lines(Content_Type="multipart/mixed;boundary=b")),
+        _head(_lines(Content_Type="Application/Vnd.3gpp.sms")),
+        _head(_lines(Content_Length="3")),
+        _head(_lines(CSeq="7 OPTIONS")),
+        _head(_lines(CSeq="x MESSAGE")),
+        _head(_lines(Via="SIP/2.0/UDP 10.10.1.5;branch=z9hG4bK1, SIP/2.0/UDP 10.0.0.9")),
+        _head(_lines(Via="SIP/2.0/UDP [2001:db8::1]:5060;branch=z9hG4bK1")),
+        _head(_lines(Via="SIP/2.0/UDP 10.10.1.5;branch=z9hG4bK1;maddr=10.0.0.1")),
+        _head(_lines(Via="SIP/2.0/UDP 10.10.1.5;branch=1234")),
+        _head(_lines(Via="SIP/2.0/TCP 10.10.1.5;branch=z9hG4bK1")),
+        _head(_lines(Via="SIP/2.0/UDP 10.10.1.5 ;branch=z9hG4bK1")),
+        _head(_lines(Via="SIP/2.0/UDP 10.10.1.5;Branch=z9hG4bK1")),
+        _head(_lines(Via="SIP/2.0/UDP 10.10.1.5;branch=z9hG4bK1;branch=z9hG4bK2")),
+        _head(_lines(P_Asserted_Identity='"Alice" <tel:+491711234567>')),
+        _head(_lines(P_Asserted_Identity="tel:+491711234567")),
+        _head([*_lines(), "P-Asserted-Identity: <tel:+491711234568>"]),
+        _head([*_lines(), " folded continuation"]),
+        _head([*_lines(), "Bad Header: x"]),
+        _head([*_lines(), "X-Lone-LF: a\nb"]),
+        _head(_lines(From="<sip:ü@example.net>")),
+        _head(_lines() + [f"X-{i}: {i}" for i in range(100)]),
+        b"MESSAGE sip:smsc@ims.example.net SIP/2.0\r\nVia: x",
+    ],
+)
+def test_anything_else_goes_the_general_way(data: bytes) -> None:
+    assert scan_message(data, 70) is None
+
+
+def test_responses_are_read_for_their_transaction() -> None:
+    ok = (
+        b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKab;rport=5060\r\n"
+        b"From: <sip:a@b>;tag=1\r\nTo: <tel:+49>;tag=2\r\nCall-ID: x\r\nCSeq: 1 MESSAGE\r\n"
+        b"Content-Length: 0\r\n\r\n"
+    )
+    scanned = scan_response(ok)
+    assert scanned is not None and scanned == (200, "z9hG4bKab", "MESSAGE")
+    assert scan_response(ok.replace(b"CSeq", b"Cseq")) is None
+    assert scan_response(ok.replace(b"Via: ", b"Via: SIP/2.0/UDP 10.0.0.2, ")) is None
+    assert scan_response(ok.replace(b"200 OK", b"2x0 OK")) is None
+    assert scan_response(ok.replace(b"z9hG4bKab", b"ab")) is None
+
+
+# -- the same answers as the general path ---------------------------------------------------
+
+_NAME_SPELLINGS = {
+    "Via": ["Via", "via", "v", "VIA"],
+    "From": ["From", "from", "f"],
+    "To": ["To", "to", "t"],
+    "Call-ID": ["Call-ID", "call-id", "i", "Call-Id"],
+    "CSeq": ["CSeq", "cseq", "CSEQ"],
+    "Content-Type": ["Content-Type", "c", "content-type"],
+    "Content-Length": ["Content-Length", "l", "content-length"],
+    "P-Asserted-Identity": ["P-Asserted-Identity", "p-asserted-identity"],
+    "P-Access-Network-Info": ["P-Access-Network-Info", "p-access-network-info"],
+}
+
+
+@st.composite
+def _requests(draw: st.DrawFn) -> bytes:
+    """MESSAGE requests around the common shape: other spellings, Via variants, extras."""
+    host = draw(st.sampled_from(["10.10.1.5", "scscf.ims.example.net", "10.10.1.6"]))
+    port = draw(st.sampled_from(["", ":5060", ":5070"]))
+    params = draw(
+        st.lists(
+            st.sampled_from(
+                ["rport", "rport=5070", "received=10.10.1.5", "lr", "x=1", "Rport", "maddr=1.2.3.4"]
+            ),
+            unique=True,
+            max_size=3,
+        )
+    )
+    branch = draw(st.sampled_from(["z9hG4bK-1a", "z9hG4bKx.2.3", "abc"]))
+    params.insert(draw(st.integers(0, len(params))), f"branch={branch}")
+    vias = [f"SIP/2.0/UDP {host}{port};" + ";".join(params)]
+    if draw(st.booleans()):
+        vias.append("SIP/2.0/UDP 10.20.30.40:5070;rport=5070;branch=z9hG4bKue")
+    asserted = draw(
+        st.sampled_from(
+            [
+                "<tel:+491711234567>",
+                "<sip:+491711234567@ims.example.net;user=phone>, <tel:+491711234567>",
+                "<sip:alice@ims.example.net>",
+                '"A" <tel:+491711234567>',
+                None,
+            ]
+        )
+    )
+    to_value = draw(st.sampled_from(["<sip:smsc@ims.example.net>", "<sip:smsc@x>;tag=1"]))
+    body = RP_DATA_BODY
+    fields: list[tuple[str, str]] = [("Via", via) for via in vias]
+    fields += [
+        ("From", "<sip:+491711234567@ims.example.net>;tag=f1"),
+        ("To", to_value),
+        ("Call-ID", draw(st.sampled_from(["c1@10.10.1.5", "c2"]))),
+        ("CSeq", draw(st.sampled_from(["7 MESSAGE", "8 MESSAGE", "7 OPTIONS"]))),
+        ("Content-Type", draw(st.sampled_from(["application/vnd.3gpp.sms", "text/plain"]))),
+        ("Content-Length", str(len(body))),
+    ]
+    if asserted is not None:
+        fields.append(("P-Asserted-Identity", asserted))
+    if draw(st.booleans()):
+        fields.append(("P-Access-Network-Info", "3GPP-E-UTRAN-FDD; utran-cell-id-3gpp=2620112"))
+    fields.append(("Route", "<sip:10.10.1.9;lr>"))
+    fields = draw(st.permutations(fields))
+    lines = ["MESSAGE sip:smsc@ims.example.net SIP/2.0"]
+    for name, value in fields:
+        spelling = draw(st.sampled_from(_NAME_SPELLINGS.get(name, [name])))
+        space = draw(st.sampled_from([" ", "", "  "]))
+        lines.append(f"{spelling}:{space}{value}")
+    return _head(lines, body)
+
+
+@settings(max_examples=400)
+@given(data=_requests(), source=st.sampled_from([CSCF, ("10.10.1.99", 41000)]))
+def test_both_lanes_answer_with_the_same_octets(data: bytes, source: tuple[str, int]) -> None:
+    fast, general = _pair()
+    fast.receive_datagram(data, source, UDP, 0.0)
+    general.receive_datagram(data, source, UDP, 0.0)
+    one, other = fast.next_event(), general.next_event()
+    assert fast.data_to_send() == general.data_to_send()  # error answers of the general path
+    if other is None:
+        assert one is None
+        return
+    assert isinstance(other, RequestReceived)
+    assert isinstance(one, MessageReceived | RequestReceived)
+    assert one.key == other.key and one.source == other.source
+    if isinstance(one, MessageReceived):  # the fast lane took it: what it read is the same
+        request = other.request
+        assert one.call_id == request.call_id
+        assert one.message.body == request.body
+        assert list(one.message.asserted) == [n.uri.raw for n in request.p_asserted_identity]
+        assert one.message.access_network_info == request.header("P-Access-Network-Info")
+        assert request.content_type is not None
+    for status, headers in ((100, ()), (202, ()), (403, (("Warning", "399 smsc x"),))):
+        try:
+            fast.send_response(one, status, headers=headers, now=0.0)
+        except SipBuildError:
+            with pytest.raises(SipBuildError):
+                general.send_response(other, status, headers=headers, now=0.0)
+            break
+        general.send_response(other, status, headers=headers, now=0.0)
+        assert fast.data_to_send() == general.data_to_send()
+
+
+def test_the_mo_answer_has_the_octets_of_the_general_request() -> None:
+    fast, general = _pair()
+    headers = answer_to_mo_headers(
+        "sip:smsc@ims.example.net", "tel:+491711234567", "c1@x", call_id="a1@10.0.0.1", tag="t"
+    )
+    fast.send_message("tel:+491711234567", headers, RP_DATA_BODY, CSCF, UDP, now=0.0)
+    request = answer_to_mo(
+        "sip:smsc@ims.example.net",
+        "tel:+491711234567",
+        "c1@x",
+        call_id="a1@10.0.0.1",
+        tag="t",
+        body=RP_DATA_BODY,
+    )
+    general.send_request(request, CSCF, UDP, 0.0)
+    assert fast.data_to_send() == general.data_to_send()
+    big = RP_DATA_BODY * 60  # over 1300 octets: TCP (RFC 3261 §18.1.1), as the general path
+    fast, general = _pair()
+    fast.send_message("tel:+491711234567", headers, big, CSCF, UDP, now=0.0)
+    general.send_request(
+        answer_to_mo(
+            "sip:smsc@ims.example.net",
+            "tel:+491711234567",
+            "c1@x",
+            call_id="a1@10.0.0.1",
+            tag="t",
+            body=big,
+        ),
+        CSCF,
+        UDP,
+        0.0,
+    )
+    sent, expected = fast.data_to_send(), general.data_to_send()
+    assert sent == expected and sent[0].transport is TCP
+
+
+def test_a_header_with_a_line_break_is_refused() -> None:
+    fast, _ = _pair()
+    with pytest.raises(SipBuildError):
+        fast.send_message("tel:+49", (("To", "<tel:+49>\r\nX: y"),), b"", CSCF, UDP, now=0.0)
+
+
+# -- server transactions ----------------------------------------------------------------------
+
+
+def test_retransmissions_get_the_last_response_until_timer_j() -> None:
+    fast, _ = _pair()
+    fast.receive_datagram(MO_MESSAGE, CSCF, UDP, 0.0)
+    event = fast.next_event()
+    assert isinstance(event, MessageReceived)
+    fast.receive_datagram(MO_MESSAGE, CSCF, UDP, 0.1)  # Trying: absorbed, nothing to resend
+    assert fast.next_event() is None and fast.data_to_send() == []
+    fast.send_response(event, 202, now=0.2)
+    (answer,) = fast.data_to_send()
+    assert answer.destination == CSCF and answer.data.startswith(b"SIP/2.0 202 Accepted")
+    fast.receive_datagram(MO_MESSAGE, CSCF, UDP, 1.0)
+    assert fast.next_event() is None
+    assert fast.data_to_send() == [answer]
+    assert fast.counters.retransmissions_absorbed == 2
+    with pytest.raises(SipBuildError):
+        fast.send_response(event, 200, now=1.0)
+    assert fast.next_timer() == pytest.approx(0.2 + 64 * 0.5)
+    fast.poll(0.2 + 64 * 0.5)
+    assert fast.counters.server_transactions_terminated == 1
+    fast.receive_datagram(MO_MESSAGE, CSCF, UDP, 40.0)  # after Timer J: a new request
+    assert isinstance(fast.next_event(), MessageReceived)
+
+
+def test_a_retransmission_read_by_the_general_parser_meets_the_fast_transaction() -> None:
+    fast, _ = _pair()
+    fast.receive_datagram(MO_MESSAGE, CSCF, UDP, 0.0)
+    event = fast.next_event()
+    assert isinstance(event, MessageReceived)
+    fast.send_response(event, 202, now=0.0)
+    (answer,) = fast.data_to_send()
+    same = MO_MESSAGE.replace(b"\r\nCall-ID:", b"\r\ni:")  # compact: the general path
+    assert scan_message(same, 70) is None
+    fast.receive_datagram(same, CSCF, UDP, 0.5)
+    assert fast.next_event() is None and fast.data_to_send() == [answer]
+
+
+def test_responses_go_to_the_source_port_with_rport() -> None:
+    fast, _ = _pair()
+    data = _head(_lines())
+    fast.receive_datagram(data, ("10.10.1.5", 41000), UDP, 0.0)
+    event = fast.next_event()
+    assert isinstance(event, MessageReceived)
+    fast.send_response(event, 202, now=0.0)
+    (answer,) = fast.data_to_send()
+    assert answer.destination == ("10.10.1.5", 41000)
+    assert b";rport=41000" in answer.data and b";received=10.10.1.5" in answer.data
+
+
+# -- client transactions ----------------------------------------------------------------------
+
+
+def _ok(branch: str, status: int = 200) -> bytes:
+    return (
+        f"SIP/2.0 {status} OK\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch={branch};rport=5060\r\n"
+        "From: <sip:smsc@x>;tag=1\r\nTo: <tel:+49>;tag=2\r\nCall-ID: a\r\nCSeq: 1 MESSAGE\r\n"
+        "Content-Length: 0\r\n\r\n"
+    ).encode()
+
+
+def _send(fast: SipEndpoint, now: float = 0.0) -> str:
+    key = fast.send_message(
+        "tel:+49", (("To", "<tel:+49>"),), b"x", UE, UDP, now=now, context="ctx"
+    )
+    fast.data_to_send()
+    return key[0]
+
+
+def test_a_final_response_within_t1_settles_it_without_a_retransmission() -> None:
+    fast, _ = _pair()
+    branch = _send(fast)
+    fast.receive_datagram(_ok(branch), UE, UDP, 0.1)
+    assert fast.next_event() == StatusReceived(200, (branch, "MESSAGE"), "ctx")
+    fast.poll(0.5)
+    assert fast.data_to_send() == [] and fast.next_timer() is None
+    assert fast.counters.client_transactions_terminated == 1
+    fast.receive_datagram(_ok(branch), UE, UDP, 0.6)  # a retransmitted 200: stray
+    assert fast.next_event() is None and fast.counters.stray_responses == 1
+
+
+def test_no_answer_within_t1_retransmits_then_times_out() -> None:
+    fast, _ = _pair()
+    key = fast.send_message(
+        "tel:+49", (("To", "<tel:+49>"),), b"x", UE, UDP, now=0.0, context="ctx"
+    )
+    (first,) = fast.data_to_send()
+    assert fast.next_timer() == pytest.approx(0.5)
+    fast.poll(0.5)
+    assert fast.data_to_send() == [first]  # Timer E: the same octets again
+    fast.poll(1.5)
+    assert [o.data for o in fast.data_to_send()] == [first.data]  # 2*T1 later
+    now = 1.5
+    while now < 32.0:
+        now = fast.next_timer() or 33.0
+        fast.poll(now)
+    assert fast.next_event() == TransactionTimedOut(key, "ctx")
+
+
+def test_a_late_final_response_reaches_the_promoted_transaction() -> None:
+    fast, _ = _pair()
+    branch = _send(fast)
+    fast.poll(0.5)
+    fast.data_to_send()
+    fast.receive_datagram(_ok(branch), UE, UDP, 0.7)
+    event = fast.next_event()
+    assert isinstance(event, ResponseReceived) and event.response.status == 200
+    assert event.context == "ctx"
+
+
+def test_a_provisional_response_hands_it_to_the_full_state_machine() -> None:
+    fast, _ = _pair()
+    branch = _send(fast)
+    fast.receive_datagram(_ok(branch, 100), UE, UDP, 0.1)
+    event = fast.next_event()
+    assert isinstance(event, ResponseReceived) and event.response.status == 100
+    fast.poll(0.5)  # Proceeding: retransmits at T2 (RFC 3261 §17.1.2.2)
+    assert len(fast.data_to_send()) == 1
+    assert fast.next_timer() == pytest.approx(4.5)
+    fast.receive_datagram(_ok(branch), UE, UDP, 1.0)
+    final = fast.next_event()
+    assert isinstance(final, ResponseReceived) and final.response.status == 200
+
+
+def test_a_response_the_scanner_refuses_still_finds_the_fast_transaction() -> None:
+    fast, _ = _pair()
+    branch = _send(fast)
+    fast.receive_datagram(_ok(branch).replace(b"CSeq", b"Cseq"), UE, UDP, 0.1)
+    event = fast.next_event()
+    assert isinstance(event, ResponseReceived) and event.context == "ctx"
+    fast.poll(0.5)
+    assert fast.data_to_send() == []
+
+
+def test_a_send_failure_is_reported_once() -> None:
+    fast, _ = _pair()
+    key = fast.send_message(
+        "tel:+49", (("To", "<tel:+49>"),), b"x", UE, UDP, now=0.0, context="ctx"
+    )
+    fast.transport_error(key, "unreachable")
+    assert fast.next_event() == TransportFailed(key, "ctx", "unreachable")
+    fast.transport_error(key, "unreachable")
+    assert fast.next_event() is None
