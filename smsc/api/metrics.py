@@ -12,6 +12,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    Metric,
     generate_latest,
 )
 
@@ -43,12 +44,28 @@ class CachedGauge(_CachedLabels, Gauge):
     """A Gauge whose labelled children are cached."""
 
 
+class _Settle:
+    """Registered first: every read of the registry applies the tallies before the counters."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> list[Metric]:
+        self._metrics.settle()
+        return []
+
+
 class Metrics:
     """Every metric the service exports, on a registry of its own."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        self._tallies: dict[tuple[CachedCounter, tuple[str, ...]], int] = {}
+        r.register(_Settle(self))
         self.mo_received = CachedCounter(
             "smsc_mo_received", "MO RP messages received, by RP message type", ["type"], registry=r
         )
@@ -125,6 +142,19 @@ class Metrics:
             ["channel", "result"],
             registry=r,
         )
+
+    def tally(self, counter: CachedCounter, *labels: str) -> None:
+        """Count one on the hot path: a dict entry, applied to `counter` when the registry is
+        read (prometheus_client's `inc` takes a lock and ~2 µs, several times per MO)."""
+        key = (counter, labels)
+        tallies = self._tallies
+        tallies[key] = tallies.get(key, 0) + 1
+
+    def settle(self) -> None:
+        """Apply the tallies to their counters."""
+        tallies, self._tallies = self._tallies, {}
+        for (counter, labels), amount in tallies.items():
+            (counter.labels(*labels) if labels else counter).inc(amount)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

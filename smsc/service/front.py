@@ -94,7 +94,7 @@ class SipFront:
             self.mt.on_sip_final(event.context, 503)
 
     def _status(self, status: int, context: object) -> None:
-        self.metrics.sip_responses.labels(str(status), "received").inc()
+        self.metrics.tally(self.metrics.sip_responses, str(status), "received")
         if status >= 200 and isinstance(context, MtContext):
             self.mt.on_sip_final(context, status)
 
@@ -105,7 +105,7 @@ class SipFront:
         reason: str | None = None,
         headers: Sequence[tuple[str, str]] = (),
     ) -> None:
-        self.metrics.sip_responses.labels(str(status), "sent").inc()
+        self.metrics.tally(self.metrics.sip_responses, str(status), "sent")
         self.sender.respond(event, status, reason, headers)
 
     def _request(self, event: RequestReceived) -> None:
@@ -196,7 +196,7 @@ class SipFront:
                 )
             return
         self._respond(event, 202)
-        self.metrics.mo_received.labels(kind.name).inc()
+        self.metrics.tally(self.metrics.mo_received, kind.name)
         if kind in _MO:
             self.mo.dispatch(event, identity, msisdn, message, pani)
         else:

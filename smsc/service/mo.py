@@ -201,7 +201,7 @@ class MoService:
         coding = tpdu.coding
         concat = None if tpdu.user_data.header is None else tpdu.user_data.header.concatenation
         verdict = self._verdict(pani)
-        self.metrics.mo_roaming.labels(verdict.status.value).inc()
+        self.metrics.tally(self.metrics.mo_roaming, verdict.status.value)
         visited = (
             None
             if verdict.visited_mcc is None

@@ -264,8 +264,9 @@ class SqlMessageStore:
         Bad input (naive datetimes) raises here, before it can spoil a batch.
         """
         if self._sqlite_file is not None:
-            sqlite_time(message.received_at)  # only the datetimes can be refused (naive)
-            sqlite_time(message.expires_at)
+            if message.received_at.tzinfo is not UTC or message.expires_at.tzinfo is not UTC:
+                sqlite_time(message.received_at)  # only the datetimes can be refused (naive)
+                sqlite_time(message.expires_at)
         else:
             message_row(message, self._clock())
         self._require_engine()

@@ -16,3 +16,21 @@ def test_labelled_children_are_cached_and_counted() -> None:
     text = metrics.exposition().decode()
     assert 'smsc_sip_responses_total{code="202",direction="sent"} 2.0' in text
     assert 'smsc_queue_depth{state="queued"} 3.0' in text
+
+
+def test_tallies_show_on_every_read_of_the_registry() -> None:
+    metrics = Metrics()
+    for _ in range(3):
+        metrics.tally(metrics.mo_received, "RP_DATA_MS_TO_N")
+    metrics.tally(metrics.sip_responses, "202", "sent")
+    metrics.tally(metrics.mt_delivered)
+    registry = metrics.registry
+    assert registry.get_sample_value("smsc_mo_received_total", {"type": "RP_DATA_MS_TO_N"}) == 3
+    assert (
+        registry.get_sample_value("smsc_sip_responses_total", {"code": "202", "direction": "sent"})
+        == 1
+    )
+    metrics.tally(metrics.mo_received, "RP_DATA_MS_TO_N")
+    text = metrics.exposition().decode()
+    assert 'smsc_mo_received_total{type="RP_DATA_MS_TO_N"} 4.0' in text
+    assert "smsc_mt_delivered_total 1.0" in text
