@@ -48,8 +48,22 @@ from smsc.transport.sip import ListenAddress, SipTransport
 log = logging.getLogger("smsc")
 
 
+_ROUTES: dict[str, Route | None] = {}
+"""route_of answers by URI: a few S-CSCF URIs serve every subscriber."""
+
+
 def route_of(uri: str) -> Route | None:
     """Where a sip: URI points (RFC 3263 reduced to host:port;transport=)."""
+    if uri in _ROUTES:
+        return _ROUTES[uri]
+    route = _parse_route(uri)
+    if len(_ROUTES) >= 1024:
+        _ROUTES.clear()
+    _ROUTES[uri] = route
+    return route
+
+
+def _parse_route(uri: str) -> Route | None:
     try:
         parsed = parse_uri(uri)
     except SipParseError:

@@ -31,6 +31,8 @@ NO_ROUTE = "no-route"
 """Outcome of a claim for a recipient nobody can route to (not registered, no next hop)."""
 EXPIRED = "validity period expired"
 _RELEASE_MEMORY_S = 60.0
+_STARTS_PER_TURN = 100
+"""MT transfers started before the delivery pass yields to the event loop once."""
 """How long a release is remembered to undo a park or deferral recorded just after it."""
 
 
@@ -79,7 +81,7 @@ class MtService:
         reporter: StatusReporter | None = None,
         fill_rp_da: Callable[[str], bool] = lambda _recipient: False,
         poll_interval: float = 1.0,
-        batch: int = 200,
+        batch: int = 500,
     ) -> None:
         delivery = delivery or DeliverySettings()
         self.store = store
@@ -137,6 +139,7 @@ class MtService:
         Returns how many were waiting (parked on memory-full, or backing off).
         """
         recipient = msisdn.removeprefix("+")
+        self._released_at.pop(recipient, None)  # re-inserted: the dict stays in time order
         self._released_at[recipient] = self.clock()
         self._unroutable.discard(recipient)
         self._unpark(recipient)
@@ -200,12 +203,14 @@ class MtService:
         since = self.clock()
         messages = await self.store.claim_heads(idle, now)
         claimed = len(messages)
-        for message in messages:
+        for started, message in enumerate(messages, 1):
             route = await self.route(message.message.recipient)
             if route is None:
                 deferrals.append(self._defer(message, now, since))
             else:
                 await self._start(message, route, now)
+            if not started % _STARTS_PER_TURN:
+                await asyncio.sleep(0)  # let answers and MO in between: no long loop stalls
         if deferrals:  # concurrently: their writes share group commits
             await asyncio.gather(*deferrals)
         if claimed and len(due) >= self.batch:
@@ -381,9 +386,14 @@ class MtService:
             self._unroutable.discard(recipient)
 
     def _forget_old_releases(self, now: float) -> None:
-        old = [r for r, at in self._released_at.items() if at < now - _RELEASE_MEMORY_S]
-        for recipient in old:
-            del self._released_at[recipient]
+        """Drop releases older than _RELEASE_MEMORY_S: the oldest come first (insertion order)."""
+        released = self._released_at
+        horizon = now - _RELEASE_MEMORY_S
+        while released:
+            recipient, at = next(iter(released.items()))
+            if at >= horizon:
+                break
+            del released[recipient]
 
     async def drain(self) -> None:
         """Wait for outcomes being recorded; close the status report webhook client."""

@@ -279,3 +279,22 @@ async def _head(store: MemoryMessageStore, recipient: str) -> StoredMessage:
     claimed = await store.claim_next(recipient, datetime.now(UTC) + timedelta(days=2))
     assert claimed is not None and claimed.history[0].outcome == "no-route"
     return claimed
+
+
+async def test_releases_are_remembered_for_a_minute_oldest_forgotten_first() -> None:
+    service, _, _ = await _service(set())
+    now = [0.0]
+    service.clock = lambda: now[0]
+    await service.release("491700000001")
+    now[0] = 30.0
+    await service.release("491700000002")
+    now[0] = 50.0
+    await service.release("+491700000001")  # again: now the newest
+    now[0] = 85.0
+    service._forget_old_releases(now[0])
+    assert list(service._released_at) == ["491700000002", "491700000001"]
+    now[0] = 100.0
+    service._forget_old_releases(now[0])
+    assert list(service._released_at) == ["491700000001"]
+    service._forget_old_releases(111.0)
+    assert service._released_at == {}
