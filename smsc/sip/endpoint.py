@@ -223,7 +223,7 @@ class SipEndpoint:
                     self._fast_request(scanned, source, now)
                     return
             elif start == b"SIP/2.0 ":
-                status = scan_response(data)
+                status = scan_response(data, self.max_headers)
                 if status is not None and self._fast_response(status, now):
                     return
         try:
@@ -636,9 +636,9 @@ class SipEndpoint:
         """`send_request` of a MESSAGE built from header pairs (no Via, Max-Forwards, User-Agent
         or Content-Length among them; CSeq "1 MESSAGE" included), without a SipRequest."""
         branch = self.new_branch()
-        fields = "\r\n".join([f"{name}: {value}" for name, value in headers])
+        fields = "".join([f"\r\n{name}: {value}" for name, value in headers])
         user_agent = f"\r\n{self._user_agent}" if self._user_agent else ""
-        tail = f"\r\nMax-Forwards: {DEFAULT_MAX_FORWARDS}\r\n{fields}{user_agent}"
+        tail = f"\r\nMax-Forwards: {DEFAULT_MAX_FORWARDS}{fields}{user_agent}"
         tail = f"{tail}\r\nContent-Length: {len(body)}\r\n\r\n"
         line = f"MESSAGE {uri} {SIP_VERSION}\r\nVia: SIP/2.0/"
         text = f"{line}UDP {self.local_sent_by};branch={branch};rport{tail}"

@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from smsc.sip.constants import DEFAULT_PORT, MAGIC_COOKIE, Address
+from smsc.sip.errors import SipParseError
+from smsc.sip.headers import parse_uri
 from smsc.sip.message import header_key
 
 CONTENT_TYPE_SMS = "application/vnd.3gpp.sms"
@@ -124,13 +126,53 @@ def scan_message(data: bytes, max_headers: int) -> ScannedMessage | None:
         return None
     if not call_id or " " in call_id or not from_ or not to or "tag" in to.lower():
         return None
-    for via in vias:
-        if "," in via or '"' in via:
+    for line in vias:
+        if "," in line or '"' in line:
             return None
-    top = vias[0]
-    if not top.startswith(_VIA_PREFIX):
+    via = _scan_via(vias[0])
+    if via is None:
         return None
-    if " " in top[len(_VIA_PREFIX) :] or "\t" in top:
+    branch, host, port, rport, has_rport = via
+    asserted: tuple[str, ...] = ()
+    if "p-asserted-identity" in fields:
+        uris = []
+        for part in fields["p-asserted-identity"].split(","):
+            uri_part = part.strip()
+            if (
+                not uri_part.startswith("<")
+                or uri_part.find(">") != len(uri_part) - 1
+                or " " in uri_part
+                or '"' in uri_part
+                or "\t" in uri_part
+            ):
+                return None
+            try:
+                uris.append(parse_uri(uri_part[1:-1]).raw)
+            except SipParseError:
+                return None  # the general path answers 400
+        asserted = tuple(uris)
+    return ScannedMessage(
+        uri,
+        vias,
+        branch,
+        host,
+        port,
+        rport,
+        has_rport,
+        from_,
+        to,
+        call_id,
+        cseq,
+        asserted,
+        fields.get("p-access-network-info"),
+        body,
+    )
+
+
+def _scan_via(top: str) -> tuple[str, str, int, bool, bool] | None:
+    """A top Via over UDP without whitespace, quoting, maddr or odd parameter names:
+    (branch, host lower-cased, port, empty rport, any rport), or None."""
+    if not top.startswith(_VIA_PREFIX) or " " in top[len(_VIA_PREFIX) :] or "\t" in top:
         return None
     sent_by, *params = top[len(_VIA_PREFIX) :].split(";")
     host, colon, port_text = sent_by.partition(":")
@@ -152,37 +194,10 @@ def scan_message(data: bytes, max_headers: int) -> ScannedMessage | None:
             has_rport, rport = True, not eq
     if branch is None or not branch.startswith(MAGIC_COOKIE) or not branch.isprintable():
         return None
-    asserted: tuple[str, ...] = ()
-    if "p-asserted-identity" in fields:
-        uris = []
-        for part in fields["p-asserted-identity"].split(","):
-            uri_part = part.strip()
-            if (
-                not uri_part.startswith("<")
-                or uri_part.find(">") != len(uri_part) - 1
-                or " " in uri_part
-                or '"' in uri_part
-                or "\t" in uri_part
-            ):
-                return None
-            uris.append(uri_part[1:-1])
-        asserted = tuple(uris)
-    return ScannedMessage(
-        uri,
-        vias,
-        branch,
-        host.lower(),
-        int(port_text) if colon else DEFAULT_PORT,
-        rport,
-        has_rport,
-        from_,
-        to,
-        call_id,
-        cseq,
-        asserted,
-        fields.get("p-access-network-info"),
-        body,
-    )
+    if not all(value.isprintable() for value in params):
+        return None
+    port = int(port_text) if colon else DEFAULT_PORT
+    return branch, host.lower(), port, rport, has_rport
 
 
 def response_via(scanned: ScannedMessage, source: Address) -> str:
@@ -211,8 +226,8 @@ def response_destination(scanned: ScannedMessage, source: Address) -> Address:
     return source[0], scanned.port
 
 
-def scan_response(data: bytes) -> ScannedResponse | None:
-    """A response with one Via line and a magic-cookie branch, or None."""
+def scan_response(data: bytes, max_headers: int) -> ScannedResponse | None:
+    """A response with one Via line in the shape we send, or None for the general parser."""
     end = data.find(b"\r\n\r\n")
     if end < 0:
         return None
@@ -223,25 +238,24 @@ def scan_response(data: bytes) -> ScannedResponse | None:
     code = head[8:11]
     if not head.startswith("SIP/2.0 ") or head[11:12] != " " or not code.isdigit():
         return None
+    if code[0] not in "123456":
+        return None
     read = _fields(head)
     if read is None:
         return None
-    _, fields, vias = read
-    if len(vias) != 1 or "," in vias[0] or '"' in vias[0] or "call-id" not in fields:
+    lines, fields, vias = read
+    if len(lines) - 1 > max_headers or len(vias) != 1 or "," in vias[0] or '"' in vias[0]:
         return None
     cseq = fields.get("cseq")
-    if cseq is None:
+    if cseq is None or "call-id" not in fields or "from" not in fields or "to" not in fields:
         return None
     number, _, method = cseq.partition(" ")
-    if not number.isdigit() or not method.isalpha():
+    if not number.isdigit() or len(number) > 10 or int(number) >= 2**31 or not method.isalpha():
         return None
-    start = vias[0].find(";branch=")
-    if start < 0:
+    length = fields.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > len(data) - end - 4):
         return None
-    branch = vias[0][start + 8 :].partition(";")[0]
-    if not branch.startswith(MAGIC_COOKIE):
+    via = _scan_via(vias[0])
+    if via is None:
         return None
-    status = int(code)
-    if status < 100:
-        return None
-    return ScannedResponse(status, branch, method)
+    return ScannedResponse(int(code), via[0], method)

@@ -114,12 +114,12 @@ def test_responses_are_read_for_their_transaction() -> None:
         b"From: <sip:a@b>;tag=1\r\nTo: <tel:+49>;tag=2\r\nCall-ID: x\r\nCSeq: 1 MESSAGE\r\n"
         b"Content-Length: 0\r\n\r\n"
     )
-    scanned = scan_response(ok)
+    scanned = scan_response(ok, 70)
     assert scanned is not None and scanned == (200, "z9hG4bKab", "MESSAGE")
-    assert scan_response(ok.replace(b"CSeq", b"Cseq")) is None
-    assert scan_response(ok.replace(b"Via: ", b"Via: SIP/2.0/UDP 10.0.0.2, ")) is None
-    assert scan_response(ok.replace(b"200 OK", b"2x0 OK")) is None
-    assert scan_response(ok.replace(b"z9hG4bKab", b"ab")) is None
+    assert scan_response(ok.replace(b"CSeq", b"Cseq"), 70) is None
+    assert scan_response(ok.replace(b"Via: ", b"Via: SIP/2.0/UDP 10.0.0.2, "), 70) is None
+    assert scan_response(ok.replace(b"200 OK", b"2x0 OK"), 70) is None
+    assert scan_response(ok.replace(b"z9hG4bKab", b"ab"), 70) is None
 
 
 # -- the same answers as the general path ---------------------------------------------------
