@@ -619,6 +619,7 @@ class SipEndpoint:
         fast.response = data
         if status >= 200:
             fast.final = True
+            fast.top_via = ""  # Completed keeps only what a retransmission needs (Timer J)
             self._fast_expiry.append((now + 64 * self.t1, event.key))
         self._outgoing.append(Outgoing(data, fast.destination, _UDP))
 
