@@ -58,6 +58,23 @@ def wait_ready(http: str, deadline: float) -> None:
     raise SystemExit("smsc serve did not become ready")
 
 
+def run_loadgen(loadgen: Path, port: int, count: int, concurrency: int) -> dict[str, Any]:
+    """Run `sms_loadgen` against 127.0.0.1:`port`; its JSON result line."""
+    command = [str(loadgen), "-p", str(port), "-l", "0", "-n", str(count)]
+    result = subprocess.run(
+        [*command, "-c", str(concurrency), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
+    if not lines:
+        raise SystemExit(f"load generator failed: {result.stdout}\n{result.stderr}")
+    figures: dict[str, Any] = json.loads(lines[-1])
+    return figures
+
+
 def start_ocs(port: int) -> subprocess.Popen[str]:
     """The bench's instant OCS (bench/charging.py --raw-ocs) in a process of its own."""
     process = subprocess.Popen(
@@ -112,28 +129,7 @@ def run(
             wait_ready(f"http://127.0.0.1:{http_port}", time.monotonic() + 30)
             if charging:
                 time.sleep(1.0)  # CER/CEA with the OCS
-            result = subprocess.run(
-                [
-                    str(loadgen),
-                    "-p",
-                    str(sip_port),
-                    "-l",
-                    "0",
-                    "-n",
-                    str(count),
-                    "-c",
-                    str(concurrency),
-                    "--json",
-                ],
-                capture_output=True,
-                text=True,
-                timeout=600,
-                check=False,
-            )
-            lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
-            if not lines:
-                raise SystemExit(f"load generator failed: {result.stdout}\n{result.stderr}")
-            figures: dict[str, Any] = json.loads(lines[-1])
+            figures = run_loadgen(loadgen, sip_port, count, concurrency)
         finally:
             server.terminate()
             server.wait(timeout=30)

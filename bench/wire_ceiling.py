@@ -29,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.mo_throughput import build_loadgen, free_port
+from bench.mo_throughput import build_loadgen, free_port, run_loadgen
 
 SO_ATTACH_REUSEPORT_CBPF = 51
 _BPF_LD_W_ABS, _BPF_TAX, _BPF_XOR_X, _BPF_MOD_K, _BPF_RET_A = 0x20, 0x07, 0xAC, 0x94, 0x16
@@ -139,28 +139,7 @@ def run(count: int, concurrency: int, workers: int) -> dict[str, Any]:
             sock.close()
         time.sleep(1.0)
         before = [_cpu_seconds(p.pid) for p in processes]
-        result = subprocess.run(
-            [
-                str(loadgen),
-                "-p",
-                str(port),
-                "-l",
-                "0",
-                "-n",
-                str(count),
-                "-c",
-                str(concurrency),
-                "--json",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        lines = [line for line in result.stdout.splitlines() if line.startswith("{")]
-        if not lines:
-            raise SystemExit(f"load generator failed: {result.stdout}\n{result.stderr}")
-        figures: dict[str, Any] = json.loads(lines[-1])
+        figures = run_loadgen(loadgen, port, count, concurrency)
         figures["workers"] = workers
         figures["worker_cpu_s"] = [
             round(_cpu_seconds(p.pid) - b, 2) for p, b in zip(processes, before, strict=True)

@@ -24,6 +24,7 @@ from smsc.sip.events import (
     ResponseReceived,
     StatusReceived,
 )
+from tests.fuzz_codec import mutate as byte_mutation
 from tests.smsc.sip.samples import MO_MESSAGE, RP_DATA_BODY
 
 UDP = Transport.UDP
@@ -93,28 +94,14 @@ def _line_mutation(rng: random.Random, data: bytes) -> bytes:
     return b"\r\n".join(lines) + sep + body
 
 
-def _byte_mutation(rng: random.Random, data: bytes) -> bytes:
-    buf = bytearray(data)
-    for _ in range(rng.randint(1, 3)):
-        choice = rng.random()
-        if choice < 0.4 and buf:
-            buf[rng.randrange(len(buf))] ^= 1 << rng.randrange(8)
-        elif choice < 0.7 and buf:
-            buf[rng.randrange(len(buf))] = rng.randrange(256)
-        elif choice < 0.85:
-            buf.insert(rng.randrange(len(buf) + 1), rng.randrange(256))
-        elif buf:
-            del buf[rng.randrange(len(buf))]
-    return bytes(buf)
-
-
 def mutate(rng: random.Random, data: bytes) -> bytes:
     for _ in range(rng.randint(1, 3)):
-        data = _line_mutation(rng, data) if rng.random() < 0.7 else _byte_mutation(rng, data)
+        data = _line_mutation(rng, data) if rng.random() < 0.7 else byte_mutation(rng, data)
     return data
 
 
-def _pair() -> tuple[SipEndpoint, SipEndpoint]:
+def endpoint_pair() -> tuple[SipEndpoint, SipEndpoint]:
+    """A fast-lane endpoint and a general one that make the same tags and branches."""
     fast = SipEndpoint(local_via_host="10.0.0.1", local_port=5060)
     general = SipEndpoint(local_via_host="10.0.0.1", local_port=5060, fast_lane=False)
     general._prefix = fast._prefix
@@ -123,7 +110,7 @@ def _pair() -> tuple[SipEndpoint, SipEndpoint]:
 
 def check_request(data: bytes, source: tuple[str, int]) -> str:
     """'fast', 'general' or 'refused'; an AssertionError when the lanes disagree."""
-    fast, general = _pair()
+    fast, general = endpoint_pair()
     fast.receive_datagram(data, source, UDP, 0.0)
     general.receive_datagram(data, source, UDP, 0.0)
     one, other = fast.next_event(), general.next_event()
@@ -168,7 +155,7 @@ def _status(event: Event | None) -> int | None:
 
 def check_response(rng: random.Random) -> str:
     """A response to one outstanding MESSAGE: both lanes pass on the same status, or none."""
-    fast, general = _pair()
+    fast, general = endpoint_pair()
     headers = (("To", "<tel:+49>"), ("Call-ID", "a@10.0.0.1"), ("CSeq", "1 MESSAGE"))
     peer = ("10.99.0.7", 5060)
     key = fast.send_message("tel:+49", headers, b"x", peer, UDP, now=0.0, context="c")

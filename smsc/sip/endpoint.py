@@ -314,20 +314,9 @@ class SipEndpoint:
     def _promote(self, key: ClientTransactionKey, fast: _FastClient) -> ClientTransaction:
         """A fast-lane client transaction becomes a full one, as if created when it was sent."""
         del self._fast_client[key]
-        txn = ClientTransaction(
-            key,
-            fast.data,
-            transport=_UDP,
-            destination=fast.destination,
-            now=fast.sent_at,
-            t1=self.t1,
-            t2=self.t2,
-            t4=self.t4,
-            context=fast.context,
+        return self._client_transaction(
+            key, fast.data, _UDP, fast.destination, now=fast.sent_at, context=fast.context
         )
-        self._client[key] = txn
-        self._after(txn, None)
-        return txn
 
     def transport_error(self, key: ClientTransactionKey, reason: str = "") -> None:
         """RFC 3261 §17.1.4: an Outgoing carrying ``key`` could not be sent."""
@@ -656,10 +645,26 @@ class SipEndpoint:
             return key
         text = f"{line}TCP {self.local_sent_by};branch={branch}{tail}"
         data = text.encode("utf-8", "surrogateescape") + body
+        self.counters.client_transactions_created += 1
+        self._client_transaction(key, data, _TCP, destination, now=now, context=context)
+        self._outgoing.append(Outgoing(data, destination, _TCP, None, key))
+        return key
+
+    def _client_transaction(
+        self,
+        key: ClientTransactionKey,
+        data: bytes,
+        transport: Transport,
+        destination: Address,
+        *,
+        now: float,
+        context: object,
+    ) -> ClientTransaction:
+        """A full client transaction (RFC 3261 §17.1.2), created as if at `now`, timers armed."""
         txn = ClientTransaction(
             key,
             data,
-            transport=_TCP,
+            transport=transport,
             destination=destination,
             now=now,
             t1=self.t1,
@@ -668,10 +673,8 @@ class SipEndpoint:
             context=context,
         )
         self._client[key] = txn
-        self.counters.client_transactions_created += 1
         self._after(txn, None)
-        self._outgoing.append(Outgoing(data, destination, _TCP, None, key))
-        return key
+        return txn
 
     def send_request(
         self,
@@ -714,20 +717,8 @@ class SipEndpoint:
             lines[1] = f"Via: SIP/2.0/TCP {self.local_sent_by};branch={branch}"
             data = self._encode(lines, request.body)
         key = (branch, method)
-        txn = ClientTransaction(
-            key,
-            data,
-            transport=transport,
-            destination=destination,
-            now=now,
-            t1=self.t1,
-            t2=self.t2,
-            t4=self.t4,
-            context=context,
-        )
-        self._client[key] = txn
         self.counters.client_transactions_created += 1
-        self._after(txn, None)
+        self._client_transaction(key, data, transport, destination, now=now, context=context)
         self._outgoing.append(Outgoing(data, destination, transport, None, key))
         return key
 

@@ -88,15 +88,23 @@ def _fields(head: str) -> tuple[list[str], dict[str, str], list[str]] | None:
     return lines, fields, vias
 
 
-def scan_message(data: bytes, max_headers: int) -> ScannedMessage | None:
-    """A MESSAGE over UDP in the common shape, or None for the general parser."""
+def _split_head(data: bytes) -> tuple[str, int] | None:
+    """The ASCII header section and where it ends (the empty line), or None."""
     end = data.find(b"\r\n\r\n")
     if end < 0:
         return None
     try:
-        head = data[:end].decode("ascii")
+        return data[:end].decode("ascii"), end
     except UnicodeDecodeError:
         return None
+
+
+def scan_message(data: bytes, max_headers: int) -> ScannedMessage | None:
+    """A MESSAGE over UDP in the common shape, or None for the general parser."""
+    split = _split_head(data)
+    if split is None:
+        return None
+    head, end = split
     read = _fields(head)
     if read is None:
         return None
@@ -228,13 +236,10 @@ def response_destination(scanned: ScannedMessage, source: Address) -> Address:
 
 def scan_response(data: bytes, max_headers: int) -> ScannedResponse | None:
     """A response with one Via line in the shape we send, or None for the general parser."""
-    end = data.find(b"\r\n\r\n")
-    if end < 0:
+    split = _split_head(data)
+    if split is None:
         return None
-    try:
-        head = data[:end].decode("ascii")
-    except UnicodeDecodeError:
-        return None
+    head, end = split
     code = head[8:11]
     if not head.startswith("SIP/2.0 ") or head[11:12] != " " or not code.isdigit():
         return None

@@ -19,19 +19,12 @@ from smsc.sip.events import (
     TransportFailed,
 )
 from smsc.sip.fast_lane import scan_message, scan_response
+from tests.fuzz_sip_lanes import endpoint_pair
 from tests.smsc.sip.samples import MO_MESSAGE, RP_DATA_BODY
 
 UDP, TCP = Transport.UDP, Transport.TCP
 CSCF = ("10.10.1.5", 5060)
 UE = ("10.99.0.7", 5060)
-
-
-def _pair() -> tuple[SipEndpoint, SipEndpoint]:
-    """A fast-lane endpoint and a general one that make the same tags and branches."""
-    fast = SipEndpoint(local_via_host="10.0.0.1", local_port=5060)
-    general = SipEndpoint(local_via_host="10.0.0.1", local_port=5060, fast_lane=False)
-    general._prefix = fast._prefix
-    return fast, general
 
 
 def _head(lines: list[str], body: bytes = RP_DATA_BODY) -> bytes:
@@ -195,7 +188,7 @@ def _requests(draw: st.DrawFn) -> bytes:
 @settings(max_examples=400)
 @given(data=_requests(), source=st.sampled_from([CSCF, ("10.10.1.99", 41000)]))
 def test_both_lanes_answer_with_the_same_octets(data: bytes, source: tuple[str, int]) -> None:
-    fast, general = _pair()
+    fast, general = endpoint_pair()
     fast.receive_datagram(data, source, UDP, 0.0)
     general.receive_datagram(data, source, UDP, 0.0)
     one, other = fast.next_event(), general.next_event()
@@ -225,7 +218,7 @@ def test_both_lanes_answer_with_the_same_octets(data: bytes, source: tuple[str, 
 
 
 def test_the_mo_answer_has_the_octets_of_the_general_request() -> None:
-    fast, general = _pair()
+    fast, general = endpoint_pair()
     headers = answer_to_mo_headers(
         "sip:smsc@ims.example.net", "tel:+491711234567", "c1@x", call_id="a1@10.0.0.1", tag="t"
     )
@@ -241,7 +234,7 @@ def test_the_mo_answer_has_the_octets_of_the_general_request() -> None:
     general.send_request(request, CSCF, UDP, 0.0)
     assert fast.data_to_send() == general.data_to_send()
     big = RP_DATA_BODY * 60  # over 1300 octets: TCP (RFC 3261 §18.1.1), as the general path
-    fast, general = _pair()
+    fast, general = endpoint_pair()
     fast.send_message("tel:+491711234567", headers, big, CSCF, UDP, now=0.0)
     general.send_request(
         answer_to_mo(
@@ -261,7 +254,7 @@ def test_the_mo_answer_has_the_octets_of_the_general_request() -> None:
 
 
 def test_a_header_with_a_line_break_is_refused() -> None:
-    fast, _ = _pair()
+    fast, _ = endpoint_pair()
     with pytest.raises(SipBuildError):
         fast.send_message("tel:+49", (("To", "<tel:+49>\r\nX: y"),), b"", CSCF, UDP, now=0.0)
 
@@ -270,7 +263,7 @@ def test_a_header_with_a_line_break_is_refused() -> None:
 
 
 def test_retransmissions_get_the_last_response_until_timer_j() -> None:
-    fast, _ = _pair()
+    fast, _ = endpoint_pair()
     fast.receive_datagram(MO_MESSAGE, CSCF, UDP, 0.0)
     event = fast.next_event()
     assert isinstance(event, MessageReceived)
@@ -293,7 +286,7 @@ def test_retransmissions_get_the_last_response_until_timer_j() -> None:
 
 
 def test_a_retransmission_read_by_the_general_parser_meets_the_fast_transaction() -> None:
-    fast, _ = _pair()
+    fast, _ = endpoint_pair()
     fast.receive_datagram(MO_MESSAGE, CSCF, UDP, 0.0)
     event = fast.next_event()
     assert isinstance(event, MessageReceived)
@@ -306,7 +299,7 @@ def test_a_retransmission_read_by_the_general_parser_meets_the_fast_transaction(
 
 
 def test_responses_go_to_the_source_port_with_rport() -> None:
-    fast, _ = _pair()
+    fast, _ = endpoint_pair()
     data = _head(_lines())
     fast.receive_datagram(data, ("10.10.1.5", 41000), UDP, 0.0)
     event = fast.next_event()
@@ -337,7 +330,7 @@ def _send(fast: SipEndpoint, now: float = 0.0) -> str:
 
 
 def test_a_final_response_within_t1_settles_it_without_a_retransmission() -> None:
-    fast, _ = _pair()
+    fast, _ = endpoint_pair()
     branch = _send(fast)
     fast.receive_datagram(_ok(branch), UE, UDP, 0.1)
     assert fast.next_event() == StatusReceived(200, (branch, "MESSAGE"), "ctx")
@@ -349,7 +342,7 @@ def test_a_final_response_within_t1_settles_it_without_a_retransmission() -> Non
 
 
 def test_no_answer_within_t1_retransmits_then_times_out() -> None:
-    fast, _ = _pair()
+    fast, _ = endpoint_pair()
     key = fast.send_message(
         "tel:+49", (("To", "<tel:+49>"),), b"x", UE, UDP, now=0.0, context="ctx"
     )
@@ -367,7 +360,7 @@ def test_no_answer_within_t1_retransmits_then_times_out() -> None:
 
 
 def test_a_late_final_response_reaches_the_promoted_transaction() -> None:
-    fast, _ = _pair()
+    fast, _ = endpoint_pair()
     branch = _send(fast)
     fast.poll(0.5)
     fast.data_to_send()
@@ -378,7 +371,7 @@ def test_a_late_final_response_reaches_the_promoted_transaction() -> None:
 
 
 def test_a_provisional_response_hands_it_to_the_full_state_machine() -> None:
-    fast, _ = _pair()
+    fast, _ = endpoint_pair()
     branch = _send(fast)
     fast.receive_datagram(_ok(branch, 100), UE, UDP, 0.1)
     event = fast.next_event()
@@ -392,7 +385,7 @@ def test_a_provisional_response_hands_it_to_the_full_state_machine() -> None:
 
 
 def test_a_response_the_scanner_refuses_still_finds_the_fast_transaction() -> None:
-    fast, _ = _pair()
+    fast, _ = endpoint_pair()
     branch = _send(fast)
     fast.receive_datagram(_ok(branch).replace(b"CSeq", b"Cseq"), UE, UDP, 0.1)
     event = fast.next_event()
@@ -402,7 +395,7 @@ def test_a_response_the_scanner_refuses_still_finds_the_fast_transaction() -> No
 
 
 def test_a_send_failure_is_reported_once() -> None:
-    fast, _ = _pair()
+    fast, _ = endpoint_pair()
     key = fast.send_message(
         "tel:+49", (("To", "<tel:+49>"),), b"x", UE, UDP, now=0.0, context="ctx"
     )
