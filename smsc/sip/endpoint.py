@@ -224,7 +224,7 @@ class SipEndpoint:
                     return
             elif start == b"SIP/2.0 ":
                 status = scan_response(data, self.max_headers)
-                if status is not None and self._fast_response(status, now):
+                if status is not None and self._fast_response(status):
                     return
         try:
             message = parse_message(
@@ -297,7 +297,7 @@ class SipEndpoint:
             self._send(txn, data)
         return True
 
-    def _fast_response(self, scanned: ScannedResponse, now: float) -> bool:
+    def _fast_response(self, scanned: ScannedResponse) -> bool:
         """A response to a fast-lane client transaction; False leaves it to the general path."""
         key = (scanned.branch, scanned.method)
         fast = self._fast_client.get(key)
@@ -637,10 +637,13 @@ class SipEndpoint:
             raise SipBuildError("CR or LF inside a header")
         data = text.encode("utf-8", "surrogateescape") + body
         key = (branch, "MESSAGE")
-        if transport is _UDP and len(data) <= UDP_MTU_LIMIT and self.fast_lane:
-            self._fast_client[key] = _FastClient(data, destination, now, context)
-            self._fast_resend.append((now + self.t1, key))
+        if transport is _UDP and len(data) <= UDP_MTU_LIMIT:
             self.counters.client_transactions_created += 1
+            if self.fast_lane:
+                self._fast_client[key] = _FastClient(data, destination, now, context)
+                self._fast_resend.append((now + self.t1, key))
+            else:
+                self._client_transaction(key, data, _UDP, destination, now=now, context=context)
             self._outgoing.append(Outgoing(data, destination, _UDP, None, key))
             return key
         text = f"{line}TCP {self.local_sent_by};branch={branch}{tail}"

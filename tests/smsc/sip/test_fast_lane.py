@@ -253,6 +253,16 @@ def test_the_mo_answer_has_the_octets_of_the_general_request() -> None:
     assert sent == expected and sent[0].transport is TCP
 
 
+def test_without_the_fast_lane_a_message_is_a_full_udp_transaction() -> None:
+    _, general = endpoint_pair()
+    key = general.send_message("tel:+49", (("To", "<tel:+49>"),), b"x", UE, UDP, now=0.0)
+    (sent,) = general.data_to_send()
+    assert sent.transport is UDP and b"SIP/2.0/UDP" in sent.data
+    general.poll(0.5)  # Timer E of the full state machine
+    assert [o.data for o in general.data_to_send()] == [sent.data]
+    assert general.counters.client_transactions_created == 1 and key[1] == "MESSAGE"
+
+
 def test_a_header_with_a_line_break_is_refused() -> None:
     fast, _ = endpoint_pair()
     with pytest.raises(SipBuildError):
