@@ -150,7 +150,7 @@ class SipFront:
         self._sms(event, identity, msisdn, body, request.header("P-Access-Network-Info"))
 
     def _fast_message(self, event: MessageReceived) -> None:
-        """A MESSAGE read by the SIP fast lane: already one vnd.3gpp.sms body, one PAI."""
+        """A MESSAGE read by the SIP fast lane: one vnd.3gpp.sms body, the PAI URIs listed."""
         if not self.is_trusted(event.source[0]):
             self._respond(event, 403, "Forbidden: untrusted source")
             return
