@@ -74,6 +74,9 @@ class ChargingSettings:
     rating_group: int | None = None
     watchdog_s: int = 30
     reconnect_s: int = 30
+    vendor_id: int = 0
+    product_name: str = "smsc"
+    firmware_revision: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +121,14 @@ class HttpSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class LoggingSettings:
+    level: str = "info"
+    format: str = "text"
+    summary_s: float = 10.0
+    show_subscriber_data: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     sip: SipSettings = field(default_factory=SipSettings)
     smsc: SmscSettings = field(default_factory=SmscSettings)
@@ -126,6 +137,7 @@ class Settings:
     aml: AmlSettings = field(default_factory=AmlSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
 
 
 _SECTION_TYPES: dict[str, type[Any]] = {
@@ -136,6 +148,7 @@ _SECTION_TYPES: dict[str, type[Any]] = {
     "aml": AmlSettings,
     "http": HttpSettings,
     "delivery": DeliverySettings,
+    "logging": LoggingSettings,
 }
 
 
