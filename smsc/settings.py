@@ -1,134 +1,186 @@
-"""The one place that reads configuration: YAML file, then SMSC__SECTION__KEY variables."""
+"""The one place that reads configuration: a typed model (pydantic), filled from the YAML file
+and then from `SMSC__SECTION__KEY` environment variables (pydantic-settings).
+
+Every key has a type with its range; all errors are reported at once, each naming its key.
+Numbers in the YAML file are read as text and typed by the model, so `home_plmns: [00101]`
+stays "00101"; environment values are typed by the model too (lists as JSON or a, b, c)."""
 
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
+import json
 import os
+import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
+from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import ConfigDict, Field, FilePath, TypeAdapter, ValidationError, create_model
+from pydantic.dataclasses import dataclass
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
+from pydantic_settings.sources.utils import parse_env_vars
 
 from smsc.errors import SmscError
+from smsc.settings_fields import (
+    DatabaseUrl,
+    DiameterIdentity,
+    DigitsList,
+    HeaderLine,
+    HostPort,
+    HttpUrl,
+    MccList,
+    Msisdn,
+    NetworkList,
+    NonNegativeFloat,
+    PlmnList,
+    Port,
+    PositiveFloat,
+    PositiveInt,
+    RedisUrl,
+    SipListenList,
+    SipUriText,
+    Token,
+    Unsigned32,
+)
 
 ENV_PREFIX = "SMSC__"
 
+SHIPPED_CONFIG = files("smsc.shipped")
+"""The configuration files shipped in the package (config/ in the source tree)."""
+
+_STRICT = ConfigDict(extra="forbid")
+
 
 class SettingsError(SmscError):
-    """The configuration is invalid; the message names the key."""
+    """The configuration is invalid; one line per problem, each naming its key."""
+
+    def __init__(self, problems: str | list[str]) -> None:
+        self.problems = [problems] if isinstance(problems, str) else problems
+        super().__init__("\n".join(self.problems))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=_STRICT)
 class SipSettings:
-    listen: tuple[str, ...] = ("udp:127.0.0.1:5060", "tcp:127.0.0.1:5060")
-    psi: str = "sip:smsc@ims.mnc001.mcc001.3gppnetwork.org"
-    next_hop: str | None = None
-    trusted_peers: tuple[str, ...] = ("127.0.0.0/8", "::1/128")
-    via_host: str | None = None
-    t1_ms: int = 500
-    t2_ms: int = 4000
-    t4_ms: int = 5000
+    listen: SipListenList = ("udp:127.0.0.1:5060", "tcp:127.0.0.1:5060")
+    psi: SipUriText = "sip:smsc@ims.mnc001.mcc001.3gppnetwork.org"
+    next_hop: SipUriText | None = None
+    trusted_peers: NetworkList = ("127.0.0.0/8", "::1/128")
+    via_host: Token | None = None
+    t1_ms: PositiveInt = 500
+    t2_ms: PositiveInt = 4000
+    t4_ms: PositiveInt = 5000
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=_STRICT)
 class SmscSettings:
-    sc_address: str = "+491710760000"
-    home_plmns: tuple[str, ...] = ("26201",)
-    tr1m_s: float = 40.0
-    fill_rp_da_prefixes: tuple[str, ...] = ()
-    pani_trust: str = "network-provided"
-    emergency_numbers_file: str | None = None
-    duplicate_window_s: float = 60.0
+    sc_address: Msisdn = "+491710760000"
+    home_plmns: PlmnList = ("26201",)
+    tr1m_s: PositiveFloat = 40.0
+    fill_rp_da_prefixes: DigitsList = ()
+    pani_trust: Literal["network-provided", "any"] = "network-provided"
+    emergency_numbers_file: FilePath | None = None
+    duplicate_window_s: NonNegativeFloat = 60.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=_STRICT)
 class StorageSettings:
-    database_url: str = "sqlite+aiosqlite:///var/smsc.db"
-    redis_url: str | None = None
-    schema: str | None = None
+    database_url: DatabaseUrl = "sqlite+aiosqlite:///var/smsc.db"
+    redis_url: RedisUrl | None = None
+    schema: Token | None = None
     redis_prefix: str = "smsc:"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=_STRICT)
 class ChargingPeer:
-    host: str
-    address: str
-    port: int = 3868
+    host: DiameterIdentity
+    address: Token
+    port: Port = 3868
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=_STRICT)
 class ChargingSettings:
     enabled: bool = False
-    origin_host: str = "smsc.ims.example.net"
-    origin_realm: str = "ims.example.net"
-    destination_realm: str = "ocs.example.net"
-    peers: tuple[ChargingPeer, ...] = (ChargingPeer("ocs.example.net", "127.0.0.1", 3868),)
-    timeout_ms: int = 2000
-    failure_handling: str = "continue"
-    recipient_nesting: str = "rel11"
-    sms_node: str = "ip-sm-gw"
-    service_identifier: int | None = None
-    rating_group: int | None = None
-    watchdog_s: int = 30
-    reconnect_s: int = 30
-    vendor_id: int = 0
+    origin_host: DiameterIdentity = "smsc.ims.example.net"
+    origin_realm: DiameterIdentity = "ims.example.net"
+    destination_realm: DiameterIdentity = "ocs.example.net"
+    peers: Annotated[tuple[ChargingPeer, ...], Field(min_length=1)] = (
+        ChargingPeer("ocs.example.net", "127.0.0.1", 3868),
+    )
+    timeout_ms: PositiveInt = 2000
+    failure_handling: Literal["continue", "terminate"] = "continue"
+    recipient_nesting: Literal["rel11", "rel8"] = "rel11"
+    sms_node: Literal["ip-sm-gw", "sms-sc", "sms-router", "sms-router-and-ip-sm-gw"] = "ip-sm-gw"
+    service_identifier: Unsigned32 | None = None
+    rating_group: Unsigned32 | None = None
+    watchdog_s: PositiveInt = 30
+    reconnect_s: PositiveInt = 30
+    vendor_id: Unsigned32 = 0
     product_name: str = "smsc"
-    firmware_revision: int | None = None
+    firmware_revision: Unsigned32 | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=_STRICT)
 class PsapRoute:
     name: str
-    numbers: tuple[str, ...]
-    url: str
-    format: str = "json"
-    mccs: tuple[str, ...] = ()
+    numbers: DigitsList
+    url: HttpUrl
+    format: Literal["json", "etsi-https", "pidf-lo"] = "json"
+    mccs: MccList = ()
     """Serving MCCs this route is for; () = any."""
-    timeout_ms: int = 2000
+    timeout_ms: PositiveInt = 2000
     """Per POST: connect, send and the PSAP's answer."""
     verify_tls: bool = True
-    auth_header: str | None = None
+    auth_header: HeaderLine | None = None
     """One header line sent with every POST, e.g. "Authorization: Bearer x"."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=_STRICT)
 class AmlSettings:
     psaps: tuple[PsapRoute, ...] = (
         PsapRoute("default", ("112", "911", "999"), "http://127.0.0.1:18080/aml", "json"),
     )
-    alert_after_s: float = 60.0
-    retry_initial_ms: int = 200
-    retry_max_ms: int = 30000
+    alert_after_s: PositiveFloat = 60.0
+    retry_initial_ms: PositiveInt = 200
+    retry_max_ms: PositiveInt = 30000
+
+    def __post_init__(self) -> None:
+        if self.retry_max_ms < self.retry_initial_ms:
+            raise ValueError("retry_max_ms must be >= retry_initial_ms")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=_STRICT)
 class DeliverySettings:
-    retry_initial_s: float = 30.0
-    retry_max_s: float = 3600.0
-    retry_factor: float = 2.0
-    jitter: float = 0.2
-    status_report_webhook: str | None = None
-    status_report_validity_s: float = 86400.0
+    retry_initial_s: PositiveFloat = 30.0
+    retry_max_s: PositiveFloat = 3600.0
+    retry_factor: Annotated[float, Field(ge=1)] = 2.0
+    jitter: Annotated[float, Field(ge=0, lt=1)] = 0.2
+    status_report_webhook: HttpUrl | None = None
+    status_report_validity_s: PositiveFloat = 86400.0
+
+    def __post_init__(self) -> None:
+        if self.retry_max_s < self.retry_initial_s:
+            raise ValueError("retry_max_s must be >= retry_initial_s")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=_STRICT)
 class HttpSettings:
-    listen: str = "127.0.0.1:8080"
-    api_token: str | None = None
+    listen: HostPort = "127.0.0.1:8080"
+    api_token: Token | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=_STRICT)
 class LoggingSettings:
-    level: str = "info"
-    format: str = "text"
-    summary_s: float = 10.0
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["text", "json"] = "text"
+    summary_s: NonNegativeFloat = 10.0
     show_subscriber_data: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=_STRICT)
 class Settings:
     sip: SipSettings = field(default_factory=SipSettings)
     smsc: SmscSettings = field(default_factory=SmscSettings)
@@ -140,154 +192,134 @@ class Settings:
     logging: LoggingSettings = field(default_factory=LoggingSettings)
 
 
-_SECTION_TYPES: dict[str, type[Any]] = {
-    "sip": SipSettings,
-    "smsc": SmscSettings,
-    "storage": StorageSettings,
-    "charging": ChargingSettings,
-    "aml": AmlSettings,
-    "http": HttpSettings,
-    "delivery": DeliverySettings,
-    "logging": LoggingSettings,
+SECTIONS = tuple(f.name for f in dataclasses.fields(Settings))
+
+_SETTINGS = TypeAdapter(Settings)
+
+
+class _EnvironmentBase(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        env_parse_none_str="null",
+        case_sensitive=False,
+        extra="forbid",
+    )
+
+
+_SECTION_FIELDS: dict[str, Any] = {
+    name: (hint | None, None) for name, hint in typing.get_type_hints(Settings).items()
+}
+_Environment: type[BaseSettings] = create_model(  # the sections, as pydantic-settings sees them
+    "SettingsFromEnvironment", __base__=_EnvironmentBase, **_SECTION_FIELDS
+)
+
+
+class _EnvironmentSource(EnvSettingsSource):
+    """pydantic-settings' environment source, reading a given mapping (tests) or os.environ."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(_Environment)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(
+            self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str
+        )
+
+
+class _TextNumbersLoader(yaml.SafeLoader):
+    """YAML with numbers left as text: the model types them (MCC/MNC 00101 stays a string)."""
+
+
+_NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+_TextNumbersLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _NUMBER_TAGS]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 
 
-def _merge_env(raw: dict[str, Any], environ: Mapping[str, str]) -> None:
+def read_yaml(text: str) -> Any:
+    """A configuration document, numbers as text."""
+    return yaml.load(text, Loader=_TextNumbersLoader)
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge(dict(merged[key]), value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    problems = []
     for name, value in environ.items():
-        if not name.startswith(ENV_PREFIX):
+        if not name.upper().startswith(ENV_PREFIX):
             continue
         parts = name[len(ENV_PREFIX) :].lower().split("__")
-        if len(parts) != 2:
-            raise SettingsError(f"{name}: expected {ENV_PREFIX}SECTION__KEY")
-        section, key = parts
-        raw.setdefault(section, {})
-        if not isinstance(raw[section], dict):
-            raise SettingsError(f"{section}: expected a mapping")
-        raw[section][key] = yaml.safe_load(value)
-
-
-def _tuple(key: str, value: Any) -> tuple[Any, ...]:
-    if isinstance(value, str):
-        return (value,)
-    if not isinstance(value, list | tuple):
-        raise SettingsError(f"{key}: expected a list")
-    return tuple(value)
-
-
-def _section(name: str, values: Any) -> Any:
-    cls = _SECTION_TYPES[name]
-    if values is None:
-        return cls()
-    if not isinstance(values, dict):
-        raise SettingsError(f"{name}: expected a mapping")
-    known = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = set(values) - set(known)
-    if unknown:
-        raise SettingsError(f"{name}: unknown key(s) {', '.join(sorted(unknown))}")
-    kwargs: dict[str, Any] = {}
-    for key, value in values.items():
-        path = f"{name}.{key}"
-        if key == "peers":
-            kwargs[key] = tuple(ChargingPeer(**_mapping(path, p)) for p in _tuple(path, value))
-        elif key == "psaps":
-            kwargs[key] = tuple(_psap(path, p) for p in _tuple(path, value))
-        elif (
-            key in ("listen", "trusted_peers", "home_plmns", "fill_rp_da_prefixes")
-            and name != "http"
-        ):
-            kwargs[key] = tuple(str(v) for v in _tuple(path, value))
-        else:
-            kwargs[key] = value
+        if len(parts) < 2 or not all(parts):
+            problems.append(f"{name}: expected {ENV_PREFIX}SECTION__KEY")
+        elif parts[0] not in SECTIONS:
+            problems.append(f"{name}: unknown section {parts[0]!r}")
+        elif value.lstrip().startswith(("[", "{")):
+            try:
+                json.loads(value)
+            except json.JSONDecodeError as exc:
+                problems.append(f"{name}: lists and mappings are written as JSON: {exc}")
+    if problems:
+        raise SettingsError(problems)
     try:
-        return cls(**kwargs)
-    except TypeError as exc:
-        raise SettingsError(f"{name}: {exc}") from None
+        return dict(_EnvironmentSource(environ)())
+    except SourceError as exc:
+        raise SettingsError([f"environment: {exc}"]) from None
 
 
-def _mapping(key: str, value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise SettingsError(f"{key}: expected a mapping")
-    return value
+def _key(location: tuple[int | str, ...]) -> str:
+    key = ""
+    for part in location:
+        if isinstance(part, int):
+            key += f"[{part}]"
+        elif not str(part).startswith(("function-", "tagged-union")):
+            key += f".{part}" if key else str(part)
+    return key or "configuration"
 
 
-def _psap(key: str, value: Any) -> PsapRoute:
-    entry = dict(_mapping(key, value))
-    entry["numbers"] = tuple(str(n) for n in _tuple(f"{key}.numbers", entry.get("numbers", [])))
-    if entry.get("mccs") is not None:
-        entry["mccs"] = tuple(str(m) for m in _tuple(f"{key}.mccs", entry["mccs"]))
-    else:
-        entry.pop("mccs", None)
+SECRET_KEYS = frozenset({"api_token", "auth_header", "password", "token"})
+"""Keys whose values are never printed: in errors, in `smsc config check`, in the log."""
+
+_UNKNOWN = frozenset({"extra_forbidden", "unexpected_keyword_argument"})
+
+
+def _problems(error: ValidationError) -> list[str]:
+    lines = []
+    for item in error.errors(include_url=False):
+        key = _key(item["loc"])
+        if item["type"] in _UNKNOWN:
+            lines.append(f"{key}: unknown key")
+            continue
+        message = str(item["msg"]).removeprefix("Value error, ")
+        value = item.get("input")
+        shown = item["type"] != "value_error" and isinstance(value, str | int | float)
+        if shown and key.rpartition(".")[2] not in SECRET_KEYS:
+            message += f" (got {value!r})"
+        lines.append(f"{key}: {message}")
+    return lines
+
+
+def settings_from(raw: Mapping[str, Any]) -> Settings:
+    """The model from plain data (YAML merged with the environment); SettingsError if invalid."""
+    problems = [f"{name}: unknown section" for name in sorted(set(raw) - set(SECTIONS))]
+    known = {name: value for name, value in raw.items() if name in SECTIONS}
     try:
-        return PsapRoute(**entry)
-    except TypeError as exc:
-        raise SettingsError(f"{key}: {exc}") from None
-
-
-def _validate(settings: Settings) -> None:
-    for peer in settings.sip.trusted_peers:
-        try:
-            ipaddress.ip_network(peer, strict=False)
-        except ValueError:
-            raise SettingsError(f"sip.trusted_peers: {peer!r} is not a network") from None
-    if settings.smsc.pani_trust not in ("network-provided", "any"):
-        raise SettingsError("smsc.pani_trust: expected network-provided or any")
-    if settings.charging.failure_handling not in ("continue", "terminate"):
-        raise SettingsError("charging.failure_handling: expected continue or terminate")
-    _validate_aml(settings.aml)
-    _validate_delivery(settings.delivery)
-    host, _, port = settings.http.listen.rpartition(":")
-    if not host or not port.isdigit():
-        raise SettingsError("http.listen: expected HOST:PORT")
-
-
-def _validate_aml(aml: AmlSettings) -> None:
-    for route in aml.psaps:
-        if route.format not in ("json", "etsi-https", "pidf-lo"):
-            raise SettingsError(f"aml.psaps: format {route.format!r} is unknown")
-        if not isinstance(route.timeout_ms, int) or route.timeout_ms <= 0:
-            raise SettingsError(f"aml.psaps: {route.name}: timeout_ms must be a positive integer")
-        if not isinstance(route.verify_tls, bool):
-            raise SettingsError(f"aml.psaps: {route.name}: verify_tls must be true or false")
-        if route.auth_header is not None:
-            name, colon, value = str(route.auth_header).partition(":")
-            if not colon or not name.strip() or not value.strip() or " " in name.strip():
-                raise SettingsError(
-                    f"aml.psaps: {route.name}: auth_header must be one 'Name: value' line"
-                )
-        for mcc in route.mccs:
-            if len(mcc) != 3 or not mcc.isdigit():
-                raise SettingsError(f"aml.psaps: {route.name}: mccs: {mcc!r} is not an MCC")
-    if not isinstance(aml.alert_after_s, int | float) or aml.alert_after_s <= 0:
-        raise SettingsError("aml.alert_after_s: expected a positive number of seconds")
-    if not isinstance(aml.retry_initial_ms, int) or aml.retry_initial_ms <= 0:
-        raise SettingsError("aml.retry_initial_ms: expected a positive integer")
-    if not isinstance(aml.retry_max_ms, int) or aml.retry_max_ms < aml.retry_initial_ms:
-        raise SettingsError("aml.retry_max_ms: expected an integer >= aml.retry_initial_ms")
-
-
-def _positive(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
-
-
-def _validate_delivery(delivery: DeliverySettings) -> None:
-    if not _positive(delivery.retry_initial_s):
-        raise SettingsError("delivery.retry_initial_s: expected a positive number of seconds")
-    if not _positive(delivery.retry_max_s) or delivery.retry_max_s < delivery.retry_initial_s:
-        raise SettingsError("delivery.retry_max_s: expected a number >= delivery.retry_initial_s")
-    if not _positive(delivery.retry_factor) or delivery.retry_factor < 1:
-        raise SettingsError("delivery.retry_factor: expected a number >= 1")
-    jitter = delivery.jitter
-    if isinstance(jitter, bool) or not isinstance(jitter, int | float) or not 0 <= jitter < 1:
-        raise SettingsError("delivery.jitter: expected a number in [0, 1)")
-    url = delivery.status_report_webhook
-    if url is not None and (
-        not isinstance(url, str) or not url.startswith(("http://", "https://"))
-    ):
-        raise SettingsError("delivery.status_report_webhook: expected an http(s) URL or null")
-    if not _positive(delivery.status_report_validity_s):
-        raise SettingsError(
-            "delivery.status_report_validity_s: expected a positive number of seconds"
-        )
+        settings = _SETTINGS.validate_python(known)
+    except ValidationError as exc:
+        problems += _problems(exc)
+    if problems:
+        raise SettingsError(problems)
+    return settings
 
 
 def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
@@ -295,14 +327,20 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
     raw: dict[str, Any] = {}
     if path is not None:
         try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise SettingsError(f"{path}: {exc}") from None
-        raw = dict(_mapping(str(path), loaded or {}))
-    _merge_env(raw, os.environ if environ is None else environ)
-    unknown = set(raw) - set(_SECTION_TYPES)
-    if unknown:
-        raise SettingsError(f"unknown section(s) {', '.join(sorted(unknown))}")
-    settings = Settings(**{name: _section(name, raw.get(name)) for name in _SECTION_TYPES})
-    _validate(settings)
-    return settings
+            loaded = read_yaml(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise SettingsError([f"{path}: {exc.strerror or exc}"]) from None
+        except yaml.YAMLError as exc:
+            raise SettingsError([f"{path}: not valid YAML: {_one_line(exc)}"]) from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise SettingsError([f"{path}: expected a mapping of sections"])
+        raw = dict(loaded or {})
+    env = _environment(os.environ if environ is None else environ)
+    return settings_from(_merge(raw, env))
+
+
+def _one_line(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+    return f"{problem}{where}"

@@ -1,0 +1,216 @@
+"""Typed configuration values: each a type with its own check, so every key is validated by the
+model (pydantic) and reported by its key, never by a hand-written pass over the settings."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic_settings import NoDecode
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from smsc.sip.errors import SipParseError
+from smsc.sip.headers import parse_uri
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+"""A TCP or UDP port."""
+
+Unsigned32 = Annotated[int, Field(ge=0, le=2**32 - 1)]
+"""RFC 6733 §4.2 Unsigned32."""
+
+PositiveInt = Annotated[int, Field(gt=0)]
+PositiveFloat = Annotated[float, Field(gt=0)]
+NonNegativeFloat = Annotated[float, Field(ge=0)]
+
+
+def _string_list(value: Any) -> Any:
+    """A list of strings from YAML (a list), or from the environment: JSON, or a, b, c."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"not a JSON list: {exc}") from None
+        return [item.strip() for item in text.split(",") if item.strip()]
+    return value
+
+
+def split_host_port(text: str) -> tuple[str, int]:
+    """'HOST:PORT', '[v6]:PORT' -> (host, port); ValueError naming what is wrong."""
+    host, colon, port = text.rpartition(":")
+    if not colon or not host or not port:
+        raise ValueError(f"{text!r} is not HOST:PORT")
+    if not port.isdigit():
+        raise ValueError(f"{text!r}: port {port!r} is not a number")
+    number = int(port)
+    if not 1 <= number <= 65535:
+        raise ValueError(f"{text!r}: port {number} is out of range 1-65535")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not host or any(c.isspace() for c in host):
+        raise ValueError(f"{text!r}: {host!r} is not a host")
+    return host, number
+
+
+def _host_port(text: str) -> str:
+    split_host_port(text)
+    return text
+
+
+def _sip_listen(text: str) -> str:
+    scheme, colon, rest = text.partition(":")
+    if not colon or scheme.lower() not in ("udp", "tcp"):
+        raise ValueError(f"{text!r} is not udp:HOST:PORT or tcp:HOST:PORT")
+    split_host_port(rest)
+    return text
+
+
+def _network(text: str) -> str:
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a network (address or address/prefix)") from None
+    return text
+
+
+def _sip_uri(text: str) -> str:
+    try:
+        uri = parse_uri(text)
+    except SipParseError as exc:
+        raise ValueError(f"{text!r} is not a SIP URI: {exc}") from None
+    if uri.scheme not in ("sip", "sips") or not uri.host:
+        raise ValueError(f"{text!r} is not a sip: or sips: URI with a host")
+    return text
+
+
+def _http_url(text: str) -> str:
+    from urllib.parse import urlsplit  # noqa: PLC0415 (only at configuration time)
+
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not a URL: {exc}") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{text!r} is not an http:// or https:// URL with a host")
+    if port == 0:
+        raise ValueError(f"{text!r}: port 0 is out of range 1-65535")
+    return text
+
+
+_DRIVERS = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "postgresql+asyncpg": "postgresql+asyncpg",
+}
+
+
+def _database_url(text: str) -> str:
+    """SQLite or PostgreSQL; postgres:// and postgresql:// mean PostgreSQL through asyncpg."""
+    try:
+        url = make_url(text)
+    except ArgumentError:
+        raise ValueError(
+            "not a database URL (sqlite+aiosqlite:///PATH or postgresql://USER@HOST/DB)"
+        ) from None
+    driver = _DRIVERS.get(url.drivername)
+    if driver is None:
+        raise ValueError(f"{url.drivername!r}: only SQLite and PostgreSQL are supported")
+    if driver.startswith("postgresql") and not url.database:
+        raise ValueError("a PostgreSQL URL needs a database name (postgresql://HOST/DB)")
+    if url.port is not None and not 1 <= url.port <= 65535:
+        raise ValueError(f"port {url.port} is out of range 1-65535")
+    return url.set(drivername=driver).render_as_string(hide_password=False)
+
+
+def _redis_url(text: str) -> str:
+    from urllib.parse import urlsplit  # noqa: PLC0415 (only at configuration time)
+
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"not a Redis URL: {exc}") from None
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise ValueError("expected redis://HOST:PORT/DB, rediss://... or unix://PATH")
+    if parts.scheme != "unix" and not parts.hostname:
+        raise ValueError("a Redis URL needs a host (redis://HOST:PORT/DB)")
+    if port == 0:
+        raise ValueError("port 0 is out of range 1-65535")
+    return text
+
+
+def _digits(text: str) -> str:
+    if not text.isdigit():
+        raise ValueError(f"{text!r} is not a string of digits")
+    return text
+
+
+def _msisdn(text: str) -> str:
+    digits = text.removeprefix("+")
+    if not digits.isdigit() or not 1 <= len(digits) <= 20:
+        raise ValueError(f"{text!r} is not an international number (+ and up to 20 digits)")
+    return text
+
+
+def _plmn(text: str) -> str:
+    if not text.isdigit() or len(text) not in (5, 6):
+        raise ValueError(f"{text!r} is not MCC+MNC (5 or 6 digits)")
+    return text
+
+
+def _mcc(text: str) -> str:
+    if not text.isdigit() or len(text) != 3:
+        raise ValueError(f"{text!r} is not an MCC (3 digits)")
+    return text
+
+
+def _header_line(text: str) -> str:
+    name, colon, value = text.partition(":")
+    if not colon or not name.strip() or not value.strip() or " " in name.strip():
+        raise ValueError("expected one 'Name: value' header line")
+    if "\r" in text or "\n" in text:
+        raise ValueError("expected one header line, without line breaks")
+    return text
+
+
+def _no_space(text: str) -> str:
+    if not text or any(c.isspace() for c in text):
+        raise ValueError("expected a non-empty value without spaces")
+    return text
+
+
+def _diameter_identity(text: str) -> str:
+    if not text or not text.isascii() or any(c.isspace() for c in text):
+        raise ValueError(f"{text!r} is not a Diameter identity (an ASCII FQDN, RFC 6733 §4.3.1)")
+    return text
+
+
+DiameterIdentity = Annotated[str, AfterValidator(_diameter_identity)]
+HostPort = Annotated[str, AfterValidator(_host_port)]
+SipListen = Annotated[str, AfterValidator(_sip_listen)]
+Network = Annotated[str, AfterValidator(_network)]
+SipUriText = Annotated[str, AfterValidator(_sip_uri)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
+RedisUrl = Annotated[str, AfterValidator(_redis_url)]
+Digits = Annotated[str, AfterValidator(_digits)]
+Msisdn = Annotated[str, AfterValidator(_msisdn)]
+Plmn = Annotated[str, AfterValidator(_plmn)]
+Mcc = Annotated[str, AfterValidator(_mcc)]
+HeaderLine = Annotated[str, AfterValidator(_header_line)]
+Token = Annotated[str, AfterValidator(_no_space)]
+
+_FROM_TEXT = BeforeValidator(_string_list)
+"""Lists that the environment may give as JSON or as comma-separated text."""
+
+SipListenList = Annotated[tuple[SipListen, ...], NoDecode, _FROM_TEXT]
+NetworkList = Annotated[tuple[Network, ...], NoDecode, _FROM_TEXT]
+PlmnList = Annotated[tuple[Plmn, ...], NoDecode, _FROM_TEXT]
+DigitsList = Annotated[tuple[Digits, ...], NoDecode, _FROM_TEXT]
+MccList = Annotated[tuple[Mcc, ...], NoDecode, _FROM_TEXT]
