@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -74,12 +76,13 @@ def parse_emergency_numbers(document: Any) -> EmergencyNumbers:
     return EmergencyNumbers(_numbers("default", document.get("default", [])), by_mcc)
 
 
-SHIPPED = Path(__file__).resolve().parents[1] / "config" / "emergency-numbers.yaml"
+SHIPPED = files("smsc.shipped") / "emergency-numbers.yaml"
+"""The list shipped in the package (config/emergency-numbers.yaml in the source tree)."""
 
 
 def load_emergency_numbers(path: Path | None = None, extra: Iterable[str] = ()) -> EmergencyNumbers:
     """Load the file (the shipped one by default) and add `extra` numbers everywhere."""
-    source = path or SHIPPED
+    source: Path | Traversable = path or SHIPPED
     try:
         document = yaml.safe_load(source.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:

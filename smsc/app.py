@@ -33,10 +33,12 @@ from smsc.service.shared_state import (
     RegistrationStore,
 )
 from smsc.settings import Settings
+from smsc.settings_fields import split_host_port
 from smsc.sip.constants import Transport
 from smsc.sip.endpoint import SipEndpoint
 from smsc.sip.errors import SipParseError
 from smsc.sip.headers import parse_uri
+from smsc.startup import EXIT_CONFIGURATION, check_listeners, failing_as, masked_url
 from smsc.store.aml_sql import SqlAmlStore
 from smsc.store.local_duplicates import LocalDuplicateFilter
 from smsc.store.redis_client import connect as connect_redis
@@ -89,6 +91,7 @@ class Application:
         self._mt_task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
         self._ready = False
+        self._started = False
         self.charging: ChargingClient | None = None
         self.aml_store = SqlAmlStore(self.store)
         self.psap_delivery: PsapDelivery | None = None
@@ -110,14 +113,25 @@ class Application:
         return self.settings.sip.next_hop is not None or await self.registrations.count() > 0
 
     async def start(self) -> None:
+        """Start every part in order; a failure is a StartupError naming what and where."""
         settings = self.settings
-        await self.store.start()
+        check_listeners(settings.sip.listen, settings.http.listen)
+        with failing_as("emergency numbers", exit_status=EXIT_CONFIGURATION):
+            emergency = load_emergency_numbers(
+                Path(settings.smsc.emergency_numbers_file)
+                if settings.smsc.emergency_numbers_file
+                else None,
+                extra=[n for route in settings.aml.psaps for n in route.numbers],
+            )
         if settings.storage.redis_url is not None:
-            self._redis = await connect_redis(settings.storage.redis_url)
+            with failing_as(f"Redis {masked_url(settings.storage.redis_url)}"):
+                self._redis = await connect_redis(settings.storage.redis_url)
             prefix = settings.storage.redis_prefix
             self.duplicates = RedisDuplicateFilter(self._redis, prefix=prefix)
             self.registrations = RedisRegistrationStore(self._redis, prefix=prefix)
-        await self.aml_store.start()
+        with failing_as(f"database {masked_url(settings.storage.database_url)}"):
+            await self.store.start()
+            await self.aml_store.start()
         self.psap_delivery = PsapDelivery(
             self.aml_store,
             settings.aml.psaps,
@@ -129,13 +143,8 @@ class Application:
         )
         await self.psap_delivery.start()
         self.emergency_service = EmergencyService(self.psap_delivery, settings.aml.psaps)
-        gate = await self._start_charging()
-        emergency = load_emergency_numbers(
-            Path(settings.smsc.emergency_numbers_file)
-            if settings.smsc.emergency_numbers_file
-            else None,
-            extra=[n for route in settings.aml.psaps for n in route.numbers],
-        )
+        with failing_as("charging"):
+            gate = await self._start_charging()
         shared = settings.storage.redis_url is not None  # several instances share the store
         # A message delivering longer than TR1M plus a whole SIP transaction was claimed by an
         # instance that died; alone, whatever is delivering at start was ours.
@@ -201,10 +210,41 @@ class Application:
             metrics=self.metrics,
             clock=transport.now,
         ).on_event
-        await transport.start()
+        with failing_as("sip.listen"):
+            await transport.start()
         self._mt_task = asyncio.get_running_loop().create_task(mt.run())
-        await self._start_http(mt)
-        self._ready = True
+        with failing_as(f"http.listen {settings.http.listen}"):
+            await self._start_http(mt)
+        self._ready = self._started = True
+        self._log_started()
+
+    def _log_started(self) -> None:
+        """What an operator needs to know the service is what they configured."""
+        settings = self.settings
+        log.info("database %s", masked_url(settings.storage.database_url))
+        redis = settings.storage.redis_url
+        log.info("redis %s", "off (one instance)" if redis is None else masked_url(redis))
+        log.info("PSI %s", settings.sip.psi)
+        charging = settings.charging
+        if charging.enabled:
+            peers = ", ".join(f"{p.host} at {p.address}:{p.port}" for p in charging.peers)
+            log.info("charging on: OCS peers %s; on failure %s", peers, charging.failure_handling)
+        else:
+            log.info("charging off")
+        for route in settings.aml.psaps:
+            log.info(
+                "PSAP route %s: numbers %s -> %s (%s)",
+                route.name,
+                ", ".join(route.numbers),
+                route.url,
+                route.format,
+            )
+        if settings.sip.next_hop is None:
+            log.warning(
+                "sip.next_hop is not set: MT SMS to a recipient without a third-party "
+                "registration waits until one arrives"
+            )
+        log.info("started: SIP %s, HTTP %s", ", ".join(settings.sip.listen), settings.http.listen)
 
     async def _start_charging(self) -> ChargingGate | None:
         """Ro online charging when `charging.enabled` (the OCS peers connect in the background)."""
@@ -227,8 +267,8 @@ class Application:
         app.add_routes([metrics_route(self.metrics, self._refresh_gauges)])
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        host, _, port = self.settings.http.listen.rpartition(":")
-        await web.TCPSite(self._runner, host.strip("[]"), int(port)).start()
+        host, port = split_host_port(self.settings.http.listen)
+        await web.TCPSite(self._runner, host, port).start()
         log.info("HTTP API listening on %s", self.settings.http.listen)
 
     async def _refresh_gauges(self) -> None:
@@ -266,17 +306,20 @@ class Application:
         await self.store.close()
         if self._redis is not None:
             await self._redis.aclose()
+        if self._started:
+            log.info("drained and stopped")
 
 
 async def serve(settings: Settings) -> None:
-    """Run until SIGINT or SIGTERM."""
+    """Run until SIGINT or SIGTERM; a failure to start stops what had started."""
     application = Application(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await application.start()
     try:
+        await application.start()
         await stop.wait()
+        log.info("stopping: draining what is in flight")
     finally:
         await application.stop()

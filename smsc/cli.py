@@ -1,4 +1,4 @@
-"""The `smsc` command (DESIGN.md §4)."""
+"""The `smsc` command (docs/architecture.md, "Contracts")."""
 
 from __future__ import annotations
 
@@ -9,22 +9,28 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from aml.formats import report_as_dict
 from aml.parser import parse_aml
 from smsc.app import serve
-from smsc.errors import SmscError
-from smsc.settings import SettingsError, load_settings
+from smsc.errors import SmscError, StartupError
+from smsc.log_setup import configure_logging
+from smsc.settings import Settings, SettingsError, effective_configuration, load_settings
 from smsc.sms.describe import describe_rp, describe_tpdu, tpdu_of
 from smsc.sms.errors import DecodeError
 from smsc.sms.rp import decode_rp
 from smsc.sms.tp import decode_tpdu
+from smsc.startup import EXIT_CONFIGURATION, EXIT_ENVIRONMENT, masked_url, reason_of
 from smsc.store.migrate import upgrade_sync
+from smsc.version import version_line
 
 EXIT_MALFORMED = 2
+log = logging.getLogger("smsc")
 _SEPARATORS = re.compile(r"[\s:.-]")
 
 
@@ -82,37 +88,70 @@ def _tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _load(args: argparse.Namespace) -> Settings | None:
+    """The settings, or None after printing one line per problem (each naming its key)."""
     try:
-        settings = load_settings(args.config)
+        return load_settings(args.config)
     except SettingsError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return EXIT_MALFORMED
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        for problem in exc.problems:
+            print(f"smsc: configuration error: {problem}", file=sys.stderr)
+        return None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = _load(args)
+    if settings is None:
+        return EXIT_CONFIGURATION
+    configure_logging(
+        args.log_level or settings.logging.level,
+        settings.logging.format,
+        show_subscriber_data=settings.logging.show_subscriber_data,
     )
+    log.info("%s", version_line())
+    log.info("configuration %s", args.config or "embedded defaults")
     _tune_gc()
+    try:
+        _run(serve(settings))
+    except StartupError as exc:
+        if args.debug:
+            log.exception("start failed")
+        print(f"smsc: cannot start: {exc}", file=sys.stderr)
+        return exc.exit_status
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _run(main: Coroutine[Any, Any, None]) -> None:
     try:
         import uvloop  # noqa: PLC0415  (optional: a faster event loop when installed)
     except ImportError:
-        asyncio.run(serve(settings))
+        asyncio.run(main)
     else:
-        uvloop.run(serve(settings))
+        uvloop.run(main)
+
+
+def _config_check(args: argparse.Namespace) -> int:
+    settings = _load(args)
+    if settings is None:
+        return EXIT_CONFIGURATION
+    print(f"# effective configuration of {args.config or 'the embedded defaults'}", end="")
+    print(" with SMSC__ overrides; secrets masked")
+    print(yaml.safe_dump(effective_configuration(settings), sort_keys=False), end="")
     return 0
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
+    settings = _load(args)
+    if settings is None:
+        return EXIT_CONFIGURATION
+    url = masked_url(settings.storage.database_url)
     try:
-        settings = load_settings(args.config)
-    except SettingsError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return EXIT_MALFORMED
-    try:
-        upgrade_sync(settings.storage.database_url)
+        upgrade_sync(settings.storage.database_url, schema=settings.storage.schema)
     except SmscError as exc:
-        print(f"database upgrade failed: {exc}", file=sys.stderr)
-        return 1
-    print(f"database at {settings.storage.database_url} is at the newest schema")
+        print(f"smsc: database {url}: upgrade failed: {reason_of(exc)}", file=sys.stderr)
+        return EXIT_ENVIRONMENT
+    print(f"database at {url} is at the newest schema")
     return 0
 
 
@@ -126,12 +165,29 @@ def _aml_parse(args: argparse.Namespace) -> int:
     return 0
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="smsc", description="SMSC / IP-SM-GW for IMS networks")
+    parser.add_argument("--version", action="version", version=version_line())
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("serve", help="run the service")
     run.add_argument("-c", "--config", type=Path, default=None, help="YAML configuration file")
+    run.add_argument(
+        "--log-level", choices=LOG_LEVELS, default=None, help="overrides logging.level"
+    )
+    run.add_argument(
+        "--debug", action="store_true", help="show the traceback when the service cannot start"
+    )
     run.set_defaults(handler=_serve)
+    config = commands.add_parser("config", help="configuration tools")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    check = config_commands.add_parser(
+        "check", help="validate; print the effective configuration (exit 0) or the errors (exit 2)"
+    )
+    check.add_argument("-c", "--config", type=Path, default=None, help="YAML configuration")
+    check.set_defaults(handler=_config_check)
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_upgrade = db_commands.add_parser("upgrade", help="migrate the database to the newest schema")

@@ -20,3 +20,14 @@ class RemoteProtocolError(SmscError):
 
 class LocalProtocolError(SmscError):
     """We tried to build something illegal."""
+
+
+class StartupError(SmscError):
+    """The service could not start: one line naming what failed and where.
+
+    ``exit_status`` is 2 when the configuration is at fault, 1 when the environment is (a
+    database or Redis that cannot be reached, a port in use)."""
+
+    def __init__(self, message: str, *, exit_status: int = 1) -> None:
+        super().__init__(message)
+        self.exit_status = exit_status

@@ -13,7 +13,6 @@ import os
 import typing
 from collections.abc import Mapping
 from dataclasses import field
-from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -48,9 +47,6 @@ from smsc.settings_fields import (
 )
 
 ENV_PREFIX = "SMSC__"
-
-SHIPPED_CONFIG = files("smsc.shipped")
-"""The configuration files shipped in the package (config/ in the source tree)."""
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -344,3 +340,32 @@ def _one_line(exc: yaml.YAMLError) -> str:
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
     return f"{problem}{where}"
+
+
+def _plain(value: Any, key: str) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name), f.name) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [_plain(item, key) for item in value]
+    if isinstance(value, Path):
+        return str(value)
+    if value is not None and key in SECRET_KEYS:
+        return "***"
+    if isinstance(value, str) and key.endswith("_url"):
+        return _masked_password(value)
+    return value
+
+
+def _masked_password(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    credentials, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in credentials:
+        return url
+    user = credentials.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
+
+
+def effective_configuration(settings: Settings) -> dict[str, Any]:
+    """The settings as plain data for `smsc config check`, secrets and passwords masked."""
+    document: dict[str, Any] = _plain(settings, "")
+    return document
