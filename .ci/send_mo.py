@@ -61,7 +61,7 @@ def main() -> int:
             try:
                 data, source = sock.recvfrom(65535)
             except TimeoutError:
-                print("no answer in time (202: %s)" % got_202, file=sys.stderr)
+                print(f"no answer in time (202 seen: {got_202})", file=sys.stderr)
                 return 1
             start = data.split(b"\r\n", 1)[0].decode()
             print("<", start)
