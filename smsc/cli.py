@@ -21,6 +21,7 @@ from smsc.app import serve
 from smsc.errors import SmscError, StartupError
 from smsc.log_setup import configure_logging
 from smsc.settings import Settings, SettingsError, effective_configuration, load_settings
+from smsc.settings_reference import render_reference
 from smsc.sms.describe import describe_rp, describe_tpdu, tpdu_of
 from smsc.sms.errors import DecodeError
 from smsc.sms.rp import decode_rp
@@ -141,6 +142,11 @@ def _config_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _config_reference(args: argparse.Namespace) -> int:
+    print(render_reference(), end="")
+    return 0
+
+
 def _db_upgrade(args: argparse.Namespace) -> int:
     settings = _load(args)
     if settings is None:
@@ -188,6 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("-c", "--config", type=Path, default=None, help="YAML configuration")
     check.set_defaults(handler=_config_check)
+    reference = config_commands.add_parser(
+        "reference", help="print the configuration reference (Markdown) of every key"
+    )
+    reference.set_defaults(handler=_config_reference)
     db = commands.add_parser("db", help="database maintenance")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_upgrade = db_commands.add_parser("upgrade", help="migrate the database to the newest schema")

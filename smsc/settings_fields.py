@@ -7,7 +7,7 @@ import ipaddress
 import json
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 from pydantic_settings import NoDecode
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -191,20 +191,27 @@ def _diameter_identity(text: str) -> str:
     return text
 
 
-DiameterIdentity = Annotated[str, AfterValidator(_diameter_identity)]
-HostPort = Annotated[str, AfterValidator(_host_port)]
-SipListen = Annotated[str, AfterValidator(_sip_listen)]
-Network = Annotated[str, AfterValidator(_network)]
-SipUriText = Annotated[str, AfterValidator(_sip_uri)]
-HttpUrl = Annotated[str, AfterValidator(_http_url)]
-DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
-RedisUrl = Annotated[str, AfterValidator(_redis_url)]
-Digits = Annotated[str, AfterValidator(_digits)]
-Msisdn = Annotated[str, AfterValidator(_msisdn)]
-Plmn = Annotated[str, AfterValidator(_plmn)]
-Mcc = Annotated[str, AfterValidator(_mcc)]
-HeaderLine = Annotated[str, AfterValidator(_header_line)]
-Token = Annotated[str, AfterValidator(_no_space)]
+def _text(form: str) -> WithJsonSchema:
+    """The form of a checked string, as the configuration reference shows it."""
+    return WithJsonSchema({"type": "string", "format": form})
+
+
+DiameterIdentity = Annotated[str, AfterValidator(_diameter_identity), _text("Diameter identity")]
+HostPort = Annotated[str, AfterValidator(_host_port), _text("HOST:PORT")]
+SipListen = Annotated[str, AfterValidator(_sip_listen), _text("udp:HOST:PORT | tcp:HOST:PORT")]
+Network = Annotated[str, AfterValidator(_network), _text("address or address/prefix")]
+SipUriText = Annotated[str, AfterValidator(_sip_uri), _text("sip: or sips: URI")]
+HttpUrl = Annotated[str, AfterValidator(_http_url), _text("http(s) URL")]
+DatabaseUrl = Annotated[
+    str, AfterValidator(_database_url), _text("SQLite or PostgreSQL URL (postgres:// accepted)")
+]
+RedisUrl = Annotated[str, AfterValidator(_redis_url), _text("redis://, rediss:// or unix:// URL")]
+Digits = Annotated[str, AfterValidator(_digits), _text("digits")]
+Msisdn = Annotated[str, AfterValidator(_msisdn), _text("+E.164 number")]
+Plmn = Annotated[str, AfterValidator(_plmn), _text("MCC+MNC, 5 or 6 digits")]
+Mcc = Annotated[str, AfterValidator(_mcc), _text("MCC, 3 digits")]
+HeaderLine = Annotated[str, AfterValidator(_header_line), _text("one 'Name: value' line")]
+Token = Annotated[str, AfterValidator(_no_space), _text("text without spaces")]
 
 _FROM_TEXT = BeforeValidator(_string_list)
 """Lists that the environment may give as JSON or as comma-separated text."""
