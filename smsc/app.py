@@ -15,11 +15,8 @@ from redis.asyncio import Redis
 from aml.emergency import load_emergency_numbers
 from aml.psap import PsapDelivery
 from charging.client import ChargingClient
-from smsc.api.aml import aml_intake_route, aml_routes
-from smsc.api.health import health_routes
-from smsc.api.messages import bearer_auth, message_routes
-from smsc.api.metrics import Metrics, metrics_route
-from smsc.api.subscribers import subscriber_routes
+from smsc.api.http_app import build_http_app
+from smsc.api.metrics import Metrics
 from smsc.relay import MtRelay
 from smsc.service.charging_gate import ChargingGate
 from smsc.service.emergency import EmergencyService, render_stored
@@ -256,15 +253,32 @@ class Application:
         await self.charging.start()
         return ChargingGate(self.charging, self.store, self.metrics, settings.failure_handling)
 
+    async def why_unroutable(self, msisdn: str) -> str | None:
+        """RouteExplainer: what keeps MT to `msisdn` from leaving, or None."""
+        if await self._route(msisdn) is not None:
+            return None
+        return (
+            f"no registration for +{msisdn}, and sip.next_hop is not set"
+            if self.settings.sip.next_hop is None
+            else f"sip.next_hop {self.settings.sip.next_hop} is not a usable route"
+        )
+
     async def _start_http(self, mt: MtService) -> None:
-        app = web.Application(middlewares=[bearer_auth(self.settings.http.api_token)])
-        app.add_routes(health_routes(lambda: self._ready))
-        app.add_routes(message_routes(self.store, self.metrics, mt.wake))
-        app.add_routes(aml_routes(self.aml_store))
-        app.add_routes(subscriber_routes(self.store, self.registrations, time.monotonic))
-        if self.emergency_service is not None:
-            app.add_routes([aml_intake_route(self.emergency_service.accept_https)])
-        app.add_routes([metrics_route(self.metrics, self._refresh_gauges)])
+        app = build_http_app(
+            token=self.settings.http.api_token,
+            ready=lambda: self._ready,
+            store=self.store,
+            metrics=self.metrics,
+            on_submitted=mt.wake,
+            aml_store=self.aml_store,
+            registrations=self.registrations,
+            clock=time.monotonic,
+            explainer=self,
+            aml_intake=None
+            if self.emergency_service is None
+            else self.emergency_service.accept_https,
+            refresh=self._refresh_gauges,
+        )
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         host, port = split_host_port(self.settings.http.listen)

@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from aml.store import AmlStore, StoredAmlReport
+from smsc.api.errors import error_response
 from smsc.store.errors import StoreError
 
 __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "aml_routes", "describe_report"]
@@ -67,11 +68,11 @@ def describe_report(stored: StoredAmlReport, *, history: bool = True) -> dict[st
 
 
 def _error(status: int, field: str, message: str) -> web.Response:
-    return web.json_response({"error": message, "field": field}, status=status)
+    return error_response(status, message, field)
 
 
 def _unavailable(exc: StoreError) -> web.Response:
-    return web.json_response({"error": f"store unavailable: {exc}"}, status=503)
+    return error_response(503, f"store unavailable: {exc}")
 
 
 def aml_routes(store: AmlStore) -> list[web.RouteDef]:

@@ -1,19 +1,30 @@
-"""POST /api/v1/messages and GET /api/v1/messages/{id} (DESIGN.md §4)."""
+"""POST /api/v1/messages and GET /api/v1/messages/{id}."""
 
 from __future__ import annotations
 
 import hmac
-import json
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
+from smsc.api.errors import Handler, error_response
+from smsc.api.message_request import RequestError, parse_message_request
 from smsc.api.metrics import Metrics
+from smsc.redact import subscriber
 from smsc.service.model import MessageState, StoredMessage
-from smsc.service.ports import MessageStore
-from smsc.service.submit import SubmissionError, build_messages, parse_submission
+from smsc.service.ports import MessageStore, RouteExplainer
+from smsc.service.submit import SubmissionError, build_messages
+
+log = logging.getLogger("smsc.api")
+
+PUBLIC_API_PATHS = frozenset({"/api/v1/openapi.json"})
+"""Under /api/ but readable without a token."""
+
+PARKED_CAUSE = 22
+"""TS 24.011 RP-Cause 22, memory capacity exceeded: the recipient waits for RP-SMMA."""
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -73,38 +84,71 @@ def describe_submission(submission_id: str, parts: list[StoredMessage]) -> dict[
     }
 
 
-def _error(status: int, field: str, message: str) -> web.Response:
-    return web.json_response({"error": message, "field": field}, status=status)
+async def why_waiting(
+    parts: list[StoredMessage], explainer: RouteExplainer | None, now: datetime
+) -> str | None:
+    """Why a submission still in `queued` has not been delivered, or None."""
+    queued = [p for p in parts if p.state is MessageState.QUEUED]
+    if not queued:
+        return None
+    head = queued[0]
+    if head.last_rp_cause == PARKED_CAUSE:
+        return (
+            "the recipient's memory is full (RP-Cause 22): "
+            "waiting for RP-SMMA or a new registration"
+        )
+    if head.next_attempt_at is not None and head.next_attempt_at > now:
+        last = (
+            f"RP-Cause {head.last_rp_cause}"
+            if head.last_rp_cause is not None
+            else f"SIP {head.last_sip_status}"
+            if head.last_sip_status is not None
+            else "a temporary failure"
+        )
+        return f"next attempt at {head.next_attempt_at.isoformat()} after {last}"
+    if explainer is None:
+        return None
+    return await explainer.why_unroutable(head.message.recipient)
 
 
 def message_routes(
-    store: MessageStore, metrics: Metrics, on_submitted: Callable[[list[str]], None]
+    store: MessageStore,
+    metrics: Metrics,
+    on_submitted: Callable[[list[str]], None],
+    explainer: RouteExplainer | None = None,
 ) -> list[web.RouteDef]:
     """The message API on `store`; `on_submitted` is told the recipients of new messages."""
 
     async def post_message(request: web.Request) -> web.Response:
         try:
-            body = await request.json(loads=json.loads)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return _error(422, "body", "not valid JSON")
-        try:
-            submission = parse_submission(body)
+            submission = parse_message_request(await request.read()).submission()
             messages = build_messages(submission, datetime.now(UTC))
+        except RequestError as exc:
+            field, message = exc.problems[0]
+            log.warning("API submission refused: %s: %s", field, message)
+            return error_response(422, message, field, errors=exc.problems)
         except SubmissionError as exc:
-            return _error(422, exc.field, str(exc))
+            log.warning("API submission refused: %s", exc)
+            return error_response(422, str(exc).split(": ", 1)[-1], exc.field)
         await store.add_many(messages)
         metrics.api_submitted.inc(len(messages))
         on_submitted([submission.recipient])
-        return web.json_response(
-            {"id": messages[0].submission_id, "segments": len(messages)}, status=201
+        submission_id = messages[0].submission_id
+        log.debug(
+            "API submission %s: %d segment(s) to %s",
+            submission_id,
+            len(messages),
+            subscriber("+" + submission.recipient),
         )
+        return web.json_response({"id": submission_id, "segments": len(messages)}, status=201)
 
     async def get_message(request: web.Request) -> web.Response:
         submission_id = request.match_info["id"]
         parts = await store.get_submission(submission_id)
         if not parts:
-            return _error(404, "id", f"no message {submission_id}")
+            return error_response(404, f"no message {submission_id}", "id")
         document = describe_submission(submission_id, parts)
+        document["waiting"] = await why_waiting(parts, explainer, datetime.now(UTC))
         document["charging"] = [
             {
                 "at": _iso(record.at),
@@ -133,20 +177,17 @@ def bearer_auth(token: str | None) -> Any:
     """Middleware: with a token configured, /api/ requires `Authorization: Bearer <token>`."""
 
     @web.middleware
-    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         presented = request.headers.get("Authorization", "").encode()
         expected = f"Bearer {token}".encode()
         if (
             token is not None
             and request.path.startswith("/api/")
+            and request.path not in PUBLIC_API_PATHS
             and not hmac.compare_digest(presented, expected)
         ):
-            return web.json_response(
-                {"error": "missing or wrong bearer token"},
-                status=401,
-                headers={"WWW-Authenticate": "Bearer"},
-            )
-        response: web.StreamResponse = await handler(request)
-        return response
+            log.warning("API request without the right bearer token: %s", request.path)
+            return error_response(401, headers={"WWW-Authenticate": "Bearer"})
+        return await handler(request)
 
     return middleware

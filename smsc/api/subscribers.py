@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from smsc.api.errors import error_response
 from smsc.service.ports import MessageStore
 from smsc.service.shared_state import RegistrationStore
 
@@ -18,9 +19,7 @@ def subscriber_routes(
     async def get_subscriber(request: web.Request) -> web.Response:
         msisdn = request.match_info["msisdn"].removeprefix("tel:").removeprefix("+")
         if not msisdn.isdigit() or not 3 <= len(msisdn) <= 15:
-            return web.json_response(
-                {"error": "not an E.164 number", "field": "msisdn"}, status=422
-            )
+            return error_response(422, "not an E.164 number", "msisdn")
         registration = await registrations.lookup(msisdn)
         waiting = await store.waiting_for(msisdn, 100)
         return web.json_response(

@@ -122,3 +122,11 @@ class Charger(Protocol):
 
     async def charge(self, event: SmsChargingEvent) -> ChargeResult:
         """Debit it; OCS failures come back as an Unreachable outcome, not as exceptions."""
+
+
+class RouteExplainer(Protocol):
+    """Why MT SMS to a recipient cannot leave now (implemented by the composition root)."""
+
+    async def why_unroutable(self, msisdn: str) -> str | None:
+        """A sentence naming what is missing, or None when a route exists."""
+        ...

@@ -15,7 +15,7 @@ from smsc.sms.dcs import dcs_for
 from smsc.sms.errors import EncodeError
 from smsc.sms.segments import segment_text
 from smsc.sms.tp import SmsSubmit, encode_tpdu
-from smsc.sms.validity import MAX_RELATIVE_VALIDITY, RelativeValidity, relative_value
+from smsc.sms.validity import RelativeValidity, relative_value
 
 
 class SubmissionError(ValueError):
@@ -66,33 +66,6 @@ def parse_originator(value: object) -> Address:
     if septets is None or septets > 11:
         raise SubmissionError("from", "an alphanumeric sender is at most 11 GSM 7-bit characters")
     return Address.alphanumeric(text)
-
-
-def parse_submission(body: object) -> Submission:
-    """Validate the JSON body of POST /api/v1/messages (DESIGN.md §4)."""
-    if not isinstance(body, dict):
-        raise SubmissionError("body", "must be a JSON object")
-    unknown = set(body) - {"to", "from", "text", "status_report", "validity_s"}
-    if unknown:
-        raise SubmissionError(sorted(unknown)[0], "unknown field")
-    text = body.get("text")
-    if not isinstance(text, str):
-        raise SubmissionError("text", "must be a string")
-    status_report = body.get("status_report", False)
-    if not isinstance(status_report, bool):
-        raise SubmissionError("status_report", "must be true or false")
-    validity_s = body.get("validity_s", int(DEFAULT_VALIDITY.total_seconds()))
-    if isinstance(validity_s, bool) or not isinstance(validity_s, int):
-        raise SubmissionError("validity_s", "must be an integer number of seconds")
-    if not 300 <= validity_s <= MAX_RELATIVE_VALIDITY.total_seconds():
-        raise SubmissionError("validity_s", "must be between 300 s and 63 weeks")
-    return Submission(
-        parse_recipient(body.get("to")),
-        parse_originator(body.get("from")),
-        text,
-        status_report,
-        timedelta(seconds=validity_s),
-    )
 
 
 def build_messages(submission: Submission, now: datetime) -> list[NewMessage]:

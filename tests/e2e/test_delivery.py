@@ -381,3 +381,20 @@ async def test_rp_smma_from_the_parked_recipient_releases_it(
     assert answered.message_reference == 0x77
     await rp_answer(scscf, app, ue, mt.message_reference)
     await wait_state(http, app, message, "delivered")
+
+
+async def test_a_message_without_a_route_says_why_it_waits(start_smsc: Starter) -> None:
+    app = await start_smsc()
+    async with aiohttp.ClientSession() as http:
+        submission = await submit_api(http, app, "491719990001")
+        async with http.get(f"{http_base(app)}/api/v1/messages/{submission}") as response:
+            status = await response.json()
+    assert status["state"] == "queued"
+    assert status["waiting"] == "no registration for +491719990001, and sip.next_hop is not set"
+
+
+async def test_a_message_with_a_next_hop_does_not_claim_to_wait_for_one(
+    start_smsc: Starter,
+) -> None:
+    app = await start_smsc(sip={"next_hop": "sip:127.0.0.1:9"})
+    assert await app.why_unroutable("491719990001") is None

@@ -10,6 +10,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from smsc.api.errors import error_middleware
+from smsc.api.message_request import MAX_BODY_OCTETS
 from smsc.api.messages import bearer_auth, message_routes
 from smsc.api.metrics import Metrics, metrics_route
 from smsc.service.model import Attempt, MessageState
@@ -30,7 +32,9 @@ async def _harness(token: str | None = None) -> AsyncIterator[Harness]:
     await store.start()
     metrics = Metrics()
     woken: list[str] = []
-    app = web.Application(middlewares=[bearer_auth(token)])
+    app = web.Application(
+        middlewares=[error_middleware, bearer_auth(token)], client_max_size=MAX_BODY_OCTETS
+    )
     app.add_routes(message_routes(store, metrics, woken.extend))
     app.add_routes([metrics_route(metrics)])
     client = TestClient(TestServer(app))
@@ -135,18 +139,86 @@ async def test_state_follows_the_segments(api: Harness) -> None:
 async def test_bad_input_is_422_with_the_field(api: Harness, body: Any, field: str) -> None:
     response = await api.client.post("/api/v1/messages", json=body)
     assert response.status == 422
-    assert (await response.json())["field"] == field
+    answer = await response.json()
+    assert answer["field"] == field
+    assert isinstance(answer["error"], str) and answer["error"]
+    assert sum((await api.store.count_by_state()).values()) == 0
+
+
+async def test_every_field_error_is_reported_at_once(api: Harness) -> None:
+    body = {"to": "abc", "from": "TwelveLetter", "text": "", "validity_s": 5, "bogus": 1}
+    response = await api.client.post("/api/v1/messages", json=body)
+    assert response.status == 422
+    answer = await response.json()
+    assert sorted(e["field"] for e in answer["errors"]) == [
+        "bogus",
+        "from",
+        "text",
+        "to",
+        "validity_s",
+    ]
+    assert (answer["field"], answer["error"]) == (
+        answer["errors"][0]["field"],
+        answer["errors"][0]["error"],
+    )
+
+
+async def test_empty_text_is_refused(api: Harness) -> None:
+    body = {"to": "4917100", "from": "Shop", "text": ""}
+    response = await api.client.post("/api/v1/messages", json=body)
+    assert response.status == 422
+    assert (await response.json())["field"] == "text"
 
 
 async def test_malformed_json_and_unknown_id(api: Harness) -> None:
     response = await api.client.post("/api/v1/messages", data=b"{not json")
     assert response.status == 422
-    assert (await api.client.get("/api/v1/messages/nope")).status == 404
+    assert await response.json() == {"error": "not valid JSON", "field": "body"}
+    missing = await api.client.get("/api/v1/messages/nope")
+    assert missing.status == 404
+    assert (await missing.json())["field"] == "id"
+
+
+async def test_deeply_nested_json_is_a_4xx_not_a_500(api: Harness) -> None:
+    body = b'{"to": "4917100", "from": "Shop", "text": ' + b"[" * 50_000 + b"]" * 50_000 + b"}"
+    response = await api.client.post("/api/v1/messages", data=body[: MAX_BODY_OCTETS - 1])
+    assert 400 <= response.status < 500
+    assert set(await response.json()) >= {"error", "field"}
+    nested = b"[" * 30_000 + b"]" * 30_000
+    response = await api.client.post("/api/v1/messages", data=nested)
+    assert response.status == 422
+    assert await response.json() == {"error": "JSON nested too deeply", "field": "body"}
+
+
+async def test_a_huge_body_is_413_in_the_error_shape(api: Harness) -> None:
+    text = "x" * (MAX_BODY_OCTETS + 1)
+    response = await api.client.post(
+        "/api/v1/messages", json={"to": "4917100", "from": "Shop", "text": text}
+    )
+    assert response.status == 413
+    answer = await response.json()
+    assert answer["field"] is None
+    assert "exceeded" in answer["error"]
+    assert sum((await api.store.count_by_state()).values()) == 0
+
+
+async def test_unknown_path_and_wrong_method_answer_in_the_error_shape(api: Harness) -> None:
+    missing = await api.client.get("/api/v1/nothing-here")
+    assert missing.status == 404
+    assert missing.content_type == "application/json"
+    assert await missing.json() == {"error": "no such resource", "field": None}
+    wrong = await api.client.delete("/api/v1/messages")
+    assert wrong.status == 405
+    assert "POST" in wrong.headers["Allow"]
+    assert await wrong.json() == {"error": "method not allowed", "field": None}
 
 
 async def test_bearer_token(secured: Harness) -> None:
     body = {"to": "4917100", "from": "Shop", "text": "x"}
-    assert (await secured.client.post("/api/v1/messages", json=body)).status == 401
+    refused = await secured.client.post("/api/v1/messages", json=body)
+    assert refused.status == 401
+    assert refused.headers["WWW-Authenticate"] == "Bearer"
+    assert await refused.json() == {"error": "missing or wrong bearer token", "field": None}
     wrong = {"Authorization": "Bearer nope"}
     assert (await secured.client.post("/api/v1/messages", json=body, headers=wrong)).status == 401
     right = {"Authorization": "Bearer s3cret"}
@@ -158,3 +230,18 @@ async def test_metrics_count_submissions(api: Harness) -> None:
     await api.client.post("/api/v1/messages", json={"to": "4917100", "from": "S", "text": "x"})
     text = await (await api.client.get("/metrics")).text()
     assert "smsc_api_submitted_total 1.0" in text
+
+
+async def test_an_unexpected_failure_is_a_500_in_the_error_shape_with_a_log_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def broken(_: web.Request) -> web.Response:
+        raise RuntimeError("a bug")
+
+    app = web.Application(middlewares=[error_middleware])
+    app.router.add_get("/broken", broken)
+    async with TestClient(TestServer(app)) as client:
+        response = await client.get("/broken")
+        assert response.status == 500
+        assert await response.json() == {"error": "internal error", "field": None}
+    assert any("GET /broken failed" in r.getMessage() and r.exc_info for r in caplog.records)

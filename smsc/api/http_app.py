@@ -1,0 +1,49 @@
+"""The HTTP application: every route, the error shape and the token, in one place that the
+composition root and the tests share."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from aiohttp import web
+
+from aml.store import AmlStore
+from smsc.api.aml import aml_intake_route, aml_routes
+from smsc.api.errors import error_middleware
+from smsc.api.health import health_routes
+from smsc.api.message_request import MAX_BODY_OCTETS
+from smsc.api.messages import bearer_auth, message_routes
+from smsc.api.metrics import Metrics, metrics_route
+from smsc.api.openapi import openapi_route
+from smsc.api.subscribers import subscriber_routes
+from smsc.service.ports import MessageStore, RouteExplainer
+from smsc.service.shared_state import RegistrationStore
+
+
+def build_http_app(
+    *,
+    token: str | None,
+    ready: Callable[[], bool],
+    store: MessageStore,
+    metrics: Metrics,
+    on_submitted: Callable[[list[str]], None],
+    aml_store: AmlStore,
+    registrations: RegistrationStore,
+    clock: Callable[[], float],
+    explainer: RouteExplainer | None = None,
+    aml_intake: Callable[[bytes, datetime], Awaitable[int]] | None = None,
+    refresh: Callable[[], Awaitable[None]] | None = None,
+) -> web.Application:
+    """The aiohttp application of `http.listen`."""
+    app = web.Application(
+        middlewares=[error_middleware, bearer_auth(token)], client_max_size=MAX_BODY_OCTETS
+    )
+    app.add_routes(health_routes(ready))
+    app.add_routes(message_routes(store, metrics, on_submitted, explainer))
+    app.add_routes(aml_routes(aml_store))
+    app.add_routes(subscriber_routes(store, registrations, clock))
+    if aml_intake is not None:
+        app.add_routes([aml_intake_route(aml_intake)])
+    app.add_routes([metrics_route(metrics, refresh), openapi_route()])
+    return app
