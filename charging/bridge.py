@@ -1,11 +1,12 @@
-"""python-diameter's threaded node, adapted for an asyncio caller (dependencies.md, 0.9.0).
+"""python-diameter's threaded node (version 0.9.0), adapted for an asyncio caller.
 
 The node keeps the peer state machine (CER/CEA, DWR/DWA, DPR/DPA, reconnect); this module adds
 what an asyncio client needs around it, without patching the library:
 
-* ``DiameterNode`` reports lost connections, ends the threads of connections it drops (0.9.0
-  leaves them running when a connect fails at once) and stops in milliseconds instead of the
-  seconds its sleeping statistics thread and select timeout would take;
+* ``DiameterNode`` sends our identity in its CER (Vendor-Id, Product-Name, Firmware-Revision,
+  Supported-Vendor-Id 10415), reports lost connections, ends the threads of connections it
+  drops (0.9.0 leaves them running when a connect fails at once) and stops in milliseconds
+  instead of the seconds its sleeping statistics thread and select timeout would take;
 * ``EncodedRequest`` lets the node route and send bytes we encoded ourselves (charging/ccr.py);
 * ``cca_result`` reads python-diameter's parsed answer into our ``CcaResult``;
 * ``AnswerInbox`` hands answers from the node's reader threads to the event loop, one
@@ -23,6 +24,7 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from diameter.message import Message, MessageHeader  # type: ignore[import-untyped]
+from diameter.message.commands import CapabilitiesExchangeRequest  # type: ignore[import-untyped]
 from diameter.node import Node  # type: ignore[import-untyped]
 from diameter.node.peer import (  # type: ignore[import-untyped]
     DISCONNECT_REASON_UNKNOWN,
@@ -86,6 +88,28 @@ class DiameterNode(Node):  # type: ignore[misc]
         # The node's own threads must never keep the process alive (a failed start, a crash).
         self._connection_thread.daemon = True
         self._stat_collect_thread.daemon = True
+
+    firmware_revision: int | None = None
+    """Firmware-Revision of our CER (RFC 6733 §5.3.1); None leaves the AVP out."""
+
+    def send_cer(self, conn: Any) -> None:
+        """RFC 6733 §5.3.1 CER with our identity: 0.9.0 sends neither Supported-Vendor-Id nor
+        Firmware-Revision; Vendor-Id and Product-Name come from ``vendor_id``/``product_name``."""
+        message = CapabilitiesExchangeRequest()
+        message.header.hop_by_hop_identifier = conn.hop_by_hop_seq.next_sequence()
+        message.header.end_to_end_identifier = self.end_to_end_seq.next_sequence()
+        message.origin_host = self.origin_host.encode()
+        message.origin_realm = self.realm_name.encode()
+        message.host_ip_address = conn.host_ip_address
+        message.vendor_id = self.vendor_id
+        message.product_name = self.product_name
+        message.origin_state_id = self.state_id
+        message.supported_vendor_id = sorted(self.vendor_ids)
+        message.auth_application_id = sorted(self.auth_application_ids)
+        message.acct_application_id = sorted(self.acct_application_ids)
+        if self.firmware_revision is not None:
+            message.firmware_revision = self.firmware_revision
+        self.send_message(conn, message)
 
     def _collect_stats(self, _thread: Any) -> None:
         """Keep no minute snapshots (the client has its own metrics): the thread ends at once."""

@@ -52,6 +52,7 @@ from charging.results import (
     deciding_code,
     outcome_of,
 )
+from smsc import __version__
 from smsc.settings import ChargingSettings, SettingsError
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,16 @@ SMS_NODES: dict[str, SmsNode] = {
 }
 
 Policy = Literal["continue", "terminate"]
+
+
+def firmware_revision_of(version: str) -> int | None:
+    """Firmware-Revision (Unsigned32) from a version: '0.1.0' -> 100 (major*10000 + minor*100
+    + patch); None (the AVP is left out) when the version is not three small numbers."""
+    parts = version.split(".")
+    if len(parts) != 3 or not all(p.isdigit() and len(p) <= 2 for p in parts):
+        return None
+    major, minor, patch = (int(p) for p in parts)
+    return major * 10000 + minor * 100 + patch
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,17 +210,7 @@ class _RoApplication(Application):  # type: ignore[misc]
 
 
 def _profile(settings: ChargingSettings, smsc_address: str) -> OcsProfile:
-    """The OCS profile from the settings; a bad value is a SettingsError naming the key."""
-    if settings.recipient_nesting not in ("rel8", "rel11"):
-        raise SettingsError("charging.recipient_nesting: expected rel8 or rel11")
-    if settings.sms_node not in SMS_NODES:
-        raise SettingsError(f"charging.sms_node: expected one of {', '.join(SMS_NODES)}")
-    if settings.failure_handling not in ("continue", "terminate"):
-        raise SettingsError("charging.failure_handling: expected continue or terminate")
-    if not settings.peers:
-        raise SettingsError("charging.peers: at least one OCS peer is needed")
-    if settings.timeout_ms <= 0:
-        raise SettingsError("charging.timeout_ms: expected a positive number")
+    """The OCS profile from the settings (the settings model has checked every value)."""
     return OcsProfile(
         smsc_address=smsc_address,
         recipient_nesting="rel8" if settings.recipient_nesting == "rel8" else "rel11",
@@ -272,6 +273,13 @@ class ChargingClient:
             settings.origin_realm,
             vendor_ids=[10415],
             on_connection_lost=self._connection_lost_threadsafe,
+        )
+        node.vendor_id = settings.vendor_id
+        node.product_name = settings.product_name
+        node.firmware_revision = (
+            firmware_revision_of(__version__)
+            if settings.firmware_revision is None
+            else settings.firmware_revision
         )
         node.wakeup_interval = WAKEUP_INTERVAL_S
         node.idle_timeout = settings.watchdog_s

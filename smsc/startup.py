@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from smsc.errors import SmscError, StartupError
+from smsc.settings import SettingsError
 from smsc.settings_fields import split_host_port
 
 EXIT_CONFIGURATION = 2
@@ -53,6 +54,8 @@ def failing_as(what: str, *, exit_status: int = EXIT_ENVIRONMENT) -> Iterator[No
         yield
     except StartupError:
         raise
+    except SettingsError as exc:
+        raise StartupError(f"{what}: {exc}", exit_status=EXIT_CONFIGURATION) from exc
     except (SmscError, OSError) as exc:
         raise StartupError(f"{what}: {reason_of(exc)}", exit_status=exit_status) from exc
 

@@ -199,6 +199,18 @@ def _received(request: Any) -> ReceivedCcr:
     )
 
 
+class _RecordingNode(DiameterNode):
+    """The OCS node, keeping each CER it receives."""
+
+    def __init__(self, cers: list[Any], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._cers = cers
+
+    def receive_cer(self, conn: Any, message: Any) -> None:
+        self._cers.append(message)
+        super().receive_cer(conn, message)
+
+
 @dataclass
 class TestOcs:
     """One OCS node listening on 127.0.0.1:port."""
@@ -212,14 +224,16 @@ class TestOcs:
     fast_answers: bool = False
     record: bool = True
     received: list[ReceivedCcr] = field(default_factory=list)
+    cers: list[Any] = field(default_factory=list)
+    """Every CER received, as python-diameter decoded it."""
     count: int = 0
     node: DiameterNode | None = None
 
     __test__ = False  # not a pytest class
 
     def start(self) -> TestOcs:
-        node = DiameterNode(
-            self.origin_host, self.realm, ip_addresses=["127.0.0.1"], tcp_port=self.port
+        node = _RecordingNode(
+            self.cers, self.origin_host, self.realm, ip_addresses=["127.0.0.1"], tcp_port=self.port
         )
         node.wakeup_interval = 0.2
         node.validate_received_request_avps = False

@@ -14,9 +14,16 @@ from diameter.message import Message
 from charging.avp import decode_cca
 from charging.bridge import cca_result
 from charging.ccr import SmsChargingEvent
-from charging.client import ChargeResult, ChargingClient, ChargingMetrics, Unreachable
+from charging.client import (
+    ChargeResult,
+    ChargingClient,
+    ChargingMetrics,
+    Unreachable,
+    firmware_revision_of,
+)
 from charging.errors import ChargingUnavailable
 from charging.results import DeliverFree, Proceed, Reject
+from smsc import __version__
 from smsc.settings import ChargingPeer, ChargingSettings, SettingsError, settings_from
 from smsc.sms.constants import RpCause
 from tests.charging.ocs import Behaviour, TestOcs, free_port
@@ -399,3 +406,38 @@ def test_result_is_a_plain_value() -> None:
         latency_s=0.001,
     )
     assert result.ccr is None
+
+
+# --- our identity in the CER ---------------------------------------------------------------
+
+
+def test_firmware_revision_from_the_version() -> None:
+    assert firmware_revision_of("0.1.0") == 100
+    assert firmware_revision_of("2.13.7") == 21307
+    assert firmware_revision_of("1.0.0rc1") is None
+    assert firmware_revision_of("unknown") is None
+
+
+async def test_the_cer_carries_our_identity_by_default(ocs1: TestOcs, make_client) -> None:  # type: ignore[no-untyped-def]
+    await make_client(settings_for(ocs1))
+    await eventually(lambda: bool(ocs1.cers))
+    cer = ocs1.cers[0]
+    assert cer.origin_host == b"smsc.ims.example.net"
+    assert cer.origin_realm == b"ims.example.net"
+    assert cer.vendor_id == 0
+    assert cer.product_name == "smsc"
+    assert cer.firmware_revision == firmware_revision_of(__version__) == 100
+    assert cer.supported_vendor_id == [10415]
+    assert cer.auth_application_id == [4]
+    assert cer.host_ip_address
+
+
+async def test_the_cer_carries_the_configured_identity(ocs1: TestOcs, make_client) -> None:  # type: ignore[no-untyped-def]
+    settings = settings_for(
+        ocs1, vendor_id=32473, product_name="ACME SMSC", firmware_revision=70203
+    )
+    await make_client(settings)
+    await eventually(lambda: bool(ocs1.cers))
+    cer = ocs1.cers[0]
+    assert (cer.vendor_id, cer.product_name, cer.firmware_revision) == (32473, "ACME SMSC", 70203)
+    assert cer.supported_vendor_id == [10415]
