@@ -30,6 +30,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from aml.store import AmlStore, NewAmlReport, StoredAmlReport
 from smsc.api.metrics import CachedCounter
 from smsc.errors import SmscError
+from smsc.redact import subscriber
 from smsc.settings import PsapRoute
 from smsc.store.errors import StoreError
 
@@ -84,6 +85,10 @@ class PsapMetrics:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
         r = registry
+        self.received = CachedCounter(
+            "smsc_aml_received", "AML reports and emergency texts persisted for a PSAP",
+            registry=r,
+        )  # fmt: skip
         self.delivered = CachedCounter(
             "smsc_aml_delivered", "AML reports delivered (PSAP answered 2xx), by route", ["route"],
             registry=r,
@@ -237,6 +242,8 @@ class PsapDelivery:
     async def submit(self, report: NewAmlReport) -> int:
         """Persist the report (durable on return) and have it delivered; returns its id."""
         report_id = await self._store.add_report(report)
+        self.metrics.received.inc()
+        log.debug("aml: report %d persisted for route %s", report_id, report.route_name)
         self.wake()
         return report_id
 
@@ -313,7 +320,7 @@ class PsapDelivery:
                 "aml: ALERT report %d from %s to %s (route %s) undelivered after %.0f s "
                 "(%d attempts, last: %s)",
                 report_id,
-                stored.report.sender_msisdn,
+                subscriber(stored.report.sender_msisdn),
                 stored.report.destination,
                 stored.report.route_name,
                 (now - stored.report.received_at).total_seconds(),

@@ -17,6 +17,7 @@ from aml.psap import PsapDelivery
 from charging.client import ChargingClient
 from smsc.api.http_app import build_http_app
 from smsc.api.metrics import Metrics
+from smsc.log_summary import SummaryTask
 from smsc.relay import MtRelay
 from smsc.service.charging_gate import ChargingGate
 from smsc.service.emergency import EmergencyService, render_stored
@@ -89,6 +90,7 @@ class Application:
         self._runner: web.AppRunner | None = None
         self._ready = False
         self._started = False
+        self._summary: SummaryTask | None = None
         self.charging: ChargingClient | None = None
         self.aml_store = SqlAmlStore(self.store)
         self.psap_delivery: PsapDelivery | None = None
@@ -212,6 +214,10 @@ class Application:
         self._mt_task = asyncio.get_running_loop().create_task(mt.run())
         with failing_as(f"http.listen {settings.http.listen}"):
             await self._start_http(mt)
+        self._summary = SummaryTask(
+            self.metrics.registry, settings.logging.summary_s, self._refresh_gauges
+        )
+        self._summary.start()
         self._ready = self._started = True
         self._log_started()
 
@@ -299,6 +305,8 @@ class Application:
 
     async def stop(self) -> None:
         self._ready = False
+        if self._summary is not None:
+            await self._summary.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

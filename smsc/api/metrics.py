@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Awaitable, Callable
 from typing import Self, cast
 
@@ -11,10 +12,17 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
+    GCCollector,
     Histogram,
+    Info,
     Metric,
+    PlatformCollector,
+    ProcessCollector,
     generate_latest,
 )
+
+from smsc import __version__
+from smsc.version import SIP_IMPLEMENTATION
 
 
 class _CachedLabels:
@@ -66,6 +74,16 @@ class Metrics:
         r = self.registry
         self._tallies: dict[tuple[CachedCounter, tuple[str, ...]], int] = {}
         r.register(_Settle(self))
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        GCCollector(registry=r)
+        Info("smsc_build", "What is running", registry=r).info(
+            {
+                "version": __version__,
+                "python": platform.python_version(),
+                "sip_implementation": SIP_IMPLEMENTATION,
+            }
+        )
         self.mo_received = CachedCounter(
             "smsc_mo_received", "MO RP messages received, by RP message type", ["type"], registry=r
         )

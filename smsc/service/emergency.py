@@ -18,6 +18,7 @@ from aml.formats import AmlContext, parse_etsi_https, render, report_as_dict
 from aml.model import AML_HEADER, AmlReport
 from aml.parser import parse_aml
 from aml.store import NewAmlReport, StoredAmlReport
+from smsc.redact import subscriber
 from smsc.service.model import NewMessage
 from smsc.settings import PsapRoute
 from smsc.sms.segments import Reassembler
@@ -155,7 +156,7 @@ class EmergencyService:
         report_id = await self.delivery.submit(report)
         log.info(
             "emergency report from %s to %s stored as %s for PSAP route %s (%s)",
-            sender,
+            subscriber(sender),
             destination,
             report_id,
             route.name,

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable, Sequence
 
 from smsc.api.metrics import Metrics
+from smsc.redact import subscriber
 from smsc.service.bodies import sms_body
 from smsc.service.identity import msisdn_of
 from smsc.service.mo import MoService
@@ -107,6 +108,8 @@ class SipFront:
     ) -> None:
         self.metrics.tally(self.metrics.sip_responses, str(status), "sent")
         self.sender.respond(event, status, reason, headers)
+        if status >= 400:
+            log.warning("SIP request from %s:%s refused: %d %s", *event.source[:2], status, reason)
 
     def _request(self, event: RequestReceived) -> None:
         if not self.is_trusted(event.source[0]):
@@ -191,7 +194,7 @@ class SipFront:
             if not self.mt.on_rp_answer(msisdn, message.message_reference, cause):
                 log.info(
                     "RP answer from %s with RP-MR %s matches no MT",
-                    msisdn,
+                    subscriber("+" + msisdn),
                     message.message_reference,
                 )
             return
@@ -259,12 +262,19 @@ class SipFront:
                 access_network_info=None if ue is None else ue.access_network_info,
             )
         except Exception:
-            log.exception("could not store the registration of %s", msisdn)
+            log.exception("could not store the registration of %s", subscriber("+" + msisdn))
             self._respond(event, 500, "Server Internal Error: registration store unavailable")
             return
         headers: list[tuple[str, str]] = [("Expires", str(granted))]
         if contact is not None and granted:
             headers.append(("Contact", f"<{contact}>;expires={granted}"))
         self._respond(event, 200, None, headers)
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "registration of %s via %s for %d s",
+                subscriber("+" + msisdn),
+                contact,
+                granted,
+            )
         if granted:  # a new registration: whatever waits for this subscriber is due now
             self.mt.release_soon(msisdn)

@@ -13,6 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 from aml.emergency import EmergencyNumbers
 from charging.pani import RoamingVerdict, Trust, roaming_verdict
 from smsc.api.metrics import Metrics
+from smsc.redact import subscriber
 from smsc.service.charging_gate import ChargingGate
 from smsc.service.emergency import EmergencyService
 from smsc.service.model import DEFAULT_VALIDITY, MessageOrigin, NewMessage
@@ -28,6 +29,20 @@ from smsc.sms.tp import SmsCommand, SmsSubmit, decode_tpdu
 from smsc.sms.validity import MAX_RELATIVE_VALIDITY
 
 log = logging.getLogger("smsc.mo")
+
+
+def _log_stored(stored: NewMessage, message_id: int) -> None:
+    """DEBUG: one line per MO committed and acknowledged (the MO's submission id carries the
+    sender's number, so the store's message id names it)."""
+    log.debug(
+        "MO message %d from %s to %s stored and acknowledged (RP-MR %s, segment %d/%d)",
+        message_id,
+        subscriber("+" + stored.originator),
+        subscriber("+" + stored.recipient),
+        stored.rp_mr,
+        stored.segment,
+        stored.segments,
+    )
 
 
 @runtime_checkable
@@ -142,6 +157,12 @@ class MoService:
     ) -> None:
         """RP-ERROR (TS 24.011 §7.3.4) with the codec's or the service's cause."""
         self.metrics.mo_rejected.labels(str(cause)).inc()
+        log.warning(
+            "MO from %s refused: RP-ERROR, RP-Cause %d, RP-MR %d",
+            subscriber(ue_identity),
+            cause,
+            rp_mr,
+        )
         body = submit_error(rp_mr, cause, datetime.now(UTC), failure_cause)
         self.answer(event, ue_identity, body)
 
@@ -333,6 +354,8 @@ class MoService:
             return
         self.answer(event, ue_identity, self._submit_ack(stored.rp_mr, now))
         self.on_stored(stored.recipient)
+        if log.isEnabledFor(logging.DEBUG):
+            _log_stored(stored, future.result())
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -385,7 +408,7 @@ class MoService:
     ) -> None:
         assert stored.rp_mr is not None
         try:
-            await self.store.add(stored)
+            message_id = await self.store.add(stored)
         except Exception:
             log.exception("could not store an MO message; answering RP-ERROR 41")
             self._forget(stored)
@@ -393,6 +416,8 @@ class MoService:
             return
         self.answer(event, ue_identity, self._submit_ack(stored.rp_mr, now))
         self.on_stored(stored.recipient)
+        if log.isEnabledFor(logging.DEBUG):
+            _log_stored(stored, message_id)
 
     def dispatch(
         self,

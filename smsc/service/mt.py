@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from smsc.api.metrics import Metrics
+from smsc.redact import subscriber
 from smsc.relay import MtRelay, TransferOutcome, TransferResult
 from smsc.service.model import Attempt, MessageOrigin, MessageState, StoredMessage
 from smsc.service.ports import MessageStore, SipSender
@@ -146,7 +147,7 @@ class MtService:
         count = await self.store.release_recipient(recipient, datetime.now(UTC))
         if count:
             self.metrics.mt_released.inc(count)
-            log.info("released %d waiting message(s) for %s", count, recipient)
+            log.info("released %d waiting message(s) for %s", count, subscriber("+" + recipient))
         self._wake.set()
         return count
 
@@ -158,7 +159,7 @@ class MtService:
         try:
             await self.release(msisdn)
         except Exception:
-            log.exception("releasing %s failed", msisdn)
+            log.exception("releasing %s failed", subscriber("+" + msisdn))
 
     async def run(self) -> None:
         """The delivery loop; returns after stop()."""
@@ -251,6 +252,15 @@ class MtService:
         recipient = message.recipient
         self._unroutable.discard(recipient)
         transfer = self.relay.start(recipient, stored.id, self.clock())
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "MT message %d attempt %d to %s via %s:%d, RP-MR %d",
+                stored.id,
+                stored.attempts + 1,
+                subscriber("+" + recipient),
+                *route.address,
+                transfer.rp_mr,
+            )
         self._inflight[stored.id] = stored
         body = body[:1] + bytes((transfer.rp_mr,)) + body[2:]
         uri = f"tel:+{recipient}"
@@ -314,6 +324,15 @@ class MtService:
             stored = await self.store.get(transfer.message_id)
             if stored is None:
                 return
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "MT message %d to %s: %s (SIP %s, RP-Cause %s)",
+                stored.id,
+                subscriber("+" + transfer.recipient),
+                result.outcome,
+                transfer.sip_status,
+                result.rp_cause,
+            )
         if result.outcome == TransferOutcome.DELIVERED:
             self._unpark(transfer.recipient)
             await self._final(stored, MessageState.DELIVERED, attempt)
@@ -350,7 +369,7 @@ class MtService:
             self.metrics.mt_parked.inc()
             self._parked.add(recipient)
             self.metrics.mt_parked_recipients.set(len(self._parked))
-            log.info("%s has no memory for SMS: parked until RP-SMMA", recipient)
+            log.info("%s has no memory for SMS: parked until RP-SMMA", subscriber("+" + recipient))
         else:
             self.metrics.mt_retries.labels(str(result.outcome)).inc()
         await self._release_again_if_released(recipient, since)

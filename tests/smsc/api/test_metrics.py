@@ -34,3 +34,22 @@ def test_tallies_show_on_every_read_of_the_registry() -> None:
     text = metrics.exposition().decode()
     assert 'smsc_mo_received_total{type="RP_DATA_MS_TO_N"} 4.0' in text
     assert "smsc_mt_delivered_total 1.0" in text
+
+
+async def test_process_python_and_build_figures_are_exported() -> None:
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from smsc import __version__
+    from smsc.api.metrics import metrics_route
+
+    app = web.Application()
+    app.add_routes([metrics_route(Metrics())])
+    async with TestClient(TestServer(app)) as client:
+        text = await (await client.get("/metrics")).text()
+    assert "process_resident_memory_bytes " in text
+    assert "python_gc_objects_collected_total{generation=" in text
+    assert "python_info{" in text
+    assert 'smsc_build_info{python="' in text
+    assert f'version="{__version__}"' in text
+    assert 'sip_implementation="python"' in text
