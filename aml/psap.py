@@ -55,7 +55,7 @@ _ERROR_BODY_CHARS = 200
 _USER_AGENT = "smsc-aml/1"
 
 
-class PsapUnreachable(SmscError):  # noqa: N818 (DESIGN.md §2 names it)
+class PsapUnreachable(SmscError):  # noqa: N818 (the name of the error tree, docs/architecture.md)
     """A POST to a PSAP got no answer: refused, reset, timed out, or its TLS failed."""
 
     def __init__(self, message: str, *, outcome: str) -> None:

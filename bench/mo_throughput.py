@@ -1,7 +1,7 @@
 """MO SMS throughput: `smsc serve` on SQLite against the C load generator playing an S-CSCF.
 
-Builds `../shared/tools/loadgen` into a temporary folder, starts `smsc serve` on free ports
-with its data in a temporary folder, runs the generator (windowed MO MESSAGEs with unique
+Builds the C generator in `bench/loadgen/` into a temporary folder, starts `smsc serve` on
+free ports with its data in a temporary folder, runs the generator (windowed MO MESSAGEs with unique
 Call-ID/branch/RP-MR; it answers the SMSC's RP-ACK MESSAGEs with 200) and prints sustained
 MO/s (202 and RP-ACK both received) with latency percentiles.
 
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-LOADGEN_SOURCE = ROOT.parent / "shared" / "tools" / "loadgen"
+LOADGEN_SOURCE = ROOT / "bench" / "loadgen"
 
 
 def free_port() -> int:
@@ -114,8 +114,8 @@ def run(
             ocs_port = free_port()
             ocs = start_ocs(ocs_port)
             env["SMSC__CHARGING__ENABLED"] = "true"
-            env["SMSC__CHARGING__PEERS"] = (
-                f"[{{host: ocs.example.net, address: 127.0.0.1, port: {ocs_port}}}]"
+            env["SMSC__CHARGING__PEERS"] = json.dumps(
+                [{"host": "ocs.example.net", "address": "127.0.0.1", "port": ocs_port}]
             )
         log = open(workdir / "serve.log", "wb")  # noqa: SIM115
         server = subprocess.Popen(
@@ -134,7 +134,7 @@ def run(
             server.terminate()
             server.wait(timeout=30)
             log.close()
-        figures["generator"] = "shared/tools/loadgen sms_loadgen (C)"
+        figures["generator"] = "bench/loadgen sms_loadgen (C)"
         figures["charging"] = "Ro CCR per MO, instant local OCS" if charging else "off"
         figures["machine"] = f"{os.cpu_count()} cpus, {platform.python_implementation()} " + (
             platform.python_version()

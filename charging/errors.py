@@ -1,4 +1,4 @@
-"""Typed errors of the Ro charging package (DESIGN.md §2)."""
+"""Typed errors of the Ro charging package (the error tree of docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ class ChargingError(SmscError):
     """Root of every error raised by the charging package."""
 
 
-class ChargingUnavailable(ChargingError):  # noqa: N818 (DESIGN.md §2 names it)
+class ChargingUnavailable(ChargingError):  # noqa: N818 (the name of the error tree, docs/architecture.md)
     """No OCS answered in time (Tx expiry, peer lost, no peer): apply failure handling."""
 
 

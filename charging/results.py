@@ -1,6 +1,6 @@
 """What the SMSC does with a Credit-Control-Answer: ONE table from result code to outcome.
 
-Outcomes (values, not exceptions, DESIGN.md §2):
+Outcomes (values, not exceptions):
 
 * ``Proceed``      the OCS debited the sender: store and deliver, then RP-ACK.
 * ``DeliverFree``  4011 CREDIT_CONTROL_NOT_APPLICABLE: deliver without charging (RFC 4006 §5.1.2).

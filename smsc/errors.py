@@ -1,4 +1,4 @@
-"""The one root of every error the product raises (DESIGN.md §2)."""
+"""The one root of every error the product raises (docs/architecture.md, "Errors")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""DESIGN.md §2: the pure modules import no asyncio, sockets, threads or clocks."""
+"""docs/architecture.md, "Layers": pure modules import no asyncio, sockets, threads or clocks."""
 
 from __future__ import annotations
 

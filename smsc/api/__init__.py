@@ -1,1 +1,1 @@
-"""aiohttp HTTP API (DESIGN.md §4)."""
+"""aiohttp HTTP API (docs/http-api.md)."""

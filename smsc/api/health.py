@@ -1,4 +1,4 @@
-"""GET /healthz and /readyz (DESIGN.md §4)."""
+"""GET /healthz and /readyz."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ DEFAULT_VALIDITY = timedelta(days=2)
 
 
 class MessageState(StrEnum):
-    """Life of a stored message (DESIGN.md §4)."""
+    """Life of a stored message, as the HTTP API shows it."""
 
     QUEUED = "queued"
     DELIVERING = "delivering"

@@ -1,4 +1,4 @@
-"""Status reports of final MT outcomes (TS 23.040 §9.2.2.3, DESIGN.md §3 MT step 5).
+"""Status reports of final MT outcomes (TS 23.040 §9.2.2.3).
 
 An MO SMS-SUBMIT with TP-SRR gets an SMS-STATUS-REPORT, stored as a new message to the
 originator and delivered like any MT (its TPDU is sent as-is). An API submission with

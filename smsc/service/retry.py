@@ -17,7 +17,7 @@ from enum import StrEnum
 from smsc.service.model import MessageState
 from smsc.sms.constants import RpCause
 
-# TS 24.011 Table 8.4 (standards.md §1.4): causes that will not heal by retrying. The
+# TS 24.011 Table 8.4 and Annex E: causes that will not heal by retrying. The
 # protocol errors 95/96/97/99/111 say the UE cannot parse what we send: the next try is the
 # same PDU. 81 (bad reference) and 98 (wrong state) concern one transfer: they are temporary.
 PERMANENT_RP_CAUSES = frozenset(

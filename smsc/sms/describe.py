@@ -1,4 +1,4 @@
-"""Decoded SMS as plain JSON-ready data, in the schema of DESIGN.md §4 (`smsc decode`)."""
+"""Decoded SMS as plain JSON-ready data: the `smsc decode` schema (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ _ENCODINGS = {Alphabet.GSM7: "gsm7", Alphabet.EIGHT_BIT: "8bit", Alphabet.UCS2: 
 
 
 def describe_address(address: Address | None) -> Json | None:
-    """ADDR of DESIGN.md §4."""
+    """ADDR of the `smsc decode` schema."""
     if address is None:
         return None
     key = "text" if address.is_alphanumeric else "digits"
@@ -57,7 +57,7 @@ def describe_address(address: Address | None) -> Json | None:
 
 
 def describe_rp(message: RpMessage) -> Json:
-    """The "rp" object of DESIGN.md §4."""
+    """The "rp" object of the `smsc decode` schema."""
     mti = message.message_type
     out: Json = {
         "type": _RP_NAMES[mti],
@@ -139,7 +139,7 @@ def _user_data(out: Json, dcs: int | None, user_data: UserData | None) -> None:
 
 
 def describe_tpdu(tpdu: Tpdu) -> Json:
-    """The "tp" object of DESIGN.md §4."""
+    """The "tp" object of the `smsc decode` schema."""
     name, mti = _TP_NAMES[tpdu.message_type]
     out: Json = {"type": name, "mti": mti}
     if isinstance(tpdu, SmsDeliver):

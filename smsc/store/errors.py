@@ -9,7 +9,7 @@ class StoreError(SmscError):
     """The message store could not do what was asked."""
 
 
-class StoreUnavailable(StoreError):  # noqa: N818 (DESIGN.md §2 names it)
+class StoreUnavailable(StoreError):  # noqa: N818 (the name of the error tree, docs/architecture.md)
     """The database could not be reached or refused the operation; nothing was committed."""
 
 

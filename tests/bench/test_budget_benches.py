@@ -1,6 +1,6 @@
-"""bench/wire_ceiling.py's payload steering over real sockets, and a smoke test of
-bench/store_insert.py (no timing assertions). The generator run of wire_ceiling needs
-../shared/tools/loadgen beside the checkout, so CI does not run it."""
+"""bench/wire_ceiling.py's payload steering over real sockets, and smoke runs of
+bench/store_insert.py and bench/mo_throughput.py from the checkout (the C generator in
+bench/loadgen/ built on the spot); no timing assertions."""
 
 from __future__ import annotations
 
@@ -60,3 +60,13 @@ def test_store_insert_reports_each_batch_size(capsys: pytest.CaptureFixture[str]
     assert report["rows"] == 400 and report["row_building_us"] > 0
     for batch in ("batch_20", "batch_100"):
         assert report[batch]["cpu_us_per_row"] > 0 and report[batch]["wall_us_per_row"] > 0
+
+
+def test_mo_throughput_runs_from_a_bare_checkout() -> None:
+    """A tiny run: the generator builds, `smsc serve` starts, every MO gets its RP-ACK."""
+    from bench import mo_throughput
+
+    figures = mo_throughput.run(count=200, concurrency=8, workers=None)
+    assert figures["generator"] == "bench/loadgen sms_loadgen (C)"
+    assert figures["sent"] == figures["rpack"] == figures["completed"] == 200, figures
+    assert figures["errors"] == figures["timeouts_rpack"] == 0, figures

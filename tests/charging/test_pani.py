@@ -48,7 +48,7 @@ def test_vectors(case: dict[str, Any]) -> None:
 
 
 def test_standards_example() -> None:
-    """standards.md §6: 31041043114b4cae5 -> MCC 310, MNC 410, TAC 4311, ECI 4b4cae5."""
+    """TS 24.229 §7.2A.4: 31041043114b4cae5 -> MCC 310, MNC 410, TAC 4311, ECI 4b4cae5."""
     verdict = roaming_verdict(
         "3GPP-E-UTRAN-FDD;utran-cell-id-3gpp=31041043114b4cae5;network-provided", ["26201"]
     )

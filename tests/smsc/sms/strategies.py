@@ -43,7 +43,7 @@ def alphanumeric_addresses(draw: st.DrawFn) -> Address:
     text = draw(st.text(alphabet=GSM7_DEFAULT + "{}[]€", min_size=1, max_size=11))
     while len(encode_gsm7(text)) > 11:
         text = text[:-1]
-    # A trailing '@' cannot be told from padding (standards.md §8): never generated.
+    # A trailing '@' cannot be told from padding (TS 23.038 §6.1.2.3.1): never generated.
     text = text.rstrip("@") or "A"
     return Address.alphanumeric(text)
 

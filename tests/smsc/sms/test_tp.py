@@ -188,7 +188,7 @@ def test_gsm7_udl_overflow_is_rejected() -> None:
 
 
 def test_ucs2_udl_larger_than_data_is_rejected() -> None:
-    # Wireshark accepts this silently (standards.md §2.3); we do not.
+    # Wireshark accepts this silently; we do not (TS 23.040 §9.2.3.16).
     with pytest.raises(TpduDecodeError):
         decode_tpdu(
             bytes.fromhex("01000b914316565811f900080a304253f68449"), RpMessageType.RP_DATA_MS_TO_N

@@ -24,7 +24,7 @@ from tests.vectors import load_vectors
 
 VECTORS = load_vectors()
 
-# Where we knowingly differ from Wireshark, and why (standards.md §8).
+# Where we knowingly differ from Wireshark, and why.
 TP_ADDRESS_OVERRIDES = {
     # Length 14 for 7 characters (libosmocore); Wireshark shows the padding septet as '@'.
     "mt-rpdata-deliver-alnum-oa-openbsc": "OpenBSC",
