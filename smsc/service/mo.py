@@ -13,7 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 from aml.emergency import EmergencyNumbers
 from charging.pani import RoamingVerdict, Trust, roaming_verdict
 from smsc.api.metrics import Metrics
-from smsc.redact import subscriber
+from smsc.redact import sms_text, subscriber
 from smsc.service.charging_gate import ChargingGate
 from smsc.service.emergency import EmergencyService
 from smsc.service.model import DEFAULT_VALIDITY, MessageOrigin, NewMessage
@@ -35,13 +35,14 @@ def _log_stored(stored: NewMessage, message_id: int) -> None:
     """DEBUG: one line per MO committed and acknowledged (the MO's submission id carries the
     sender's number, so the store's message id names it)."""
     log.debug(
-        "MO message %d from %s to %s stored and acknowledged (RP-MR %s, segment %d/%d)",
+        "MO message %d from %s to %s stored and acknowledged (RP-MR %s, segment %d/%d): %s",
         message_id,
         subscriber("+" + stored.originator),
         subscriber("+" + stored.recipient),
         stored.rp_mr,
         stored.segment,
         stored.segments,
+        sms_text(stored.text),
     )
 
 
