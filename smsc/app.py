@@ -31,12 +31,12 @@ from smsc.service.shared_state import (
     RegistrationStore,
 )
 from smsc.settings import Settings
-from smsc.settings_fields import split_host_port
+from smsc.settings_fields import masked_url, split_host_port
 from smsc.sip.constants import Transport
 from smsc.sip.endpoint import SipEndpoint
 from smsc.sip.errors import SipParseError
 from smsc.sip.headers import parse_uri
-from smsc.startup import EXIT_CONFIGURATION, check_listeners, failing_as, masked_url
+from smsc.startup import EXIT_CONFIGURATION, check_listeners, failing_as
 from smsc.store.aml_sql import SqlAmlStore
 from smsc.store.local_duplicates import LocalDuplicateFilter
 from smsc.store.redis_client import connect as connect_redis

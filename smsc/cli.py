@@ -21,12 +21,13 @@ from smsc.app import serve
 from smsc.errors import SmscError, StartupError
 from smsc.log_setup import configure_logging
 from smsc.settings import Settings, SettingsError, effective_configuration, load_settings
+from smsc.settings_fields import masked_url
 from smsc.settings_reference import render_reference
 from smsc.sms.describe import describe_rp, describe_tpdu, tpdu_of
 from smsc.sms.errors import DecodeError
 from smsc.sms.rp import decode_rp
 from smsc.sms.tp import decode_tpdu
-from smsc.startup import EXIT_CONFIGURATION, EXIT_ENVIRONMENT, masked_url, reason_of
+from smsc.startup import EXIT_CONFIGURATION, EXIT_ENVIRONMENT, reason_of
 from smsc.store.migrate import upgrade_sync
 from smsc.version import version_line
 

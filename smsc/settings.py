@@ -44,6 +44,7 @@ from smsc.settings_fields import (
     SipUriText,
     Token,
     Unsigned32,
+    masked_url,
 )
 
 ENV_PREFIX = "SMSC__"
@@ -352,17 +353,8 @@ def _plain(value: Any, key: str) -> Any:
     if value is not None and key in SECRET_KEYS:
         return "***"
     if isinstance(value, str) and key.endswith("_url"):
-        return _masked_password(value)
+        return masked_url(value)
     return value
-
-
-def _masked_password(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    credentials, at, host = rest.rpartition("@")
-    if not sep or not at or ":" not in credentials:
-        return url
-    user = credentials.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}"
 
 
 def effective_configuration(settings: Settings) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from typing import Annotated, Any
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
 from pydantic_settings import NoDecode
@@ -86,18 +87,22 @@ def _sip_uri(text: str) -> str:
     return text
 
 
-def _http_url(text: str) -> str:
-    from urllib.parse import urlsplit  # noqa: PLC0415 (only at configuration time)
-
+def _split_url(text: str) -> SplitResult:
+    """The parts of a URL whose port, if any, is 1-65535; ValueError otherwise."""
     try:
         parts = urlsplit(text)
         port = parts.port
     except ValueError as exc:
         raise ValueError(f"{text!r} is not a URL: {exc}") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(f"{text!r} is not an http:// or https:// URL with a host")
     if port == 0:
         raise ValueError(f"{text!r}: port 0 is out of range 1-65535")
+    return parts
+
+
+def _http_url(text: str) -> str:
+    parts = _split_url(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"{text!r} is not an http:// or https:// URL with a host")
     return text
 
 
@@ -129,20 +134,25 @@ def _database_url(text: str) -> str:
 
 
 def _redis_url(text: str) -> str:
-    from urllib.parse import urlsplit  # noqa: PLC0415 (only at configuration time)
-
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError as exc:
-        raise ValueError(f"not a Redis URL: {exc}") from None
+    parts = _split_url(text)
     if parts.scheme not in ("redis", "rediss", "unix"):
         raise ValueError("expected redis://HOST:PORT/DB, rediss://... or unix://PATH")
     if parts.scheme != "unix" and not parts.hostname:
         raise ValueError("a Redis URL needs a host (redis://HOST:PORT/DB)")
-    if port == 0:
-        raise ValueError("port 0 is out of range 1-65535")
     return text
+
+
+def masked_url(url: str) -> str:
+    """A database or Redis URL for people to read: the password replaced by ***."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        pass
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username or ''}:***@{parts.hostname or ''}"
+    return urlunsplit(parts._replace(netloc=netloc + (f":{parts.port}" if parts.port else "")))
 
 
 def _digits(text: str) -> str:

@@ -5,10 +5,6 @@ from __future__ import annotations
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import urlsplit, urlunsplit
-
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 from smsc.errors import SmscError, StartupError
 from smsc.settings import SettingsError
@@ -16,20 +12,6 @@ from smsc.settings_fields import split_host_port
 
 EXIT_CONFIGURATION = 2
 EXIT_ENVIRONMENT = 1
-
-
-def masked_url(url: str) -> str:
-    """A database or Redis URL for the log: the password replaced by ***."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        pass
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def reason_of(exc: BaseException) -> str:
