@@ -239,7 +239,7 @@ class Application:
                 "PSAP route %s: numbers %s -> %s (%s)",
                 route.name,
                 ", ".join(route.numbers),
-                route.url,
+                masked_url(route.url),
                 route.format,
             )
         if settings.sip.next_hop is None:
