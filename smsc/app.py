@@ -15,8 +15,11 @@ from redis.asyncio import Redis
 from aml.emergency import load_emergency_numbers
 from aml.psap import PsapDelivery
 from charging.client import ChargingClient
+from smsc.api.access import credentials_of
+from smsc.api.aml_intake import build_intake_app
 from smsc.api.http_app import build_http_app
 from smsc.api.metrics import Metrics
+from smsc.api.rate_limit import SourceRateLimit
 from smsc.log_summary import SummaryTask
 from smsc.relay import MtRelay
 from smsc.service.charging_gate import ChargingGate
@@ -88,6 +91,7 @@ class Application:
         self.mo: MoService | None = None
         self._mt_task: asyncio.Task[None] | None = None
         self._runner: web.AppRunner | None = None
+        self._intake_runner: web.AppRunner | None = None
         self._ready = False
         self._started = False
         self._summary: SummaryTask | None = None
@@ -114,7 +118,15 @@ class Application:
     async def start(self) -> None:
         """Start every part in order; a failure is a StartupError naming what and where."""
         settings = self.settings
-        check_listeners(settings.sip.listen, settings.http.listen)
+        check_listeners(
+            settings.sip.listen,
+            ("http.listen", settings.http.listen),
+            *(
+                ()
+                if settings.aml.intake.listen is None
+                else (("aml.intake.listen", settings.aml.intake.listen),)
+            ),
+        )
         with failing_as("emergency numbers", exit_status=EXIT_CONFIGURATION):
             emergency = load_emergency_numbers(
                 Path(settings.smsc.emergency_numbers_file)
@@ -214,6 +226,9 @@ class Application:
         self._mt_task = asyncio.get_running_loop().create_task(mt.run())
         with failing_as(f"http.listen {settings.http.listen}"):
             await self._start_http(mt)
+        if settings.aml.intake.listen is not None:
+            with failing_as(f"aml.intake.listen {settings.aml.intake.listen}"):
+                await self._start_intake(settings.aml.intake.listen)
         self._summary = SummaryTask(
             self.metrics.registry, settings.logging.summary_s, self._refresh_gauges
         )
@@ -228,6 +243,11 @@ class Application:
         redis = settings.storage.redis_url
         log.info("redis %s", "off (one instance)" if redis is None else masked_url(redis))
         log.info("PSI %s", settings.sip.psi)
+        http = settings.http
+        named = [f"{t.name} ({t.scope})" for t in http.tokens]
+        if http.api_token is not None:
+            named.append("api_token (submit)")
+        log.info("HTTP API tokens: %s", ", ".join(named) if named else "none (loopback only)")
         charging = settings.charging
         if charging.enabled:
             peers = ", ".join(f"{p.host} at {p.address}:{p.port}" for p in charging.peers)
@@ -271,7 +291,7 @@ class Application:
 
     async def _start_http(self, mt: MtService) -> None:
         app = build_http_app(
-            token=self.settings.http.api_token,
+            credentials=credentials_of(self.settings.http.api_token, self.settings.http.tokens),
             ready=lambda: self._ready,
             store=self.store,
             metrics=self.metrics,
@@ -280,9 +300,6 @@ class Application:
             registrations=self.registrations,
             clock=time.monotonic,
             explainer=self,
-            aml_intake=None
-            if self.emergency_service is None
-            else self.emergency_service.accept_https,
             refresh=self._refresh_gauges,
         )
         self._runner = web.AppRunner(app, access_log=None)
@@ -290,6 +307,22 @@ class Application:
         host, port = split_host_port(self.settings.http.listen)
         await web.TCPSite(self._runner, host, port).start()
         log.info("HTTP API listening on %s", self.settings.http.listen)
+
+    async def _start_intake(self, listen: str) -> None:
+        """The handsets' AML intake, apart from the operator API."""
+        assert self.emergency_service is not None
+        intake = self.settings.aml.intake
+        app = build_intake_app(
+            self.emergency_service.accept_https,
+            allowed_networks=intake.allowed_networks,
+            limit=SourceRateLimit(intake.rate_per_s, intake.burst),
+            max_body=intake.max_body,
+        )
+        self._intake_runner = web.AppRunner(app, access_log=None)
+        await self._intake_runner.setup()
+        host, port = split_host_port(listen)
+        await web.TCPSite(self._intake_runner, host, port).start()
+        log.info("AML intake listening on %s for %s", listen, ", ".join(intake.allowed_networks))
 
     async def _refresh_gauges(self) -> None:
         for state, count in (await self.store.count_by_state()).items():
@@ -307,9 +340,10 @@ class Application:
         self._ready = False
         if self._summary is not None:
             await self._summary.stop()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        for runner in (self._runner, self._intake_runner):
+            if runner is not None:
+                await runner.cleanup()
+        self._runner = self._intake_runner = None
         if self.mt is not None:
             self.mt.stop()
         if self._mt_task is not None:

@@ -44,6 +44,7 @@ from smsc.settings_fields import (
     SipUriText,
     Token,
     Unsigned32,
+    is_loopback,
     masked_url,
 )
 
@@ -136,6 +137,15 @@ class PsapRoute:
 
 
 @dataclass(frozen=True, slots=True, config=_STRICT)
+class AmlIntakeSettings:
+    listen: HostPort | None = None
+    allowed_networks: NetworkList = ("127.0.0.0/8", "::1/128")
+    rate_per_s: PositiveFloat = 1.0
+    burst: PositiveInt = 5
+    max_body: Annotated[int, Field(ge=256, le=65536)] = 16384
+
+
+@dataclass(frozen=True, slots=True, config=_STRICT)
 class AmlSettings:
     psaps: tuple[PsapRoute, ...] = (
         PsapRoute("default", ("112", "911", "999"), "http://127.0.0.1:18080/aml", "json"),
@@ -143,6 +153,7 @@ class AmlSettings:
     alert_after_s: PositiveFloat = 60.0
     retry_initial_ms: PositiveInt = 200
     retry_max_ms: PositiveInt = 30000
+    intake: AmlIntakeSettings = field(default_factory=AmlIntakeSettings)
 
     def __post_init__(self) -> None:
         if self.retry_max_ms < self.retry_initial_ms:
@@ -164,9 +175,28 @@ class DeliverySettings:
 
 
 @dataclass(frozen=True, slots=True, config=_STRICT)
+class ApiToken:
+    name: Token
+    token: Token
+    scope: Literal["read", "submit"] = "read"
+    """read: GET only; submit: GET and POST (sending SMS)."""
+
+
+@dataclass(frozen=True, slots=True, config=_STRICT)
 class HttpSettings:
     listen: HostPort = "127.0.0.1:8080"
     api_token: Token | None = None
+    tokens: tuple[ApiToken, ...] = ()
+
+    def __post_init__(self) -> None:
+        names = [t.name for t in self.tokens]
+        if len(set(names)) != len(names):
+            raise ValueError("tokens: every token needs a name of its own")
+        if self.api_token is None and not self.tokens and not is_loopback(self.listen):
+            raise ValueError(
+                f"listen {self.listen} is not loopback: set api_token or tokens, so that the "
+                "API is not open to the network"
+            )
 
 
 @dataclass(frozen=True, slots=True, config=_STRICT)

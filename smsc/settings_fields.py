@@ -56,6 +56,17 @@ def split_host_port(text: str) -> tuple[str, int]:
     return host, number
 
 
+def is_loopback(host_port: str) -> bool:
+    """Whether HOST:PORT listens on loopback only ('localhost', 127.0.0.0/8, ::1)."""
+    host, _ = split_host_port(host_port)
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _host_port(text: str) -> str:
     split_host_port(text)
     return text

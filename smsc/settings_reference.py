@@ -80,6 +80,9 @@ def _type_of(schema: dict[str, Any], defs: dict[str, Any]) -> str:
     return text + (f" ({', '.join(limits)})" if limits else "")
 
 
+_NESTED = object()
+"""A section inside a section: its keys follow in rows of their own."""
+
 _HEADER = "| key | type | default | meaning |"
 
 
@@ -88,6 +91,8 @@ def _cell(text: str) -> str:
 
 
 def _default(value: Any) -> str:
+    if value is _NESTED:
+        return "see below"
     return "`" + json.dumps(value, ensure_ascii=False) + "`"
 
 
@@ -124,18 +129,26 @@ def render_reference() -> str:
         for key, field in model["properties"].items():
             path = f"{section}.{key}"
             out.append(
-                f"| `{path}` | {_cell(_type_of(field, defs))} | {_default(field.get('default'))} "
+                f"| `{path}` | {_cell(_type_of(field, defs))} "
+                f"| {_default(field.get('default', _NESTED if '$ref' in field else None))} "
                 f"| {_cell(comments.get(path, ''))} |"
             )
             items = field.get("items", {})
             if "$ref" in items:
                 out += _item_rows(path, defs[items["$ref"].rsplit("/", 1)[1]], defs, comments)
+            elif "$ref" in field:
+                nested = defs[field["$ref"].rsplit("/", 1)[1]]
+                out += _item_rows(path, nested, defs, comments, separator=".")
     out.append("")
     return "\n".join(out)
 
 
 def _item_rows(
-    path: str, model: dict[str, Any], defs: dict[str, Any], comments: dict[str, str]
+    path: str,
+    model: dict[str, Any],
+    defs: dict[str, Any],
+    comments: dict[str, str],
+    separator: str = "[].",
 ) -> list[str]:
     rows = []
     required = set(model.get("required", []))
@@ -143,7 +156,7 @@ def _item_rows(
         default = "required" if key in required else _default(field.get("default"))
         meaning = _cell(comments.get(f"{path}.*.{key}", ""))
         rows.append(
-            f"| `{path}[].{key}` | {_cell(_type_of(field, defs))} | {default} | {meaning} |"
+            f"| `{path}{separator}{key}` | {_cell(_type_of(field, defs))} | {default} | {meaning} |"
         )
     return rows
 

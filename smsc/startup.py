@@ -52,7 +52,7 @@ def _probe(kind: int, host: str, port: int) -> None:
             probe.bind(address)
 
 
-def check_listeners(sip_listen: tuple[str, ...], http_listen: str) -> None:
+def check_listeners(sip_listen: tuple[str, ...], *tcp_listen: tuple[str, str]) -> None:
     """Bind and release every listening address before anything else (migrations) runs, so a
     port in use or a foreign address is reported at once."""
     for entry in sip_listen:
@@ -61,6 +61,7 @@ def check_listeners(sip_listen: tuple[str, ...], http_listen: str) -> None:
         kind = socket.SOCK_DGRAM if scheme.lower() == "udp" else socket.SOCK_STREAM
         with failing_as(f"sip.listen {entry}"):
             _probe(kind, host, port)
-    host, port = split_host_port(http_listen)
-    with failing_as(f"http.listen {http_listen}"):
-        _probe(socket.SOCK_STREAM, host, port)
+    for key, entry in tcp_listen:
+        host, port = split_host_port(entry)
+        with failing_as(f"{key} {entry}"):
+            _probe(socket.SOCK_STREAM, host, port)

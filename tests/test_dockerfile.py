@@ -7,7 +7,9 @@ import re
 import tomllib
 from pathlib import Path
 
-from smsc.settings import load_settings
+import pytest
+
+from smsc.settings import SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCKERFILE = (ROOT / "Dockerfile").read_text(encoding="utf-8")
@@ -66,12 +68,20 @@ def test_runs_as_non_root_with_a_volume_and_a_healthcheck() -> None:
     assert ops["CMD"] == '["serve", "-c", "/etc/smsc/smsc.yaml"]'
 
 
+TOKEN = {"SMSC__HTTP__API_TOKEN": "s3cret"}
+
+
 def test_the_container_configuration_listens_on_all_interfaces() -> None:
-    settings = load_settings(ROOT / "config" / "docker.yaml", environ={})
+    settings = load_settings(ROOT / "config" / "docker.yaml", environ=TOKEN)
     assert settings.http.listen == "0.0.0.0:8080"
     assert set(settings.sip.listen) == {"udp:0.0.0.0:5060", "tcp:0.0.0.0:5060"}
     assert settings.storage.database_url == "sqlite+aiosqlite:////var/lib/smsc/smsc.db"
     overridden = load_settings(
-        ROOT / "config" / "docker.yaml", environ={"SMSC__HTTP__LISTEN": "0.0.0.0:9090"}
+        ROOT / "config" / "docker.yaml", environ={"SMSC__HTTP__LISTEN": "0.0.0.0:9090", **TOKEN}
     )
     assert overridden.http.listen == "0.0.0.0:9090"
+
+
+def test_the_container_refuses_to_open_its_api_without_a_token() -> None:
+    with pytest.raises(SettingsError, match="not loopback: set api_token or tokens"):
+        load_settings(ROOT / "config" / "docker.yaml", environ={})

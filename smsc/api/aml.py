@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -104,23 +103,3 @@ def aml_routes(store: AmlStore) -> list[web.RouteDef]:
         web.get("/api/v1/aml", list_reports),
         web.get("/api/v1/aml/{id}", get_report),
     ]
-
-
-def aml_intake_route(
-    accept: Callable[[bytes, datetime], Awaitable[int]], max_body: int = 16384
-) -> web.RouteDef:
-    """POST /aml: the ETSI TS 103 625 HTTPS form a handset sends, into the SMS pipeline."""
-
-    async def intake(request: web.Request) -> web.Response:
-        if request.content_type != "application/x-www-form-urlencoded":
-            return _error(415, "body", "expected application/x-www-form-urlencoded")
-        body = await request.read()
-        if not body or len(body) > max_body:
-            return _error(422, "body", f"expected 1..{max_body} octets")
-        try:
-            report_id = await accept(body, datetime.now(UTC))
-        except StoreError as exc:
-            return _unavailable(exc)
-        return web.json_response({"id": str(report_id)}, status=201)
-
-    return web.post("/aml", intake)

@@ -25,6 +25,7 @@ _MESSAGES = {
     413: "request body too large",
     415: "unsupported media type",
     422: "invalid request",
+    429: "too many requests",
     500: "internal error",
     503: "unavailable",
 }

@@ -3,17 +3,17 @@ composition root and the tests share."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import datetime
+from collections.abc import Awaitable, Callable, Sequence
 
 from aiohttp import web
 
 from aml.store import AmlStore
-from smsc.api.aml import aml_intake_route, aml_routes
+from smsc.api.access import Credential, token_auth
+from smsc.api.aml import aml_routes
 from smsc.api.errors import error_middleware
 from smsc.api.health import health_routes
 from smsc.api.message_request import MAX_BODY_OCTETS
-from smsc.api.messages import bearer_auth, message_routes
+from smsc.api.messages import message_routes
 from smsc.api.metrics import Metrics, metrics_route
 from smsc.api.openapi import openapi_route
 from smsc.api.subscribers import subscriber_routes
@@ -23,7 +23,7 @@ from smsc.service.shared_state import RegistrationStore
 
 def build_http_app(
     *,
-    token: str | None,
+    credentials: Sequence[Credential],
     ready: Callable[[], bool],
     store: MessageStore,
     metrics: Metrics,
@@ -32,18 +32,15 @@ def build_http_app(
     registrations: RegistrationStore,
     clock: Callable[[], float],
     explainer: RouteExplainer | None = None,
-    aml_intake: Callable[[bytes, datetime], Awaitable[int]] | None = None,
     refresh: Callable[[], Awaitable[None]] | None = None,
 ) -> web.Application:
     """The aiohttp application of `http.listen`."""
     app = web.Application(
-        middlewares=[error_middleware, bearer_auth(token)], client_max_size=MAX_BODY_OCTETS
+        middlewares=[error_middleware, token_auth(credentials)], client_max_size=MAX_BODY_OCTETS
     )
     app.add_routes(health_routes(ready))
     app.add_routes(message_routes(store, metrics, on_submitted, explainer))
     app.add_routes(aml_routes(aml_store))
     app.add_routes(subscriber_routes(store, registrations, clock))
-    if aml_intake is not None:
-        app.add_routes([aml_intake_route(aml_intake)])
     app.add_routes([metrics_route(metrics, refresh), openapi_route()])
     return app

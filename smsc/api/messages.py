@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -10,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from smsc.api.errors import Handler, error_response
+from smsc.api.errors import error_response
 from smsc.api.message_request import RequestError, parse_message_request
 from smsc.api.metrics import Metrics
 from smsc.redact import subscriber
@@ -19,9 +18,6 @@ from smsc.service.ports import MessageStore, RouteExplainer
 from smsc.service.submit import SubmissionError, build_messages
 
 log = logging.getLogger("smsc.api")
-
-PUBLIC_API_PATHS = frozenset({"/api/v1/openapi.json"})
-"""Under /api/ but readable without a token."""
 
 PARKED_CAUSE = 22
 """TS 24.011 RP-Cause 22, memory capacity exceeded: the recipient waits for RP-SMMA."""
@@ -171,23 +167,3 @@ def message_routes(
         web.post("/api/v1/messages", post_message),
         web.get("/api/v1/messages/{id}", get_message),
     ]
-
-
-def bearer_auth(token: str | None) -> Any:
-    """Middleware: with a token configured, /api/ requires `Authorization: Bearer <token>`."""
-
-    @web.middleware
-    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        presented = request.headers.get("Authorization", "").encode()
-        expected = f"Bearer {token}".encode()
-        if (
-            token is not None
-            and request.path.startswith("/api/")
-            and request.path not in PUBLIC_API_PATHS
-            and not hmac.compare_digest(presented, expected)
-        ):
-            log.warning("API request without the right bearer token: %s", request.path)
-            return error_response(401, headers={"WWW-Authenticate": "Bearer"})
-        return await handler(request)
-
-    return middleware

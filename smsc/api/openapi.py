@@ -225,25 +225,6 @@ def openapi_document() -> dict[str, Any]:
                     "responses": {"200": _json({"type": "object"}, "OpenAPI 3.1 document")},
                 }
             },
-            "/aml": {
-                "post": {
-                    "summary": "A handset's AML report in the ETSI TS 103 625 HTTPS form",
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/x-www-form-urlencoded": {"schema": {"type": "object"}}
-                        },
-                    },
-                    "responses": {
-                        "201": _json(
-                            _object({"id": {"type": "string"}}, ("id",)), "Accepted for the PSAP"
-                        ),
-                        "415": _error("Not application/x-www-form-urlencoded"),
-                        "422": _error("Empty or too large"),
-                        "503": _error("The store is unavailable"),
-                    },
-                }
-            },
             "/healthz": {
                 "get": {
                     "summary": "Liveness",

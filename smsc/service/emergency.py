@@ -113,9 +113,9 @@ class EmergencyService:
             visited_plmn=message.visited_plmn,
         )
 
-    async def accept_https(self, body: bytes, received_at: datetime) -> int:
-        """A handset's ETSI TS 103 625 HTTPS AML POST, into the same pipeline as SMS."""
-        parsed = parse_etsi_https(body)
+    async def accept_https(self, body: bytes, parsed: AmlReport, received_at: datetime) -> int:
+        """A handset's ETSI TS 103 625 HTTPS AML POST (already parsed, strictly), into the same
+        pipeline as SMS."""
         return await self.persist(
             sender=(parsed.device_number or "").removeprefix("+"),
             destination=parsed.emergency_number or "112",

@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 
 from smsc.app import Application
-from smsc.settings import PsapRoute
+from smsc.settings import AmlIntakeSettings, PsapRoute
 from smsc.sms.rp import RpAck, decode_rp
 from tests.e2e.conftest import Starter, free_port, sip_port
 from tests.e2e.peer import message_request, udp_peer
@@ -158,7 +158,10 @@ async def test_psap_unreachable_across_a_restart(start_smsc: Starter, tmp_path: 
 async def test_handset_https_intake_feeds_the_same_pipeline(
     start_smsc: Starter, psap: Psap
 ) -> None:
-    app = await start_smsc(aml=aml_settings(psap, "etsi-https"))
+    intake = f"127.0.0.1:{free_port()}"
+    settings = aml_settings(psap, "etsi-https")
+    settings["intake"] = AmlIntakeSettings(listen=intake)
+    app = await start_smsc(aml=settings)
     form = urllib.parse.urlencode(
         {
             "v": "3",
@@ -174,15 +177,27 @@ async def test_handset_https_intake_feeds_the_same_pipeline(
     ).encode()
     async with aiohttp.ClientSession() as http:
         base = f"http://{app.settings.http.listen}"
+        on_api = await http.post(
+            f"{base}/aml", data=form, headers={"Content-Type": "application/x-www-form-urlencoded"}
+        )
+        assert on_api.status == 404  # not on the operator API any more
         created = await http.post(
-            f"{base}/aml",
+            f"http://{intake}/aml",
             data=form,
             headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
         assert created.status == 201
         report_id = (await created.json())["id"]
-        wrong = await http.post(f"{base}/aml", data=b"{}", headers={"Content-Type": "text/json"})
+        wrong = await http.post(
+            f"http://{intake}/aml", data=b"{}", headers={"Content-Type": "text/json"}
+        )
         assert wrong.status == 415
+        noise = await http.post(
+            f"http://{intake}/aml",
+            data=b"v=1&" + b"x" * 16000,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        assert noise.status == 400
         await asyncio.wait_for(psap.arrived.wait(), 5)
         delivered = dict(urllib.parse.parse_qsl(psap.received[0][1].decode()))
         assert delivered["location_latitude"] == "52.52001"

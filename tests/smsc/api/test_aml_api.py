@@ -13,8 +13,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from aml.store import AmlStore, NewAmlReport
+from smsc.api.access import credentials_of, token_auth
 from smsc.api.aml import aml_routes
-from smsc.api.messages import bearer_auth
 from smsc.store import SqlMessageStore
 from smsc.store.aml_memory import MemoryAmlStore
 from smsc.store.aml_sql import SqlAmlStore
@@ -41,7 +41,7 @@ def report(n: int = 1, **fields: Any) -> NewAmlReport:
 
 
 async def _client(store: AmlStore, token: str | None = None) -> TestClient[Any, Any]:
-    app = web.Application(middlewares=[bearer_auth(token)])
+    app = web.Application(middlewares=[token_auth(credentials_of(token, ()))])
     app.add_routes(aml_routes(store))
     client = TestClient(TestServer(app))
     await client.start_server()

@@ -10,9 +10,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from smsc.api.access import credentials_of, token_auth
 from smsc.api.errors import error_middleware
 from smsc.api.message_request import MAX_BODY_OCTETS
-from smsc.api.messages import bearer_auth, message_routes
+from smsc.api.messages import message_routes
 from smsc.api.metrics import Metrics, metrics_route
 from smsc.service.model import Attempt, MessageState
 from smsc.sms.constants import RpMessageType, TypeOfNumber
@@ -33,7 +34,8 @@ async def _harness(token: str | None = None) -> AsyncIterator[Harness]:
     metrics = Metrics()
     woken: list[str] = []
     app = web.Application(
-        middlewares=[error_middleware, bearer_auth(token)], client_max_size=MAX_BODY_OCTETS
+        middlewares=[error_middleware, token_auth(credentials_of(token, ()))],
+        client_max_size=MAX_BODY_OCTETS,
     )
     app.add_routes(message_routes(store, metrics, woken.extend))
     app.add_routes([metrics_route(metrics)])

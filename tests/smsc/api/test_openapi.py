@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Any
 
 import pytest
@@ -16,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from openapi_spec_validator import validate
 
+from smsc.api.access import credentials_of
 from smsc.api.http_app import build_http_app
 from smsc.api.metrics import Metrics
 from smsc.api.openapi import openapi_document
@@ -25,21 +25,16 @@ from smsc.store.aml_memory import MemoryAmlStore
 from smsc.store.memory import MemoryMessageStore
 
 
-async def _intake(_: bytes, __: datetime) -> int:
-    return 1
-
-
-def make_app(token: str | None = None) -> web.Application:
+def make_app(token: str | None = None, store: MemoryMessageStore | None = None) -> web.Application:
     return build_http_app(
-        token=token,
+        credentials=credentials_of(token, ()),
         ready=lambda: True,
-        store=MemoryMessageStore(),
+        store=store or MemoryMessageStore(),
         metrics=Metrics(),
         on_submitted=lambda _: None,
         aml_store=MemoryAmlStore(),
         registrations=RegistrarStore(Registrar()),
         clock=time.monotonic,
-        aml_intake=_intake,
     )
 
 
@@ -92,7 +87,10 @@ async def test_the_document_is_served_without_a_token(client: TestClient[Any, An
     assert (await client.get("/api/v1/aml")).status == 401
 
 
-JSON = st.recursive(
+VALID = st.fixed_dictionaries(
+    {"to": st.just("+491710000001"), "from": st.just("Shop"), "text": st.text(min_size=1)}
+)
+JSON = VALID | st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
     lambda children: (
         st.lists(children, max_size=4)
@@ -110,7 +108,9 @@ JSON = st.recursive(
 @settings(max_examples=150, deadline=None)
 @given(body=JSON)
 async def test_any_json_body_is_answered_below_500_in_the_error_shape(body: Any) -> None:
-    async with TestClient(TestServer(make_app())) as client:
+    store = MemoryMessageStore()
+    await store.start()
+    async with TestClient(TestServer(make_app(store=store))) as client:
         response = await client.post("/api/v1/messages", json=body)
         answer = await response.json()
         assert response.status in (201, 422), answer
