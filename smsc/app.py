@@ -46,7 +46,7 @@ from smsc.store.redis_client import connect as connect_redis
 from smsc.store.redis_duplicates import RedisDuplicateFilter
 from smsc.store.redis_registrations import RedisRegistrationStore
 from smsc.store.sql import SqlMessageStore
-from smsc.transport.sip import ListenAddress, SipTransport
+from smsc.transport.sip import ListenAddress, SipTransport, TcpLimits
 
 log = logging.getLogger("smsc")
 
@@ -176,7 +176,15 @@ class Application:
             t2=settings.sip.t2_ms / 1000,
             t4=settings.sip.t4_ms / 1000,
         )
-        transport = SipTransport(endpoint, listen)
+        transport = SipTransport(
+            endpoint,
+            listen,
+            tcp_limits=TcpLimits(
+                idle_s=settings.sip.tcp_idle_s,
+                max_connections=settings.sip.tcp_max_connections,
+                max_per_source=settings.sip.tcp_max_per_source,
+            ),
+        )
         self.transport = transport
         prefixes = settings.smsc.fill_rp_da_prefixes
         self.mt = mt = MtService(

@@ -71,6 +71,9 @@ class SipSettings:
     t1_ms: PositiveInt = 500
     t2_ms: PositiveInt = 4000
     t4_ms: PositiveInt = 5000
+    tcp_idle_s: PositiveFloat = 120.0
+    tcp_max_connections: PositiveInt = 512
+    tcp_max_per_source: PositiveInt = 32
 
 
 @dataclass(frozen=True, slots=True, config=_STRICT)

@@ -79,6 +79,18 @@ class _Datagrams(asyncio.DatagramProtocol):
         log.debug("UDP error: %s", exc)
 
 
+@dataclass(frozen=True, slots=True)
+class TcpLimits:
+    """Bounds on SIP over TCP, so a connection flood cannot exhaust the process's files."""
+
+    idle_s: float = 120.0
+    """A connection with nothing read or written for this long is closed."""
+    max_connections: int = 512
+    """Inbound connections at once; more are closed at once."""
+    max_per_source: int = 32
+    """Inbound connections at once from one source address."""
+
+
 class _Stream(asyncio.Protocol):
     def __init__(self, owner: SipTransport, outgoing_to: Address | None = None) -> None:
         self.owner = owner
@@ -86,22 +98,35 @@ class _Stream(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.peer: Address = ("", 0)
         self.outgoing_to = outgoing_to
+        self.last_active = 0.0
+        self.admitted = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self.peer = (str(peer[0]), int(peer[1])) if peer else ("", 0)
-        self.owner.connections[self.connection_id] = self
+        owner = self.owner
+        if self.outgoing_to is None and not owner.admit(self.peer[0]):
+            self.transport.abort()
+            return
+        self.admitted = True
+        self.last_active = owner.now()
+        owner.connections[self.connection_id] = self
         # RFC 3261 §18.1.1 / RFC 5923 idea: requests to a peer reuse its open connection.
-        self.owner.by_peer.setdefault(self.outgoing_to or self.peer, self)
+        owner.by_peer.setdefault(self.outgoing_to or self.peer, self)
 
     def data_received(self, data: bytes) -> None:
         owner = self.owner
-        owner.endpoint.receive_stream(self.connection_id, data, self.peer, owner.now())
+        self.last_active = now = owner.now()
+        owner.endpoint.receive_stream(self.connection_id, data, self.peer, now)
         owner.pump()
 
     def connection_lost(self, exc: Exception | None) -> None:
         owner = self.owner
+        if not self.admitted:
+            return
+        if self.outgoing_to is None:
+            owner.release(self.peer[0])
         owner.connections.pop(self.connection_id, None)
         key = self.outgoing_to or self.peer
         if owner.by_peer.get(key) is self:
@@ -117,8 +142,16 @@ class SipTransport:
         endpoint: SipEndpoint,
         listen: list[ListenAddress],
         on_event: Callable[[Event], None] | None = None,
+        tcp_limits: TcpLimits | None = None,
     ) -> None:
         self.endpoint = endpoint
+        self.tcp_limits = tcp_limits or TcpLimits()
+        self._inbound: dict[str, int] = {}
+        """Inbound TCP connections open, by source address."""
+        self._inbound_total = 0
+        self.refused_connections = 0
+        self.idle_closed = 0
+        self._sweeper: asyncio.TimerHandle | None = None
         self.listen = listen
         self.on_event: Callable[[Event], None] = on_event or _unhandled
         self.connections: dict[int, _Stream] = {}
@@ -131,6 +164,42 @@ class SipTransport:
         self._connection_ids = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self.bound: dict[Transport, Address] = {}
+
+    def admit(self, source: str) -> bool:
+        """A new inbound TCP connection from `source`: within the limits (then counted)?"""
+        limits = self.tcp_limits
+        if self._inbound_total >= limits.max_connections:
+            self.refused_connections += 1
+            log.warning("SIP TCP connection refused: %d connections open", self._inbound_total)
+            return False
+        if self._inbound.get(source, 0) >= limits.max_per_source:
+            self.refused_connections += 1
+            log.warning("SIP TCP connection from %s refused: too many from it", source)
+            return False
+        self._inbound[source] = self._inbound.get(source, 0) + 1
+        self._inbound_total += 1
+        return True
+
+    def release(self, source: str) -> None:
+        """An inbound connection from `source` closed."""
+        count = self._inbound.get(source, 0) - 1
+        if count > 0:
+            self._inbound[source] = count
+        else:
+            self._inbound.pop(source, None)
+        self._inbound_total -= 1
+
+    def _sweep(self) -> None:
+        """Close connections idle for longer than `tcp_limits.idle_s`; again in a while."""
+        idle_s = self.tcp_limits.idle_s
+        cutoff = self.now() - idle_s
+        for stream in list(self.connections.values()):
+            if stream.last_active <= cutoff and stream.transport is not None:
+                self.idle_closed += 1
+                log.debug("SIP TCP connection from %s:%s closed: idle", *stream.peer)
+                stream.transport.close()
+        assert self._loop is not None
+        self._sweeper = self._loop.call_later(max(idle_s / 4, 0.05), self._sweep)
 
     def next_connection_id(self) -> int:
         self._connection_ids += 1
@@ -161,10 +230,13 @@ class SipTransport:
                 raise ListenError(f"cannot listen on {entry}: {exc}") from exc
             self.bound[entry.transport] = (str(sockname[0]), int(sockname[1]))
             log.info("SIP listening on %s %s:%s", entry.transport.value, *sockname[:2])
+        self._sweeper = loop.call_later(max(self.tcp_limits.idle_s / 4, 0.05), self._sweep)
 
     async def stop(self) -> None:
         if self._timer is not None:
             self._timer.cancel()
+        if self._sweeper is not None:
+            self._sweeper.cancel()
         for server in self._servers:
             server.close()
         for stream in list(self.connections.values()):
@@ -262,6 +334,7 @@ class SipTransport:
             self._connect_then_write(out)
             return
         stream.transport.write(out.data)
+        stream.last_active = self.now()
         if out.close:
             stream.transport.close()
 
