@@ -39,6 +39,7 @@ from smsc.sip.constants import Transport
 from smsc.sip.endpoint import SipEndpoint
 from smsc.sip.errors import SipParseError
 from smsc.sip.headers import parse_uri
+from smsc.sip.trust import TrustedPeers
 from smsc.startup import EXIT_CONFIGURATION, check_listeners, failing_as
 from smsc.store.aml_sql import SqlAmlStore
 from smsc.store.local_duplicates import LocalDuplicateFilter
@@ -175,6 +176,8 @@ class Application:
             t1=settings.sip.t1_ms / 1000,
             t2=settings.sip.t2_ms / 1000,
             t4=settings.sip.t4_ms / 1000,
+            trusted=TrustedPeers(settings.sip.trusted_peers),
+            answer_untrusted=settings.sip.untrusted_response == "403",
         )
         transport = SipTransport(
             endpoint,

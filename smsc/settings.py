@@ -67,6 +67,7 @@ class SipSettings:
     psi: SipUriText = "sip:smsc@ims.mnc001.mcc001.3gppnetwork.org"
     next_hop: SipUriText | None = None
     trusted_peers: NetworkList = ("127.0.0.0/8", "::1/128")
+    untrusted_response: Literal["403", "none"] = "403"
     via_host: Token | None = None
     t1_ms: PositiveInt = 500
     t2_ms: PositiveInt = 4000

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 from collections.abc import Callable, Sequence
 
@@ -27,6 +26,7 @@ from smsc.sip.events import (
     TransactionTimedOut,
     TransportFailed,
 )
+from smsc.sip.trust import TrustedPeers
 from smsc.sms.constants import RpCause, RpMessageType
 from smsc.sms.errors import DecodeError
 from smsc.sms.rp import RpAck, RpError, decode_rp
@@ -36,8 +36,6 @@ log = logging.getLogger("smsc.sip")
 ALLOW = "MESSAGE, REGISTER, OPTIONS"
 _ANSWERS_TO_MT = (RpMessageType.RP_ACK_MS_TO_N, RpMessageType.RP_ERROR_MS_TO_N)
 _MO = (RpMessageType.RP_DATA_MS_TO_N, RpMessageType.RP_SMMA_MS_TO_N)
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class SipFront:
@@ -59,25 +57,9 @@ class SipFront:
         self.mt = mt
         self.registrations = registrations
         self._tasks: set[asyncio.Task[None]] = set()
-        self.trusted: tuple[Network, ...] = tuple(
-            ipaddress.ip_network(peer, strict=False) for peer in trusted_peers
-        )
+        self.is_trusted = TrustedPeers(trusted_peers)
         self.metrics = metrics
         self.clock = clock
-        self._trusted_cache: dict[str, bool] = {}
-
-    def is_trusted(self, host: str) -> bool:
-        known = self._trusted_cache.get(host)
-        if known is None:
-            try:
-                address = ipaddress.ip_address(host)
-            except ValueError:
-                known = False
-            else:
-                known = any(address in network for network in self.trusted)
-            if len(self._trusted_cache) < 10_000:
-                self._trusted_cache[host] = known
-        return known
 
     def on_event(self, event: Event) -> None:
         if isinstance(event, MessageReceived):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from heapq import heappop, heappush
@@ -78,6 +79,9 @@ class SipCounters:
     stray_responses: int = 0
     stray_acks: int = 0
     keepalives: int = 0
+    untrusted: int = 0
+    """Messages from sources outside the trusted peers (answered at most with a small 403)."""
+    untrusted_answered: int = 0
 
 
 class _FastServer:
@@ -143,11 +147,21 @@ def _response_via(via: Via, source: Address) -> str:
     return ";".join(parts)
 
 
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 def _response_destination(via: Via, source: Address, transport: Transport) -> Address:
-    """RFC 3261 §18.2.2 / RFC 3581 §4: where responses to this request go."""
+    """RFC 3261 §18.2.2 / RFC 3581 §4: where responses to this request go. A maddr is
+    honoured only as an IP address (the source is trusted: untrusted ones never get here)."""
     if transport is _UDP:
-        if via.maddr:
-            return via.maddr, via.port or DEFAULT_PORT
+        maddr = via.maddr
+        if maddr and _is_ip(maddr):
+            return maddr.strip("[]"), via.port or DEFAULT_PORT
         if via.has_rport:
             return source
     return source[0], via.sent_by[1]
@@ -168,8 +182,14 @@ class SipEndpoint:
         max_headers: int = DEFAULT_MAX_HEADERS,
         user_agent: str | None = "smsc",
         fast_lane: bool = True,
+        trusted: Callable[[str], bool] | None = None,
+        answer_untrusted: bool = True,
     ) -> None:
         self.t1, self.t2, self.t4 = t1, t2, t4
+        self.trusted = trusted
+        """Which source addresses may talk to us; None: every one (tests, a closed network).
+        Others get a stateless 403 no larger than their request, or nothing at all."""
+        self.answer_untrusted = answer_untrusted
         self.fast_lane = fast_lane
         """Read common UDP MESSAGEs and responses with sip/fast_lane.py (off: general parser)."""
         self.max_message_size = max_message_size
@@ -215,6 +235,10 @@ class SipEndpoint:
         self, data: bytes, source: Address, transport: Transport, now: float
     ) -> None:
         """One UDP datagram (RFC 3261 §18.3); keep-alive CRLFs are ignored."""
+        trusted = self.trusted
+        if trusted is not None and not trusted(source[0]):
+            self._untrusted(data, source, transport, None)
+            return
         if transport is _UDP and self.fast_lane and len(data) <= self.max_message_size:
             start = data[:8]
             if start == b"MESSAGE ":
@@ -260,6 +284,9 @@ class SipEndpoint:
                     framer.pings = 0
             if message is None:
                 break
+            if self.trusted is not None and not self.trusted(source[0]):
+                self._untrusted_message(message, len(data), source, _TCP, connection_id)
+                continue
             self._dispatch(message, source, _TCP, connection_id, now)
 
     def connection_closed(self, connection_id: int) -> None:
@@ -412,6 +439,56 @@ class SipEndpoint:
         self._server[key] = txn
         self.counters.server_transactions_created += 1
         self._events.append(RequestReceived(request, source, transport, connection_id, key))
+
+    def _untrusted(
+        self, data: bytes, source: Address, transport: Transport, connection_id: int | None
+    ) -> None:
+        """A datagram from a source we do not trust: parsed only to answer 403, never kept."""
+        if not data.strip(b"\r\n"):
+            return
+        try:
+            message = parse_message(
+                data, max_size=self.max_message_size, max_headers=self.max_headers
+            )
+        except SipParseError:
+            self.counters.untrusted += 1
+            return  # malformed and untrusted: no answer at all
+        self._untrusted_message(message, len(data), source, transport, connection_id)
+
+    def _untrusted_message(
+        self,
+        message: SipMessage,
+        size: int,
+        source: Address,
+        transport: Transport,
+        connection_id: int | None,
+    ) -> None:
+        """403 Forbidden to the source itself (never a maddr), statelessly, and only when it
+        is no larger than what was received: nothing to reflect or amplify."""
+        self.counters.untrusted += 1
+        if not self.answer_untrusted or not isinstance(message, SipRequest):
+            return
+        if message.method == "ACK":
+            return
+        try:
+            via = message.via
+            data = self._response_bytes(
+                message,
+                _response_via(via, source),
+                to_tag=self.new_tag(),
+                status=403,
+                reason="Forbidden",
+                headers=(),
+                body=b"",
+                safe=False,
+            )
+        except (SipParseError, SipBuildError, KeyError, AssertionError):
+            return
+        if len(data) > size:
+            return
+        destination = source if transport is _TCP or via.has_rport else (source[0], via.sent_by[1])
+        self.counters.untrusted_answered += 1
+        self._outgoing.append(Outgoing(data, destination, transport, connection_id))
 
     def _reject(
         self,

@@ -323,7 +323,10 @@ class SipTransport:
             if self._udp is None:
                 self._fail(out, "no UDP listener")
                 return
-            self._udp.sendto(out.data, out.destination)
+            try:
+                self._udp.sendto(out.data, out.destination)
+            except (OSError, ValueError) as exc:  # an address the kernel refuses
+                self._fail(out, f"UDP to {out.destination[0]}:{out.destination[1]}: {exc}")
             return
         stream = None
         if out.connection_id is not None:
