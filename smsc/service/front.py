@@ -26,6 +26,7 @@ from smsc.sip.events import (
     TransactionTimedOut,
     TransportFailed,
 )
+from smsc.sip.headers import parse_uri
 from smsc.sip.trust import TrustedPeers
 from smsc.sms.constants import RpCause, RpMessageType
 from smsc.sms.errors import DecodeError
@@ -36,6 +37,18 @@ log = logging.getLogger("smsc.sip")
 ALLOW = "MESSAGE, REGISTER, OPTIONS"
 _ANSWERS_TO_MT = (RpMessageType.RP_ACK_MS_TO_N, RpMessageType.RP_ERROR_MS_TO_N)
 _MO = (RpMessageType.RP_DATA_MS_TO_N, RpMessageType.RP_SMMA_MS_TO_N)
+
+
+def usable_request_uri(uri: str) -> bool:
+    """Whether `uri` can stand as the Request-URI of the MESSAGE that answers (RFC 3261 §25.1:
+    no whitespace or control characters, a URI we parse)."""
+    if not uri.isprintable() or any(c.isspace() for c in uri):
+        return False
+    try:
+        parse_uri(uri)
+    except SipParseError:
+        return False
+    return True
 
 
 class SipFront:
@@ -111,9 +124,10 @@ class SipFront:
 
     def _message(self, event: RequestReceived) -> None:
         request = event.request
-        try:
+        try:  # everything the MO path reads later, checked before the 202
             content_type = request.content_type
             asserted = request.p_asserted_identity
+            _ = (request.call_id, request.cseq, request.from_, request.to)
         except SipParseError as exc:
             self._respond(event, 400, f"Bad Request: {exc}")
             return
@@ -159,6 +173,9 @@ class SipFront:
         """An application/vnd.3gpp.sms body from the UE with this P-Asserted-Identity."""
         if identity is None or msisdn is None:
             self._respond(event, 403, "Forbidden: no MSISDN in P-Asserted-Identity")
+            return
+        if not usable_request_uri(identity):  # the RP answer goes to it as a Request-URI
+            self._respond(event, 400, "Bad Request: unusable P-Asserted-Identity")
             return
         try:
             message = decode_rp(body)
