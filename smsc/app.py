@@ -32,6 +32,7 @@ from smsc.service.shared_state import (
     DuplicateFilter,
     RegistrarStore,
     RegistrationStore,
+    duplicate_key,
 )
 from smsc.settings import Settings
 from smsc.settings_fields import masked_url, split_host_port
@@ -50,6 +51,9 @@ from smsc.store.sql import SqlMessageStore
 from smsc.transport.sip import ListenAddress, SipTransport, TcpLimits
 
 log = logging.getLogger("smsc")
+
+RECENT_MO_LIMIT = 100_000
+"""MO read back into the duplicate filter at start (the in-process filter's size)."""
 
 
 _ROUTES: dict[str, Route | None] = {}
@@ -144,6 +148,7 @@ class Application:
         with failing_as(f"database {masked_url(settings.storage.database_url)}"):
             await self.store.start()
             await self.aml_store.start()
+            await self._remember_recent_mo()
         self.psap_delivery = PsapDelivery(
             self.aml_store,
             settings.aml.psaps,
@@ -279,6 +284,27 @@ class Application:
                 "registration waits until one arrives"
             )
         log.info("started: SIP %s, HTTP %s", ", ".join(settings.sip.listen), settings.http.listen)
+
+    async def _remember_recent_mo(self) -> None:
+        """The duplicate filter learns again the MO stored within its window: a UE re-sending
+        an SMS whose RP-ACK a crash or restart swallowed is acknowledged, not stored twice."""
+        window = self.settings.smsc.duplicate_window_s
+        if window <= 0:
+            return
+        now = datetime.now(UTC)
+        recent = await self.store.recent_mo(now - timedelta(seconds=window), RECENT_MO_LIMIT)
+        remembered = 0
+        for start in range(0, len(recent), 500):
+            waits = []
+            for mo in recent[start : start + 500]:
+                left = window - (now - mo.received_at).total_seconds()
+                if left > 0:
+                    key = duplicate_key(mo.originator, mo.rp_mr, mo.submit_tpdu)
+                    waits.append(self.duplicates.seen(key, left))
+            await asyncio.gather(*waits)
+            remembered += len(waits)
+        if remembered:
+            log.info("duplicate filter: %d MO of the last %.0f s remembered", remembered, window)
 
     async def _start_charging(self) -> ChargingGate | None:
         """Ro online charging when `charging.enabled` (the OCS peers connect in the background)."""

@@ -120,3 +120,13 @@ class StoredMessage:
     updated_at: datetime | None = None
     delivered_at: datetime | None = None
     history: tuple[Attempt, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class RecentMo:
+    """What the duplicate key of a stored MO is made of, and when it arrived."""
+
+    originator: str
+    rp_mr: int
+    submit_tpdu: bytes
+    received_at: datetime

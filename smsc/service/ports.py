@@ -11,6 +11,7 @@ from smsc.service.model import (
     ChargingRecord,
     MessageState,
     NewMessage,
+    RecentMo,
     StoredMessage,
 )
 from smsc.sip.constants import Address, Transport
@@ -77,6 +78,10 @@ class MessageStore(Protocol):
 
     async def count_by_state(self) -> dict[MessageState, int]:
         """Queue depth and totals, for /metrics."""
+
+    async def recent_mo(self, since: datetime, limit: int) -> list[RecentMo]:
+        """MO messages received at or after `since`, newest first, at most `limit`: what the
+        duplicate filter must know again after a restart."""
 
     async def add_charging_record(self, record: ChargingRecord) -> None:
         """Keep one Ro charging record; durable when this returns."""

@@ -7,7 +7,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from smsc.service.model import Attempt, ChargingRecord, MessageState, NewMessage, StoredMessage
+from smsc.service.model import (
+    Attempt,
+    ChargingRecord,
+    MessageOrigin,
+    MessageState,
+    NewMessage,
+    RecentMo,
+    StoredMessage,
+)
 from smsc.store.errors import MessageNotFoundError, StoreClosedError
 from smsc.store.tables import clean_attempt, clean_charging_record, clean_message, to_utc
 
@@ -194,6 +202,24 @@ class MemoryMessageStore:
                 record.updated_at = now
                 count += 1
         return count
+
+    async def recent_mo(self, since: datetime, limit: int) -> list[RecentMo]:
+        """MO messages received at or after `since`, newest first, at most `limit`."""
+        found = []
+        for record in sorted(self._records.values(), key=lambda r: r.id, reverse=True):
+            message = record.message
+            if message.origin is MessageOrigin.MO and message.received_at >= since:
+                found.append(
+                    RecentMo(
+                        message.originator,
+                        message.rp_mr or 0,
+                        message.submit_tpdu,
+                        message.received_at,
+                    )
+                )
+                if len(found) >= limit:
+                    break
+        return found
 
     async def count_by_state(self) -> dict[MessageState, int]:
         """Messages per state; every state present."""

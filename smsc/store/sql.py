@@ -15,7 +15,15 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 import smsc.store.aml_tables  # noqa: F401 (the AML tables join the shared metadata)
-from smsc.service.model import Attempt, ChargingRecord, MessageState, NewMessage, StoredMessage
+from smsc.service.model import (
+    Attempt,
+    ChargingRecord,
+    MessageOrigin,
+    MessageState,
+    NewMessage,
+    RecentMo,
+    StoredMessage,
+)
 from smsc.store.batching import GroupCommitter
 from smsc.store.errors import MessageNotFoundError, StoreClosedError, StoreError, StoreUnavailable
 from smsc.store.migrate import create_engine, run_upgrade
@@ -149,6 +157,9 @@ def _build_release() -> Any:
         .values(next_attempt_at=now, updated_at=now)
     )
 
+
+_RECENT_PAGE = 5000
+"""Rows per page when reading the newest MO back (duplicate filter at start)."""
 
 _UNAVAILABLE = (DBAPIError, DisconnectionError, PoolTimeoutError, OSError)
 """Library errors meaning the database failed us (bugs such as CompileError propagate)."""
@@ -386,6 +397,37 @@ class SqlMessageStore:
         )
         async with self._write() as conn:
             return int((await conn.execute(query)).rowcount)
+
+    async def recent_mo(self, since: datetime, limit: int) -> list[RecentMo]:
+        """MO messages received at or after `since`, newest first, at most `limit`. Read
+        backwards by id in pages (rows arrive in id order), so no index on the time is needed
+        and an old table is not scanned whole."""
+        found: list[RecentMo] = []
+        below: int | None = None
+        c = messages.c
+        columns = (c.id, c.origin, c.originator, c.rp_mr, c.submit_tpdu, c.received_at)
+        async with self._connect() as conn:
+            while len(found) < limit:
+                query = select(*columns).order_by(messages.c.id.desc()).limit(_RECENT_PAGE)
+                if below is not None:
+                    query = query.where(messages.c.id < below)
+                rows = (await conn.execute(query)).all()
+                if not rows:
+                    break
+                fresh = False
+                for row in rows:
+                    received = to_utc(row.received_at)
+                    if received < since:
+                        continue
+                    fresh = True
+                    if row.origin == MessageOrigin.MO.value:
+                        found.append(
+                            RecentMo(row.originator, row.rp_mr or 0, row.submit_tpdu, received)
+                        )
+                if not fresh:
+                    break
+                below = rows[-1].id
+        return found[:limit]
 
     async def count_by_state(self) -> dict[MessageState, int]:
         """Messages per state; every state present."""

@@ -23,6 +23,7 @@ from tests.e2e.peer import UdpPeer, Wire, message_request, response_to, udp_peer
 
 PSI = "sip:smsc@ims.mnc001.mcc001.3gppnetwork.org"
 COUNT = 300
+BURST = 600
 
 
 def serve(workdir: Path, sip: int, http: int, next_hop: int) -> subprocess.Popen[bytes]:
@@ -155,3 +156,47 @@ async def test_kill_9_then_restart_loses_no_acknowledged_mo(tmp_path: Path) -> N
     # Only a message in flight at the kill can reach the UE twice (at-least-once over RP).
     assert len(twice) <= 1, twice
     await asyncio.sleep(0)
+
+
+async def test_kill_9_then_the_ue_resends_what_was_not_acknowledged_none_lost_none_twice(
+    tmp_path: Path,
+) -> None:
+    """As a UE does: every MO whose RP-ACK did not come is sent again after the restart (same
+    RP-MR and TPDU, a new transaction). All are then stored, each exactly once."""
+    peer = await udp_peer()
+    sip, http = free_port(), free_port()
+    first = serve(tmp_path, sip, http, peer.port)
+    network = Network(peer, sip)
+    try:
+        for i in range(BURST):  # a burst: many MO between commit and RP-ACK at the kill
+            network.send(i)
+            if i % 100 == 99:
+                await network.pump(time.monotonic() + 0.005)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        await network.pump(time.monotonic() + 0.5)
+        second = serve(tmp_path, sip, http, peer.port)
+        try:
+            for _ in range(3):  # the UE's retries
+                for i in range(BURST):
+                    if f"msg {i}" not in network.acked:
+                        network.send(i)
+                await network.pump(time.monotonic() + 1.0)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and len(network.delivered) < BURST:
+                await network.pump(time.monotonic() + 0.2)
+        finally:
+            second.send_signal(signal.SIGTERM)
+            second.wait(timeout=30)
+    finally:
+        if first.poll() is None:
+            first.kill()
+        peer.close()
+    assert len(network.acked) == BURST, f"{BURST - len(network.acked)} never acknowledged"
+    stored = dict(
+        sqlite3.connect(tmp_path / "smsc.db")
+        .execute("select text, count(*) from messages group by text")
+        .fetchall()
+    )
+    assert len(stored) == BURST, f"{BURST - len(stored)} lost"
+    assert [text for text, n in stored.items() if n > 1] == [], "stored twice"

@@ -1,0 +1,81 @@
+"""Exactly once across restarts: an MO stored before a restart and re-sent by the UE after
+it (its RP-ACK was lost with the process) is acknowledged again and stored once, on SQLite
+and on PostgreSQL without Redis (measured before: 32, 1 and 30 such rows in three crashes)."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from smsc.app import Application
+from smsc.sms.rp import RpAck, decode_rp
+from tests.e2e.conftest import make_settings, sip_port
+from tests.e2e.peer import message_request, response_to, udp_peer
+from tests.e2e.test_mo_mt import MO_BODY, PSI, UE
+
+PG_URL = os.environ.get(
+    "SMSC_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[dict[str, str]]:
+    if request.param == "sqlite":
+        yield {"database_url": f"sqlite+aiosqlite:///{tmp_path / 'restart.db'}"}
+        return
+    try:
+        connection = await asyncpg.connect(PG_URL.replace("+asyncpg", ""), timeout=3)
+    except (OSError, asyncpg.PostgresError) as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL unavailable in CI: {exc}")
+        pytest.skip(f"PostgreSQL unavailable: {exc}")
+    schema = f"restart_{uuid.uuid4().hex[:10]}"
+    yield {"database_url": PG_URL, "schema": schema}
+    await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    await connection.close()
+
+
+async def send_mo(app: Application) -> RpAck:
+    """The same SMS-SUBMIT (same RP-MR and TPDU), each time in a new SIP transaction."""
+    peer = await udp_peer()
+    try:
+        request, _ = message_request(
+            uri=PSI, sender=UE, body=MO_BODY, via=f"SIP/2.0/UDP 127.0.0.1:{peer.port}"
+        )
+        peer.send(request, ("127.0.0.1", sip_port(app)))
+        assert (await peer.next()).status == 202
+        answer = await peer.next_request()
+        peer.send(response_to(answer), answer.source)
+        message = decode_rp(answer.body)
+        assert isinstance(message, RpAck)
+        return message
+    finally:
+        peer.close()
+
+
+async def test_a_resend_after_a_restart_is_acknowledged_and_stored_once(
+    tmp_path: Path, database: dict[str, str]
+) -> None:
+    base = make_settings(tmp_path)
+    settings = dataclasses.replace(base, storage=dataclasses.replace(base.storage, **database))
+    first = Application(settings)
+    await first.start()
+    try:
+        await send_mo(first)
+    finally:
+        await first.stop()
+    second = Application(settings)  # a new process: its in-memory filter starts empty
+    await second.start()
+    try:
+        ack = await send_mo(second)
+        assert ack.message_reference == 2
+        counts = await second.store.count_by_state()
+        assert sum(counts.values()) == 1
+    finally:
+        await second.stop()
