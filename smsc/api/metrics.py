@@ -93,6 +93,11 @@ class Metrics:
             ["cause"],
             registry=r,
         )
+        self.mo_answers_lost = CachedCounter(
+            "smsc_mo_answers_lost",
+            "MESSAGEs carrying an MO's RP answer that could not be sent or got no response",
+            registry=r,
+        )
         self.mt_delivered = CachedCounter(
             "smsc_mt_delivered", "MT short messages delivered", registry=r
         )

@@ -10,7 +10,7 @@ from smsc.api.metrics import Metrics
 from smsc.redact import subscriber
 from smsc.service.bodies import sms_body
 from smsc.service.identity import msisdn_of
-from smsc.service.mo import MoService
+from smsc.service.mo import MO_ANSWER, MoService
 from smsc.service.mt import MtContext, MtService
 from smsc.service.ports import SipSender
 from smsc.service.register_body import UeRegistration, ue_registration
@@ -86,8 +86,18 @@ class SipFront:
         elif isinstance(event, TransactionTimedOut):
             if isinstance(event.context, MtContext):
                 self.mt.on_sip_final(event.context, 408)
-        elif isinstance(event, TransportFailed) and isinstance(event.context, MtContext):
-            self.mt.on_sip_final(event.context, 503)
+            elif event.context == MO_ANSWER:
+                self._answer_lost("no response (Timer F)")
+        elif isinstance(event, TransportFailed):
+            if isinstance(event.context, MtContext):
+                self.mt.on_sip_final(event.context, 503)
+            elif event.context == MO_ANSWER:
+                self._answer_lost(event.reason)
+
+    def _answer_lost(self, reason: str) -> None:
+        """The MESSAGE with an MO's RP answer did not get through: counted and said."""
+        self.metrics.mo_answers_lost.inc()
+        log.warning("the RP answer to an MO could not be delivered: %s", reason)
 
     def _status(self, status: int, context: object) -> None:
         self.metrics.tally(self.metrics.sip_responses, str(status), "received")

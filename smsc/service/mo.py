@@ -20,7 +20,8 @@ from smsc.service.model import DEFAULT_VALIDITY, MessageOrigin, NewMessage
 from smsc.service.ports import MessageStore, SipSender
 from smsc.service.shared_state import DuplicateFilter, duplicate_key
 from smsc.service.sip_requests import answer_to_mo_headers
-from smsc.sip.events import IncomingRequest
+from smsc.sip.constants import Address, Transport
+from smsc.sip.events import IncomingRequest, RequestReceived
 from smsc.sms.constants import RpCause, TpFailureCause, TypeOfNumber
 from smsc.sms.errors import DecodeError
 from smsc.sms.rp import RpData, RpMessage
@@ -29,6 +30,18 @@ from smsc.sms.tp import SmsCommand, SmsSubmit, decode_tpdu
 from smsc.sms.validity import MAX_RELATIVE_VALIDITY
 
 log = logging.getLogger("smsc.mo")
+
+
+MO_ANSWER = ("mo-answer", None)
+"""The context of the MESSAGE carrying an MO's RP answer (its failures are counted)."""
+
+
+def _sent_by(event: IncomingRequest) -> Address | None:
+    """The listening address the S-CSCF named in its top Via (RFC 3261 §18.2.2), over TCP."""
+    if event.transport is not Transport.TCP or not isinstance(event, RequestReceived):
+        return None
+    host, port = event.request.via.sent_by
+    return None if not host else (event.source[0], port)
 
 
 def _log_stored(stored: NewMessage, message_id: int) -> None:
@@ -145,7 +158,13 @@ class MoService:
             self.psi, ue_identity, event.call_id, call_id=self.new_call_id(), tag=self.new_tag()
         )
         self.sender.message(
-            ue_identity, headers, body, event.source, event.transport, context=("mo-answer", None)
+            ue_identity,
+            headers,
+            body,
+            event.source,
+            event.transport,
+            context=MO_ANSWER,
+            fallback=_sent_by(event),
         )
 
     def reject(

@@ -117,9 +117,11 @@ class SipSender(Protocol):
         transport: Transport,
         *,
         context: object,
+        fallback: Address | None = None,
     ) -> None:
         """`request` of a MESSAGE given as header pairs (Via, Max-Forwards, User-Agent and
-        Content-Length are added); the outcome comes back as an event."""
+        Content-Length are added); the outcome comes back as an event. Over TCP, when no
+        connection to `destination` is open any more, `fallback` is connected instead."""
 
 
 class Charger(Protocol):

@@ -152,6 +152,8 @@ class SipTransport:
         self.refused_connections = 0
         self.idle_closed = 0
         self._sweeper: asyncio.TimerHandle | None = None
+        self._fallbacks: dict[object, Address] = {}
+        """Client transaction -> where to connect if its destination's connection is gone."""
         self.listen = listen
         self.on_event: Callable[[Event], None] = on_event or _unhandled
         self.connections: dict[int, _Stream] = {}
@@ -277,11 +279,14 @@ class SipTransport:
         transport: Transport,
         *,
         context: object,
+        fallback: Address | None = None,
     ) -> None:
         """SipSender: a MESSAGE in a new client transaction, sent at once."""
-        self.endpoint.send_message(
+        key = self.endpoint.send_message(
             uri, headers, body, destination, transport, now=self.now(), context=context
         )
+        if fallback is not None and fallback != destination and transport is _TCP:
+            self._fallbacks[key] = fallback
         self._flush()
 
     def _flush(self) -> None:
@@ -333,6 +338,13 @@ class SipTransport:
             stream = self.connections.get(out.connection_id)
         if stream is None:
             stream = self.by_peer.get(out.destination)
+        fallback = None if out.key is None else self._fallbacks.pop(out.key, None)
+        if (stream is None or stream.transport is None) and fallback is not None:
+            # RFC 3261 §18.2.2 spirit: the connection the request came on is gone; the
+            # peer's listening address (its Via sent-by) takes the answer.
+            log.info("connection to %s:%s gone: sending to %s:%s", *out.destination, *fallback)
+            out = out._replace(destination=fallback, connection_id=None)
+            stream = self.by_peer.get(fallback)
         if stream is None or stream.transport is None:
             self._connect_then_write(out)
             return
