@@ -192,6 +192,7 @@ class Application:
                 max_connections=settings.sip.tcp_max_connections,
                 max_per_source=settings.sip.tcp_max_per_source,
             ),
+            on_internal_error=self.metrics.internal_errors.labels("sip").inc,
         )
         self.transport = transport
         prefixes = settings.smsc.fill_rp_da_prefixes

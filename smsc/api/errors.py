@@ -16,6 +16,10 @@ log = logging.getLogger("smsc.api")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
+InternalErrorHook = Callable[[], None]
+INTERNAL_ERROR_HOOK: web.AppKey[InternalErrorHook] = web.AppKey("internal_error_hook")
+"""Called for each unexpected failure the middleware turns into a 500 (a metric)."""
+
 _MESSAGES = {
     400: "bad request",
     401: "missing or wrong bearer token",
@@ -69,5 +73,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             raise
         return _from_http_exception(exc)
     except Exception:  # the one top-level handler of the HTTP entry point
+        hook = request.app.get(INTERNAL_ERROR_HOOK)
+        if hook is not None:
+            hook()
         log.exception("HTTP %s %s failed", request.method, request.path)
         return error_response(500)

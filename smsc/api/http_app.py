@@ -10,7 +10,7 @@ from aiohttp import web
 from aml.store import AmlStore
 from smsc.api.access import Credential, token_auth
 from smsc.api.aml import aml_routes
-from smsc.api.errors import error_middleware
+from smsc.api.errors import INTERNAL_ERROR_HOOK, error_middleware
 from smsc.api.health import health_routes
 from smsc.api.message_request import MAX_BODY_OCTETS
 from smsc.api.messages import message_routes
@@ -38,6 +38,7 @@ def build_http_app(
     app = web.Application(
         middlewares=[error_middleware, token_auth(credentials)], client_max_size=MAX_BODY_OCTETS
     )
+    app[INTERNAL_ERROR_HOOK] = metrics.internal_errors.labels("http").inc
     app.add_routes(health_routes(ready))
     app.add_routes(message_routes(store, metrics, on_submitted, explainer))
     app.add_routes(aml_routes(aml_store))

@@ -93,6 +93,12 @@ class Metrics:
             ["cause"],
             registry=r,
         )
+        self.internal_errors = CachedCounter(
+            "smsc_internal_errors",
+            "Unexpected failures caught by an entry point's top-level handler, by entry point",
+            ["entry"],
+            registry=r,
+        )
         self.mo_answers_lost = CachedCounter(
             "smsc_mo_answers_lost",
             "MESSAGEs carrying an MO's RP answer that could not be sent or got no response",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 from collections.abc import Callable, Sequence
@@ -12,7 +13,8 @@ from typing import cast
 from smsc.errors import SmscError
 from smsc.sip.constants import Address, Transport
 from smsc.sip.endpoint import SipEndpoint
-from smsc.sip.events import Event, IncomingRequest, Outgoing
+from smsc.sip.errors import SipBuildError
+from smsc.sip.events import Event, IncomingRequest, MessageReceived, Outgoing, RequestReceived
 from smsc.sip.message import SipRequest
 
 log = logging.getLogger("smsc.transport")
@@ -143,8 +145,11 @@ class SipTransport:
         listen: list[ListenAddress],
         on_event: Callable[[Event], None] | None = None,
         tcp_limits: TcpLimits | None = None,
+        on_internal_error: Callable[[], None] | None = None,
     ) -> None:
         self.endpoint = endpoint
+        self.on_internal_error = on_internal_error
+        self.internal_errors = 0
         self.tcp_limits = tcp_limits or TcpLimits()
         self._inbound: dict[str, int] = {}
         """Inbound TCP connections open, by source address."""
@@ -300,11 +305,22 @@ class SipTransport:
         while (event := endpoint.next_event()) is not None:
             try:
                 self.on_event(event)
-            except Exception:  # the process never dies on one message
-                log.exception("SIP event handler failed on %s", type(event).__name__)
+            except Exception:  # the entry point's one top-level handler: never dies on input
+                self._internal_error(event)
         for out in endpoint.data_to_send():
             self._write(out)
         self._arm_timer()
+
+    def _internal_error(self, event: Event) -> None:
+        """An unexpected failure on one event: counted, logged (floods are folded by the
+        logging filter), and a request still unanswered gets 500 rather than silence."""
+        self.internal_errors += 1
+        if self.on_internal_error is not None:
+            self.on_internal_error()
+        log.exception("SIP event handler failed on %s", type(event).__name__)
+        if isinstance(event, RequestReceived | MessageReceived):
+            with contextlib.suppress(SipBuildError):
+                self.endpoint.send_response(event, 500, None, now=self.now())
 
     def _arm_timer(self) -> None:
         deadline = self.endpoint.next_timer()

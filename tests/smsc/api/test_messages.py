@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from smsc.api.access import credentials_of, token_auth
-from smsc.api.errors import error_middleware
+from smsc.api.errors import INTERNAL_ERROR_HOOK, error_middleware
 from smsc.api.message_request import MAX_BODY_OCTETS
 from smsc.api.messages import message_routes
 from smsc.api.metrics import Metrics, metrics_route
@@ -240,10 +240,13 @@ async def test_an_unexpected_failure_is_a_500_in_the_error_shape_with_a_log_line
     async def broken(_: web.Request) -> web.Response:
         raise RuntimeError("a bug")
 
+    counted: list[int] = []
     app = web.Application(middlewares=[error_middleware])
+    app[INTERNAL_ERROR_HOOK] = lambda: counted.append(1)
     app.router.add_get("/broken", broken)
     async with TestClient(TestServer(app)) as client:
         response = await client.get("/broken")
         assert response.status == 500
         assert await response.json() == {"error": "internal error", "field": None}
+    assert counted == [1]
     assert any("GET /broken failed" in r.getMessage() and r.exc_info for r in caplog.records)
