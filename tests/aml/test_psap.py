@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import ipaddress
+import itertools
 import json
 import logging
 import shutil
@@ -641,3 +642,25 @@ def test_bad_retry_settings_are_refused(tmp_path: Path, yaml_text: str) -> None:
     path.write_text(f"aml: {yaml_text}")
     with pytest.raises(SettingsError, match="aml"):
         load_settings(path, environ={})
+
+
+async def test_a_psap_slower_than_the_timeout_gets_backed_off_retries_of_one_report_id(
+    psap: FakePsap, running: Running
+) -> None:
+    """A timeout is retried after the backoff, never in a tight loop; every attempt carries the
+    same report id (the PSAP's de-duplication key); the report is counted delivered once."""
+    store = MemoryAmlStore()
+    await store.start()
+    psap.delays = [0.4, 0.4]  # the first two answers come after our 100 ms timeout
+    delivery = await running.start(
+        store, [route(psap.url, timeout_ms=100)], retry_initial_s=0.3, retry_max_s=1.0
+    )
+    report_id = await delivery.submit(new_report())
+    await eventually(delivered(store, report_id), "delivery after two timeouts")
+    stored = await state_of(store, report_id)
+    assert [a.ok for a in stored.history] == [False, False, True]
+    gaps = [(b.at - a.at).total_seconds() for a, b in itertools.pairwise(stored.history)]
+    assert all(gap >= 0.1 + 0.15 for gap in gaps), gaps  # timeout + at least half the backoff
+    await asyncio.sleep(0.5)  # the slow answers land at the PSAP after our timeouts
+    assert {r.report_id for r in psap.received} == {report_id}  # slow 2xx too: same id
+    assert sample(delivery, "smsc_aml_delivered_total", route="default") == 1
