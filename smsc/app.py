@@ -229,6 +229,7 @@ class Application:
             home_plmns=settings.smsc.home_plmns,
             pani_trust="any" if settings.smsc.pani_trust == "any" else "network-provided",
         )
+        queue_limit = settings.sip.overload_queue_kib * 1024
         transport.on_event = SipFront(
             sender=transport,
             mo=self.mo,
@@ -237,6 +238,11 @@ class Application:
             trusted_peers=settings.sip.trusted_peers,
             metrics=self.metrics,
             clock=transport.now,
+            max_mo_in_flight=settings.sip.max_mo_in_flight,
+            retry_after_s=settings.sip.overload_retry_after_s,
+            queue_full=(lambda: transport.udp_backlog() > queue_limit)
+            if queue_limit
+            else (lambda: False),
         ).on_event
         with failing_as("sip.listen"):
             await transport.start()

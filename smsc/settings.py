@@ -75,6 +75,9 @@ class SipSettings:
     tcp_idle_s: PositiveFloat = 120.0
     tcp_max_connections: PositiveInt = 512
     tcp_max_per_source: PositiveInt = 32
+    max_mo_in_flight: PositiveInt = 5000
+    overload_retry_after_s: PositiveInt = 1
+    overload_queue_kib: Annotated[int, Field(ge=0)] = 0
 
 
 @dataclass(frozen=True, slots=True, config=_STRICT)

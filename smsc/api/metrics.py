@@ -93,6 +93,12 @@ class Metrics:
             ["cause"],
             registry=r,
         )
+        self.shed = CachedCounter(
+            "smsc_shed",
+            "Requests refused with 503 to stay within bounds, by class (mo)",
+            ["class"],
+            registry=r,
+        )
         self.internal_errors = CachedCounter(
             "smsc_internal_errors",
             "Unexpected failures caught by an entry point's top-level handler, by entry point",

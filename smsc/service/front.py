@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 from smsc.api.metrics import Metrics
 from smsc.redact import subscriber
@@ -39,6 +40,7 @@ _ANSWERS_TO_MT = (RpMessageType.RP_ACK_MS_TO_N, RpMessageType.RP_ERROR_MS_TO_N)
 _MO = (RpMessageType.RP_DATA_MS_TO_N, RpMessageType.RP_SMMA_MS_TO_N)
 
 
+@lru_cache(maxsize=4096)  # a few S-CSCF-asserted identities send most MO: parse each once
 def usable_request_uri(uri: str) -> bool:
     """Whether `uri` can stand as the Request-URI of the MESSAGE that answers (RFC 3261 §25.1:
     no whitespace or control characters, a URI we parse)."""
@@ -64,8 +66,17 @@ class SipFront:
         trusted_peers: Sequence[str],
         metrics: Metrics,
         clock: Callable[[], float],
+        max_mo_in_flight: int = 5000,
+        retry_after_s: int = 1,
+        queue_full: Callable[[], bool] = lambda: False,
     ) -> None:
         self.sender = sender
+        self.max_mo_in_flight = max_mo_in_flight
+        """Above this many MO awaiting their RP answer, new MO get 503 (emergency excepted)."""
+        self.retry_after = (("Retry-After", str(retry_after_s)),)
+        self.queue_full = queue_full
+        """True while more waits in the UDP receive queue than the process should hold: it
+        cannot keep up, and what it cannot take is better refused at once than timed out."""
         self.mo = mo
         self.mt = mt
         self.registrations = registrations
@@ -206,6 +217,14 @@ class SipFront:
                     subscriber("+" + msisdn),
                     message.message_reference,
                 )
+            return
+        if (
+            kind in _MO
+            and (self.mo.in_flight() >= self.max_mo_in_flight or self.queue_full())
+            and not self.mo.to_emergency(message)
+        ):  # RFC 3261 §21.5.4: overloaded, try again later (retransmissions stay absorbed)
+            self.metrics.shed.labels("mo").inc()
+            self._respond(event, 503, "Service Unavailable: overloaded", self.retry_after)
             return
         self._respond(event, 202)
         self.metrics.tally(self.metrics.mo_received, kind.name)

@@ -439,6 +439,21 @@ class MoService:
         if log.isEnabledFor(logging.DEBUG):
             _log_stored(stored, message_id)
 
+    def in_flight(self) -> int:
+        """MO accepted (202) whose RP answer has not left yet: stores and charges pending."""
+        return len(self._stores) + len(self._tasks)
+
+    def to_emergency(self, message: RpMessage) -> bool:
+        """Whether an RP-DATA carries an SMS-SUBMIT to an emergency number (any country):
+        such SMS are admitted even under overload."""
+        if self.emergency is None or not isinstance(message, RpData) or not message.user_data:
+            return False
+        try:
+            tpdu = decode_tpdu(message.user_data, message.message_type)
+        except DecodeError:
+            return False
+        return isinstance(tpdu, SmsSubmit) and self.emergency.is_emergency(tpdu.destination.value)
+
     def dispatch(
         self,
         event: IncomingRequest,

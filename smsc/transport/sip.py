@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import cast
@@ -18,6 +19,10 @@ from smsc.sip.events import Event, IncomingRequest, MessageReceived, Outgoing, R
 from smsc.sip.message import SipRequest
 
 log = logging.getLogger("smsc.transport")
+
+_SO_MEMINFO = 55
+"""Linux getsockopt(SOL_SOCKET, SO_MEMINFO): u32 counters, rmem_alloc first."""
+_MEMINFO_FIELDS = 9
 
 _UDP = Transport.UDP
 _TCP = Transport.TCP
@@ -157,6 +162,7 @@ class SipTransport:
         self.refused_connections = 0
         self.idle_closed = 0
         self._sweeper: asyncio.TimerHandle | None = None
+        self._meminfo = True
         self._fallbacks: dict[object, Address] = {}
         """Client transaction -> where to connect if its destination's connection is gone."""
         self.listen = listen
@@ -171,6 +177,18 @@ class SipTransport:
         self._connection_ids = 0
         self._loop: asyncio.AbstractEventLoop | None = None
         self.bound: dict[Transport, Address] = {}
+
+    def udp_backlog(self) -> int:
+        """Bytes waiting in the UDP receive buffer (Linux SO_MEMINFO rmem_alloc); 0 if unknown."""
+        if self._udp is None or not self._meminfo:
+            return 0
+        sock = self._udp.get_extra_info("socket")
+        try:
+            raw = sock.getsockopt(socket.SOL_SOCKET, _SO_MEMINFO, 4 * _MEMINFO_FIELDS)
+        except OSError:
+            self._meminfo = False  # not Linux, or an old kernel: no backlog signal
+            return 0
+        return int.from_bytes(raw[:4], sys.byteorder)
 
     def admit(self, source: str) -> bool:
         """A new inbound TCP connection from `source`: within the limits (then counted)?"""
