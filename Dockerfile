@@ -22,7 +22,8 @@ RUN python3 -m venv /opt/smsc \
  && /opt/smsc/bin/pip install -c constraints.txt . \
  && mkdir -p /etc/smsc \
  && cp config/docker.yaml /etc/smsc/smsc.yaml \
- && useradd --system --user-group --uid 10001 --home-dir /var/lib/smsc \
+ && groupadd --system --gid 10001 smsc \
+ && useradd --system --uid 10001 --gid smsc --home-dir /var/lib/smsc \
       --shell /usr/sbin/nologin smsc \
  && mkdir -p /var/lib/smsc \
  && chown smsc:smsc /var/lib/smsc \
