@@ -28,6 +28,7 @@ from typing import Any
 from aiohttp import web
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the checkout's smsc, also when run as a script
 AML = (
     'A"ML=1;lt=48.82639;lg=-2.36619;rd=52;top=20191112112928;lc=68;pm=G;'
     "si=208201771948415;ei=353472104343540;mcc=208;mnc=20;ml=126"
@@ -122,6 +123,7 @@ async def run(count: int, rate: float, fmt: str) -> dict[str, Any]:
     route = f'[{{name: bench, numbers: ["112"], url: "{url}", format: {fmt}}}]'
     env = dict(
         os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH")))),
         SMSC__SIP__LISTEN=f'["udp:127.0.0.1:{sip_port}"]',
         SMSC__HTTP__LISTEN=f"127.0.0.1:{http_port}",
         SMSC__AML__PSAPS=route,

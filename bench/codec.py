@@ -12,6 +12,7 @@ import json
 import math
 import os
 import platform
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields
@@ -19,6 +20,8 @@ from functools import partial
 from io import StringIO
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's smsc
 
 from smsc.sms.errors import DecodeError
 from smsc.sms.rp import RpMessage, RpSmma, decode_rp, encode_rp

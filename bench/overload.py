@@ -23,9 +23,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.mo_throughput import build_loadgen, free_port, run_loadgen, wait_ready
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as `python bench/overload.py` from a bare checkout
+
+from bench.mo_throughput import (  # noqa: E402
+    build_loadgen,
+    checkout_env,
+    free_port,
+    run_loadgen,
+    wait_ready,
+)
 
 
 def _peak_rss_mib(pid: int) -> float:
@@ -67,8 +74,7 @@ def run(count: int, factors: list[float], queue_kib: int) -> dict[str, Any]:
     try:
         loadgen = build_loadgen(workdir)
         sip_port, http_port = free_port(), free_port()
-        env = dict(
-            os.environ,
+        env = checkout_env(
             SMSC__SIP__LISTEN=f"udp:127.0.0.1:{sip_port}",
             SMSC__HTTP__LISTEN=f"127.0.0.1:{http_port}",
             SMSC__STORAGE__DATABASE_URL=f"sqlite+aiosqlite:///{workdir / 'smsc.db'}",

@@ -6,7 +6,9 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-OUTSIDE = re.compile(r"\.\./shared|DESIGN\.md|standards\.md|dependencies\.md")
+OUTSIDE = re.compile(
+    r"\.\./shared|shared/(?:tools|reference|vectors)/|DESIGN\.md|standards\.md|dependencies\.md"
+)
 SKIPPED = {".git", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache", ".hypothesis"}
 SKIPPED_FILES = {Path(__file__).resolve()}
 

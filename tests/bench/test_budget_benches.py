@@ -10,7 +10,7 @@ import socket
 
 import pytest
 
-from bench import store_insert, wire_ceiling
+from bench import mo_throughput, store_insert, wire_ceiling
 
 
 def _group(size: int) -> list[socket.socket]:
@@ -62,10 +62,9 @@ def test_store_insert_reports_each_batch_size(capsys: pytest.CaptureFixture[str]
         assert report[batch]["cpu_us_per_row"] > 0 and report[batch]["wall_us_per_row"] > 0
 
 
+@pytest.mark.skipif(mo_throughput.compiler() is None, reason="no C compiler for bench/loadgen")
 def test_mo_throughput_runs_from_a_bare_checkout() -> None:
     """A tiny run: the generator builds, `smsc serve` starts, every MO gets its RP-ACK."""
-    from bench import mo_throughput
-
     figures = mo_throughput.run(count=200, concurrency=8, workers=None)
     assert figures["generator"] == "bench/loadgen sms_loadgen (C)"
     assert figures["sent"] == figures["rpack"] == figures["completed"] == 200, figures

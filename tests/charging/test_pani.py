@@ -47,8 +47,9 @@ def test_vectors(case: dict[str, Any]) -> None:
     assert verdict.cell_id.value in case["pani"]
 
 
-def test_standards_example() -> None:
-    """TS 24.229 §7.2A.4: 31041043114b4cae5 -> MCC 310, MNC 410, TAC 4311, ECI 4b4cae5."""
+def test_e_utran_cell_id_with_a_3_digit_mnc() -> None:
+    """TS 24.229 §7.2A.4 E-UTRAN cell id, 17 digits so a 3-digit MNC: 31041043114b4cae5 ->
+    MCC 310, MNC 410, TAC 4311, ECI 4b4cae5."""
     verdict = roaming_verdict(
         "3GPP-E-UTRAN-FDD;utran-cell-id-3gpp=31041043114b4cae5;network-provided", ["26201"]
     )

@@ -110,7 +110,7 @@ def test_permanent_rp_causes_fail_at_once(cause: int) -> None:
     )
 
 
-def test_the_standards_table_classes() -> None:
+def test_rp_causes_classed_as_in_ts_24_011_table_8_4() -> None:
     """TS 24.011 Table 8.4 / Annex E: 1/8/10/21/28/29/30/50/69/127 perm; 27/38/41/42/47 temp."""
     assert {1, 8, 10, 21, 28, 29, 30, 50, 69, 127} <= PERMANENT_RP_CAUSES
     assert not {22, 27, 38, 41, 42, 47, 81, 98} & PERMANENT_RP_CAUSES
