@@ -20,6 +20,7 @@ Reading = dict[str, float]
 _COUNTED = {
     "smsc_mo_received": "type",
     "smsc_mo_rejected": None,
+    "smsc_shed": None,
     "smsc_mt_delivered": None,
     "smsc_mt_failed": None,
     "smsc_mt_retries": None,
@@ -72,7 +73,8 @@ def summary_line(before: Mapping[str, float], now: Mapping[str, float], seconds:
     }
     return (
         f"last {seconds:.0f} s: MO {mo_total} (SMS {sms}, "
-        f"rejected {_delta(now, before, 'smsc_mo_rejected')}); "
+        f"rejected {_delta(now, before, 'smsc_mo_rejected')}, "
+        f"shed {_delta(now, before, 'smsc_shed')}); "
         f"MT delivered {_delta(now, before, 'smsc_mt_delivered')}, "
         f"failed {_delta(now, before, 'smsc_mt_failed')}, "
         f"retried {_delta(now, before, 'smsc_mt_retries')}, "

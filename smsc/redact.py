@@ -32,3 +32,22 @@ def sms_text(value: str | None) -> str:
     if value is None:
         return "-"
     return repr(value) if _shown else f"<{len(value)} characters>"
+
+
+def uri(value: str | None) -> str:
+    """A SIP or tel URI for the log: its user part (a number or IMPU) masked, the host kept.
+
+    'sip:+491711234567@10.0.0.1:5060' -> 'sip:+*********567@10.0.0.1:5060';
+    'tel:+491711234567' -> 'tel:+*********567'; 'sip:scscf.example.net' as it is.
+    """
+    if value is None:
+        return "-"
+    if _shown:
+        return value
+    scheme, colon, rest = value.partition(":")
+    if not colon:
+        return subscriber(value)
+    if scheme.lower() == "tel":
+        return f"{scheme}:{subscriber(rest)}"
+    user, at, host = rest.partition("@")
+    return f"{scheme}:{subscriber(user)}@{host}" if at else value  # no user part: a host

@@ -11,6 +11,7 @@ from charging.client import ChargeResult, Unreachable
 from charging.errors import ChargingError
 from charging.results import DeliverFree, Proceed, Reject
 from smsc.api.metrics import Metrics
+from smsc.redact import subscriber
 from smsc.service.model import ChargingRecord, NewMessage
 from smsc.service.ports import Charger, MessageStore
 from smsc.sms.constants import RpCause, TpFailureCause
@@ -104,7 +105,11 @@ class ChargingGate:
         try:
             await self.store.add_charging_record(record)
         except Exception:
-            log.exception("could not record the charging outcome of %s", stored.submission_id)
+            log.exception(
+                "could not record the charging outcome of an MO from %s (RP-MR %s)",
+                subscriber("+" + stored.originator),
+                stored.rp_mr,
+            )
         if rp_cause is not None:
             return Admission(False, rp_cause, TpFailureCause.UNSPECIFIED_ERROR_CAUSE)
         return Admission(True)
@@ -112,5 +117,9 @@ class ChargingGate:
     def _unavailable(self, stored: NewMessage) -> Admission:
         if self.failure_handling == "terminate":
             return Admission(False, RpCause.TEMPORARY_FAILURE, TpFailureCause.SC_BUSY)
-        log.warning("charging unavailable: %s delivered uncharged", stored.submission_id)
+        log.warning(  # not the submission id: it carries the sender's number
+            "charging unavailable: the MO from %s (RP-MR %s) is delivered uncharged",
+            subscriber("+" + stored.originator),
+            stored.rp_mr,
+        )
         return Admission(True)

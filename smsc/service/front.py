@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 
+from smsc import redact
 from smsc.api.metrics import Metrics
 from smsc.redact import subscriber
 from smsc.service.bodies import sms_body
@@ -28,6 +29,7 @@ from smsc.sip.events import (
     TransportFailed,
 )
 from smsc.sip.headers import parse_uri
+from smsc.sip.message import reason_phrase
 from smsc.sip.trust import TrustedPeers
 from smsc.sms.constants import RpCause, RpMessageType
 from smsc.sms.errors import DecodeError
@@ -51,6 +53,13 @@ def usable_request_uri(uri: str) -> bool:
     except SipParseError:
         return False
     return True
+
+
+@lru_cache(maxsize=64)
+def _refusal(status: int) -> str:
+    """The WARNING template of a refusal, one per status: a flood of one (503 under overload)
+    is folded apart from the others (a 403 still shows)."""
+    return f"SIP request from %s:%s refused: {status} %s"
 
 
 class SipFront:
@@ -121,11 +130,13 @@ class SipFront:
         status: int,
         reason: str | None = None,
         headers: Sequence[tuple[str, str]] = (),
+        *,
+        warn: bool = True,
     ) -> None:
         self.metrics.tally(self.metrics.sip_responses, str(status), "sent")
         self.sender.respond(event, status, reason, headers)
-        if status >= 400:
-            log.warning("SIP request from %s:%s refused: %d %s", *event.source[:2], status, reason)
+        if status >= 400 and warn:
+            log.warning(_refusal(status), *event.source[:2], reason or reason_phrase(status))
 
     def _request(self, event: RequestReceived) -> None:
         if not self.is_trusted(event.source[0]):
@@ -224,7 +235,9 @@ class SipFront:
             and not self.mo.to_emergency(message)
         ):  # RFC 3261 §21.5.4: overloaded, try again later (retransmissions stay absorbed)
             self.metrics.shed.labels("mo").inc()
-            self._respond(event, 503, "Service Unavailable: overloaded", self.retry_after)
+            self._respond(  # counted, in the summary line: a WARNING each costs ~6 µs
+                event, 503, "Service Unavailable: overloaded", self.retry_after, warn=False
+            )
             return
         self._respond(event, 202)
         self.metrics.tally(self.metrics.mo_received, kind.name)
@@ -301,7 +314,7 @@ class SipFront:
             log.debug(
                 "registration of %s via %s for %d s",
                 subscriber("+" + msisdn),
-                contact,
+                redact.uri(contact),
                 granted,
             )
         if granted:  # a new registration: whatever waits for this subscriber is due now

@@ -28,6 +28,31 @@ from smsc.sms.tp import SmsSubmit, decode_tpdu, encode_tpdu
 
 log = logging.getLogger("smsc.mt")
 
+
+def _log_outcome(message_id: int, result: TransferResult, decision: RetryDecision | None) -> None:
+    """DEBUG: one line per MT attempt's outcome and what becomes of the message (no decision:
+    delivered)."""
+    if decision is None:
+        then = "done"
+    elif decision.verdict is Verdict.RETRY and decision.retry_at is not None:
+        then = f"retry at {decision.retry_at.isoformat(timespec='seconds')}"
+    else:
+        then = {
+            Verdict.PARK: "parked until RP-SMMA",
+            Verdict.FAIL: "failed",
+            Verdict.EXPIRE: "expired",
+        }.get(decision.verdict, str(decision.verdict))
+    log.debug(
+        "MT message %d to %s: %s (SIP %s, RP-Cause %s): %s",
+        message_id,
+        subscriber("+" + result.transfer.recipient),
+        result.outcome,
+        result.transfer.sip_status,
+        result.rp_cause,
+        then,
+    )
+
+
 NO_ROUTE = "no-route"
 """Outcome of a claim for a recipient nobody can route to (not registered, no next hop)."""
 EXPIRED = "validity period expired"
@@ -256,7 +281,7 @@ class MtService:
             log.debug(
                 "MT message %d attempt %d to %s via %s:%d, RP-MR %d",
                 stored.id,
-                stored.attempts + 1,
+                self._tries(stored),  # the claim counted it already
                 subscriber("+" + recipient),
                 *route.address,
                 transfer.rp_mr,
@@ -324,16 +349,9 @@ class MtService:
             stored = await self.store.get(transfer.message_id)
             if stored is None:
                 return
-        if log.isEnabledFor(logging.DEBUG):
-            log.debug(
-                "MT message %d to %s: %s (SIP %s, RP-Cause %s)",
-                stored.id,
-                subscriber("+" + transfer.recipient),
-                result.outcome,
-                transfer.sip_status,
-                result.rp_cause,
-            )
         if result.outcome == TransferOutcome.DELIVERED:
+            if log.isEnabledFor(logging.DEBUG):
+                _log_outcome(stored.id, result, None)
             self._unpark(transfer.recipient)
             await self._final(stored, MessageState.DELIVERED, attempt)
             self.metrics.mt_delivered.inc()
@@ -346,6 +364,8 @@ class MtService:
                 rp_cause=result.rp_cause,
                 sip_status=sip_status,
             )
+            if log.isEnabledFor(logging.DEBUG):
+                _log_outcome(stored.id, result, decision)
             label = result.rp_cause if result.rp_cause is not None else transfer.sip_status
             self.metrics.mt_failed.labels(f"{result.outcome}:{label}").inc()
             await self._after_failure(stored, decision, attempt, result, since)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -61,6 +62,12 @@ _UDP = Transport.UDP
 _TCP = Transport.TCP
 _MANDATORY = (("call-id", "Call-ID"), ("from", "From"), ("to", "To"))
 _RESPONSE_COPY = (("from", "From"), ("call-id", "Call-ID"), ("cseq", "CSeq"))
+
+log = logging.getLogger("smsc.sip")
+"""Refusals only, at WARNING (folded under a flood by the logging set-up)."""
+_UNTRUSTED = (
+    "SIP message from untrusted source %s:%s refused (403 or silence, sip.untrusted_response)"
+)
 
 
 @dataclass(slots=True)
@@ -452,6 +459,7 @@ class SipEndpoint:
             )
         except SipParseError:
             self.counters.untrusted += 1
+            log.warning(_UNTRUSTED, *source[:2])
             return  # malformed and untrusted: no answer at all
         self._untrusted_message(message, len(data), source, transport, connection_id)
 
@@ -466,6 +474,7 @@ class SipEndpoint:
         """403 Forbidden to the source itself (never a maddr), statelessly, and only when it
         is no larger than what was received: nothing to reflect or amplify."""
         self.counters.untrusted += 1
+        log.warning(_UNTRUSTED, *source[:2])
         if not self.answer_untrusted or not isinstance(message, SipRequest):
             return
         if message.method == "ACK":
@@ -499,6 +508,12 @@ class SipEndpoint:
     ) -> None:
         """A malformed message: answer statelessly when a response can be built, else drop."""
         self.counters.parse_errors += 1
+        log.warning(
+            "malformed SIP message from %s:%s refused: %d %s",
+            *source[:2],
+            exc.sip_status,
+            exc.reason,
+        )
         request = exc.partial
         data = b""
         destination = source

@@ -44,6 +44,9 @@ def create_engine(database_url: str, *, schema: str | None = None, **options: An
             Path(database).parent.mkdir(parents=True, exist_ok=True)
     elif schema is not None:
         connect_args.setdefault("server_settings", {})["search_path"] = schema
+    # Failed statements are logged with their traceback: without their parameters, which hold
+    # subscriber numbers and SMS text (logging.show_subscriber_data does not reach down here).
+    options.setdefault("hide_parameters", True)
     engine = create_async_engine(url, connect_args=connect_args, **options)
     if url.get_backend_name() == "sqlite":
         event.listen(engine.sync_engine, "connect", sqlite_pragmas)

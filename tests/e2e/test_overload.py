@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -24,8 +25,9 @@ def slow_ocs() -> Iterator[TestOcs]:
 
 
 async def test_past_the_high_water_mark_mo_get_503_and_emergency_still_passes(
-    start_smsc: Starter, slow_ocs: TestOcs
+    start_smsc: Starter, slow_ocs: TestOcs, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="smsc.sip")
     app = await start_smsc(
         sip={"max_mo_in_flight": 2, "overload_retry_after_s": 3},
         charging=charging(slow_ocs, timeout_ms=2000),
@@ -67,6 +69,7 @@ async def test_past_the_high_water_mark_mo_get_503_and_emergency_still_passes(
         assert (await final()).status == 202
         registry = app.metrics.registry
         assert registry.get_sample_value("smsc_shed_total", {"class": "mo"}) == 1
+        assert not [r for r in caplog.records if "refused: 503" in r.getMessage()]  # counted
         for _ in range(60):  # the CCAs arrive, the backlog clears
             if app.mo is not None and app.mo.in_flight() == 0:
                 break

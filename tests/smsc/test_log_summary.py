@@ -19,6 +19,7 @@ def test_the_line_counts_only_what_happened_since_the_previous_reading() -> None
         metrics.tally(metrics.mo_received, "RP_DATA_MS_TO_N")
     metrics.tally(metrics.mo_received, "RP_SMMA")
     metrics.mo_rejected.labels("96").inc()
+    metrics.shed.labels("mo").inc(2)
     metrics.mt_delivered.inc(2)
     metrics.mt_failed.labels("permanent:rp-cause-1").inc()
     metrics.api_submitted.inc(4)
@@ -26,8 +27,9 @@ def test_the_line_counts_only_what_happened_since_the_previous_reading() -> None
     metrics.queue_depth.labels("queued").set(7)
     line = summary_line(before, read_registry(metrics.registry), 10.0)
     assert line == (
-        "last 10 s: MO 4 (SMS 3, rejected 1); MT delivered 2, failed 1, retried 0, expired 0; "
-        "API 4; AML received 0, delivered 0; charging 2001 3; queue: queued 7, delivering 0"
+        "last 10 s: MO 4 (SMS 3, rejected 1, shed 2); "
+        "MT delivered 2, failed 1, retried 0, expired 0; API 4; AML received 0, delivered 0; "
+        "charging 2001 3; queue: queued 7, delivering 0"
     )
 
 
