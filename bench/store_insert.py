@@ -4,6 +4,8 @@ Migrates a fresh SQLite file with the project's schema, builds NewMessage rows s
 the MO benchmark's, and inserts them with `SqliteBatchWriter` (the writer thread of the
 store: one transaction per batch) in batches of the given sizes. Prints thread CPU and wall
 time per row, and the cost of building the rows (`sqlite_message_row`, on the event loop).
+Each batch size runs twice, interleaved: with each MO's duplicate key taken in the same
+transaction (as the store does) and, for comparison, without (`..._no_keys`).
 
     python bench/store_insert.py [--rows 30000] [--batch 30 --batch 200] [--json]
 """
@@ -25,8 +27,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from smsc.service.model import MessageOrigin, NewMessage
+from smsc.service.shared_state import duplicate_key
 from smsc.store.sql import SqlMessageStore
-from smsc.store.sqlite_writer import Row, SqliteBatchWriter, sqlite_message_row
+from smsc.store.sqlite_writer import (
+    DuplicateRow,
+    Row,
+    SqliteBatchWriter,
+    sqlite_message_row,
+    sqlite_time,
+)
 
 
 def _messages(count: int) -> list[NewMessage]:
@@ -53,22 +62,44 @@ def _messages(count: int) -> list[NewMessage]:
     ]
 
 
-def _insert_all(path: str, rows: list[Row], batch: int) -> tuple[float, float]:
+def _keys(messages: list[NewMessage], salt: str) -> list[DuplicateRow | None]:
+    """Each message's duplicate key (unique per run: `salt`) and window end, as the MO path
+    makes them."""
+    until = sqlite_time(datetime.now(UTC) + timedelta(seconds=60))
+    return [
+        (
+            duplicate_key(m.originator + salt, m.rp_mr or 0, m.submit_tpdu + m.call_id.encode()),
+            until,
+        )
+        if m.call_id is not None
+        else None
+        for m in messages
+    ]
+
+
+def _insert_all(
+    path: str, rows: list[Row], keys: list[DuplicateRow | None], batch: int
+) -> tuple[float, float]:
     """(thread CPU s, wall s) to insert `rows` in batches, in one thread as the store does."""
     writer = SqliteBatchWriter(path)
+    now = sqlite_time(datetime.now(UTC))
     cpu = time.thread_time()
     wall = time.perf_counter()
     for start in range(0, len(rows), batch):
-        writer._insert(rows[start : start + batch])
+        ids = writer._insert(rows[start : start + batch], keys[start : start + batch], now)
+        if None in ids:
+            raise RuntimeError("a benchmark row was taken for a duplicate")
     figures = time.thread_time() - cpu, time.perf_counter() - wall
     writer._disconnect()
     return figures
 
 
-def _in_a_thread(path: str, rows: list[Row], batch: int) -> tuple[float, float]:
+def _in_a_thread(
+    path: str, rows: list[Row], keys: list[DuplicateRow | None], batch: int
+) -> tuple[float, float]:
     """`_insert_all` in a thread of its own, as the store's writer thread runs it."""
     result: list[tuple[float, float]] = []
-    thread = threading.Thread(target=lambda: result.append(_insert_all(path, rows, batch)))
+    thread = threading.Thread(target=lambda: result.append(_insert_all(path, rows, keys, batch)))
     thread.start()
     thread.join()
     return result[0]
@@ -94,11 +125,15 @@ def run(count: int, batches: list[int]) -> dict[str, Any]:
             "row_building_us": round((time.process_time() - started) / count * 1e6, 2),
         }
         for batch in batches:
-            cpu, wall = _in_a_thread(path, rows, batch)
-            figures[f"batch_{batch}"] = {
-                "cpu_us_per_row": round(cpu / count * 1e6, 2),
-                "wall_us_per_row": round(wall / count * 1e6, 2),
-            }
+            for name, keys in (
+                (f"batch_{batch}", _keys(messages, f"/{batch}")),
+                (f"batch_{batch}_no_keys", [None] * count),
+            ):
+                cpu, wall = _in_a_thread(path, rows, keys, batch)
+                figures[name] = {
+                    "cpu_us_per_row": round(cpu / count * 1e6, 2),
+                    "wall_us_per_row": round(wall / count * 1e6, 2),
+                }
         return figures
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Protocol, runtime_checkable
 
@@ -16,7 +16,7 @@ from smsc.api.metrics import Metrics
 from smsc.redact import sms_text, subscriber
 from smsc.service.charging_gate import ChargingGate
 from smsc.service.emergency import EmergencyService
-from smsc.service.model import DEFAULT_VALIDITY, MessageOrigin, NewMessage
+from smsc.service.model import DEFAULT_VALIDITY, DuplicateKey, MessageOrigin, NewMessage
 from smsc.service.ports import MessageStore, SipSender
 from smsc.service.shared_state import DuplicateFilter, duplicate_key
 from smsc.service.sip_requests import answer_to_mo_headers
@@ -28,6 +28,7 @@ from smsc.sms.rp import RpData, RpMessage
 from smsc.sms.sc_pdus import bare_ack, submit_ack, submit_error
 from smsc.sms.tp import SmsCommand, SmsSubmit, decode_tpdu
 from smsc.sms.validity import MAX_RELATIVE_VALIDITY
+from smsc.store.errors import DuplicateMessageError
 
 log = logging.getLogger("smsc.mo")
 
@@ -267,46 +268,69 @@ class MoService:
             tp_mr=tpdu.message_reference,
             roaming_status=verdict.status.value,
             visited_plmn=visited,
+            duplicate=self._duplicate_of(msisdn, message.message_reference, message.user_data, now),
         )
         mo = _Mo(event, ue_identity, stored, tpdu, pani, verdict, now)
         if self.duplicates is not None:
             if self._seen_now is None:
                 self._spawn(self._deduplicate(mo))
                 return
-            if self._seen_now(self._duplicate_key(stored), self.duplicate_window_s):
-                self._reacknowledge(mo)
+            if stored.duplicate is not None and self._seen_now(
+                stored.duplicate.key, self.duplicate_window_s
+            ):
+                self._seen_again(mo)
                 return
         self._admit(mo)
 
-    def _reacknowledge(self, mo: _Mo) -> None:
-        """A duplicate: the UE gets its RP-ACK again; nothing is stored."""
+    def _duplicate_of(
+        self, msisdn: str, rp_mr: int, tpdu: bytes, now: datetime
+    ) -> DuplicateKey | None:
+        """The key the store keeps this MO under for the duplicate window (none if it is 0)."""
+        window = self.duplicate_window_s
+        if window <= 0:
+            return None
+        return DuplicateKey(duplicate_key(msisdn, rp_mr, tpdu), now + timedelta(seconds=window))
+
+    def _seen_again(self, mo: _Mo) -> None:
+        """The filter in front knows this SMS: it is not charged again. An emergency SMS is
+        acknowledged again (its report is with the PSAP service); any other goes to the store,
+        whose unique key answers: a duplicate is acknowledged again once the first copy is
+        committed, and stored after all if that copy never was (it failed, or a filter shared
+        with other instances knew it from a copy they could not store)."""
         assert mo.stored.rp_mr is not None
-        self.metrics.mo_received.labels("DUPLICATE").inc()
-        self.answer(mo.event, mo.ue_identity, self._submit_ack(mo.stored.rp_mr, mo.now))
+        if self._is_emergency(mo):
+            self.metrics.mo_received.labels("DUPLICATE").inc()
+            self.answer(mo.event, mo.ue_identity, self._submit_ack(mo.stored.rp_mr, mo.now))
+            return
+        self._store(mo.event, mo.ue_identity, mo.stored, mo.now)
+
+    def _is_emergency(self, mo: _Mo) -> bool:
+        return self.emergency is not None and self.emergency.is_emergency(
+            mo.stored.recipient, mo.verdict.visited_mcc or self.home_mcc
+        )
 
     async def _deduplicate(self, mo: _Mo) -> None:
         """The same SMS-SUBMIT again in a new transaction: acknowledged, stored only once."""
         event, ue_identity, stored = mo.event, mo.ue_identity, mo.stored
         assert self.duplicates is not None and stored.rp_mr is not None
+        if stored.duplicate is None:
+            self._admit(mo)
+            return
         try:
-            again = await self.duplicates.seen(self._duplicate_key(stored), self.duplicate_window_s)
+            again = await self.duplicates.seen(stored.duplicate.key, self.duplicate_window_s)
         except Exception:
             log.exception("duplicate filter unavailable; answering RP-ERROR 41")
             self.reject(event, ue_identity, stored.rp_mr, RpCause.TEMPORARY_FAILURE)
             return
         if again:
-            self._reacknowledge(mo)
+            self._seen_again(mo)
             return
         self._admit(mo)
 
-    @staticmethod
-    def _duplicate_key(stored: NewMessage) -> str:
-        return duplicate_key(stored.originator, stored.rp_mr or 0, stored.submit_tpdu)
-
     def _forget(self, stored: NewMessage) -> None:
         """Storing failed: a resend of this SMS must not be taken for a duplicate."""
-        if self.duplicates is not None:
-            self._spawn(self.duplicates.forget(self._duplicate_key(stored)))
+        if self.duplicates is not None and stored.duplicate is not None:
+            self._spawn(self.duplicates.forget(stored.duplicate.key))
 
     def _admit(self, mo: _Mo) -> None:
         """To a PSAP, through charging, or straight to the store."""
@@ -314,9 +338,7 @@ class MoService:
         pani, verdict, now = mo.pani, mo.verdict, mo.now
         message_reference = stored.rp_mr
         assert message_reference is not None
-        emergency = self.emergency is not None and self.emergency.is_emergency(
-            stored.recipient, verdict.visited_mcc or self.home_mcc
-        )
+        emergency = self._is_emergency(mo)
         msisdn = stored.originator
         if emergency and self.psaps is not None:  # to a PSAP, never charged, never as MT
             loop = asyncio.get_running_loop()
@@ -332,6 +354,14 @@ class MoService:
                 self._charge_store_ack(event, ue_identity, stored, submit=tpdu, pani=pani, now=now)
             )
             return
+        self._store(event, ue_identity, stored, now)
+
+    def _store(
+        self, event: IncomingRequest, ue_identity: str, stored: NewMessage, now: datetime
+    ) -> None:
+        """Into the store, then the RP answer: with a future settled by the group commit when
+        the store has one (no Task per MO), else in a task."""
+        assert stored.rp_mr is not None
         add_soon = self._add_soon
         if add_soon is None:
             task = asyncio.get_running_loop().create_task(
@@ -345,7 +375,7 @@ class MoService:
         except Exception:
             log.exception("could not store an MO message; answering RP-ERROR 41")
             self._forget(stored)
-            self.reject(event, ue_identity, message_reference, RpCause.TEMPORARY_FAILURE)
+            self.reject(event, ue_identity, stored.rp_mr, RpCause.TEMPORARY_FAILURE)
             return
         self._stores.add(future)
         future.add_done_callback(partial(self._stored, event, ue_identity, stored, now))
@@ -364,6 +394,9 @@ class MoService:
             return  # shutting down, as a cancelled `_store_then_ack`
         assert stored.rp_mr is not None
         error = future.exception()
+        if isinstance(error, DuplicateMessageError):
+            self._duplicate_stored(event, ue_identity, stored, now)
+            return
         if error is not None:
             log.error(
                 "could not store an MO message; answering RP-ERROR 41",
@@ -376,6 +409,15 @@ class MoService:
         self.on_stored(stored.recipient)
         if log.isEnabledFor(logging.DEBUG):
             _log_stored(stored, future.result())
+
+    def _duplicate_stored(
+        self, event: IncomingRequest, ue_identity: str, stored: NewMessage, now: datetime
+    ) -> None:
+        """The store holds this SMS already (a UE re-sending it, within the window, after any
+        restart): RP-ACK again; stored once."""
+        assert stored.rp_mr is not None
+        self.metrics.mo_received.labels("DUPLICATE").inc()
+        self.answer(event, ue_identity, self._submit_ack(stored.rp_mr, now))
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
@@ -429,6 +471,9 @@ class MoService:
         assert stored.rp_mr is not None
         try:
             message_id = await self.store.add(stored)
+        except DuplicateMessageError:
+            self._duplicate_stored(event, ue_identity, stored, now)
+            return
         except Exception:
             log.exception("could not store an MO message; answering RP-ERROR 41")
             self._forget(stored)

@@ -67,6 +67,16 @@ class NewMessage:
     """Originator's roaming verdict: home, national-roaming, international-roaming or unknown."""
     visited_plmn: str | None = None
     """MCC+MNC digits of the network the originator was in (from P-Access-Network-Info)."""
+    duplicate: DuplicateKey | None = None
+    """MO only: the store keeps this message once per key until the key's window ends."""
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateKey:
+    """What makes an MO the same SMS again (digest of originator, RP-MR, TPDU) and until when."""
+
+    key: str
+    until: datetime
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,3 +23,11 @@ class MessageNotFoundError(StoreError):
     def __init__(self, message_id: int) -> None:
         super().__init__(f"no stored message with id {message_id}")
         self.message_id = message_id
+
+
+class DuplicateMessageError(StoreError):
+    """An MO with the same duplicate key is already stored and its window has not ended."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"an MO with duplicate key {key} is already stored")
+        self.key = key

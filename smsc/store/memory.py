@@ -16,7 +16,7 @@ from smsc.service.model import (
     RecentMo,
     StoredMessage,
 )
-from smsc.store.errors import MessageNotFoundError, StoreClosedError
+from smsc.store.errors import DuplicateMessageError, MessageNotFoundError, StoreClosedError
 from smsc.store.tables import clean_attempt, clean_charging_record, clean_message, to_utc
 
 __all__ = ["MemoryMessageStore"]
@@ -69,6 +69,7 @@ class MemoryMessageStore:
         self._records: dict[int, _Record] = {}
         self._ids = itertools.count(1)
         self._charging: dict[str, list[ChargingRecord]] = {}
+        self._duplicate_until: dict[str, datetime] = {}
         self._open = False
 
     async def start(self) -> None:
@@ -84,15 +85,28 @@ class MemoryMessageStore:
         return (await self.add_many([message]))[0]
 
     async def add_many(self, messages: Sequence[NewMessage]) -> list[int]:
-        """Store several messages at once; ids in the same order."""
+        """Store several messages at once; ids in the same order.
+
+        As the SQL store: a message whose duplicate key a stored MO holds within its window
+        raises DuplicateMessageError, and the others are stored."""
         self._require_open()
         normalised = [clean_message(message) for message in messages]
         now = to_utc(self._clock())
         ids: list[int] = []
+        duplicate: DuplicateMessageError | None = None
         for message in normalised:
+            if message.duplicate is not None:
+                key = message.duplicate.key
+                until = self._duplicate_until.get(key)
+                if until is not None and until > now:
+                    duplicate = duplicate or DuplicateMessageError(key)
+                    continue
+                self._duplicate_until[key] = to_utc(message.duplicate.until)
             record = _Record(id=next(self._ids), message=message, updated_at=now)
             self._records[record.id] = record
             ids.append(record.id)
+        if duplicate is not None:
+            raise duplicate
         return ids
 
     async def get(self, message_id: int) -> StoredMessage | None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -25,11 +28,18 @@ from smsc.service.model import (
     StoredMessage,
 )
 from smsc.store.batching import GroupCommitter
-from smsc.store.errors import MessageNotFoundError, StoreClosedError, StoreError, StoreUnavailable
+from smsc.store.errors import (
+    DuplicateMessageError,
+    MessageNotFoundError,
+    StoreClosedError,
+    StoreError,
+    StoreUnavailable,
+)
 from smsc.store.migrate import create_engine, run_upgrade
 from smsc.store.sql_batches import write_isolating_unknown_ids
 from smsc.store.sqlite_writer import (
     SqliteBatchWriter,
+    sqlite_duplicate_row,
     sqlite_file_of,
     sqlite_message_row,
     sqlite_time,
@@ -45,6 +55,7 @@ from smsc.store.tables import (
     clean_attempt,
     message_row,
     messages,
+    mo_duplicate_keys,
     stored_message,
     to_utc,
 )
@@ -161,6 +172,9 @@ def _build_release() -> Any:
 _RECENT_PAGE = 5000
 """Rows per page when reading the newest MO back (duplicate filter at start)."""
 
+_PURGE_EVERY_S = 30.0
+"""How often a writer deletes the duplicate keys whose window has ended."""
+
 _UNAVAILABLE = (DBAPIError, DisconnectionError, PoolTimeoutError, OSError)
 """Library errors meaning the database failed us (bugs such as CompileError propagate)."""
 
@@ -222,7 +236,8 @@ class SqlMessageStore:
         self._sqlite_file = sqlite_file_of(database_url)
         self._writer: SqliteBatchWriter | None = None
         self._write_lock = asyncio.Lock()
-        self.adds = GroupCommitter[NewMessage, int](
+        self._next_purge = time.monotonic()
+        self.adds: GroupCommitter[NewMessage, int] = GroupCommitter(
             self._insert_batch, max_items=batch_max, delay_s=batch_delay_s, name="store-add"
         )
         """The group committer of `add()`; its `flushes` counts insert transactions."""
@@ -284,10 +299,18 @@ class SqlMessageStore:
         return self.adds.submit_nowait(message)
 
     async def add_many(self, messages_: Sequence[NewMessage]) -> list[int]:
-        """Store several messages in one commit; ids in the same order."""
+        """Store several messages in one commit; ids in the same order.
+
+        A message whose duplicate key is held raises DuplicateMessageError; the others of the
+        batch are stored all the same."""
         if not messages_:
             return []
-        return await self._insert_batch(list(messages_))
+        ids: list[int] = []
+        for result in await self._insert_batch(list(messages_)):
+            if isinstance(result, BaseException):
+                raise result
+            ids.append(result)
+        return ids
 
     async def get(self, message_id: int) -> StoredMessage | None:
         """One message with its attempts."""
@@ -450,8 +473,10 @@ class SqlMessageStore:
             rows = (await conn.execute(_CHARGING, {"submission_id": submission_id})).mappings()
             return [charging_record_from_row(row) for row in rows]
 
-    async def _insert_batch(self, batch: list[NewMessage]) -> list[int]:
-        """One transaction, multi-row INSERT ... RETURNING id; ids in parameter order.
+    async def _insert_batch(self, batch: list[NewMessage]) -> list[int | BaseException]:
+        """One transaction: the batch's duplicate keys taken, then one multi-row INSERT ...
+        RETURNING id for the messages whose key was free; ids in parameter order, and a
+        DuplicateMessageError for each message whose key a stored MO still holds.
 
         A SQLite file goes through the SqliteBatchWriter thread (stdlib sqlite3, one multi-row
         INSERT per chunk); the rest of this describes the SQLAlchemy path.
@@ -463,20 +488,72 @@ class SqlMessageStore:
         """
         writer = self._writer
         if writer is not None:
-            updated_at = sqlite_time(self._clock())
-            return await writer.insert([sqlite_message_row(m, updated_at) for m in batch])
+            now_text = sqlite_time(self._clock())
+            written = await writer.insert(
+                [sqlite_message_row(m, now_text) for m in batch],
+                [sqlite_duplicate_row(m) for m in batch],
+                now_text,
+            )
+            return [_id_or_duplicate(i, m) for i, m in zip(written, batch, strict=True)]
         now = to_utc(self._clock())
-        rows = [message_row(message, now) for message in batch]
         ordered = not self._sqlite
         query = insert(messages).returning(messages.c.id, sort_by_parameter_order=ordered)
         async with self._write() as conn:
-            result = await conn.execute(query, rows)
-            ids = [int(row[0]) for row in result]
+            kept = await self._claim_keys(conn, batch, now)
+            fresh = [m for m, k in zip(batch, kept, strict=True) if k]
+            ids: list[int] = []
+            if fresh:
+                result = await conn.execute(query, [message_row(m, now) for m in fresh])
+                ids = [int(row[0]) for row in result]
+            await self._purge_keys(conn, now)
         if not ordered:
             ids.sort()
-        if len(ids) != len(batch):
-            raise StoreError(f"insert returned {len(ids)} ids for {len(batch)} messages")
-        return ids
+        if len(ids) != len(fresh):
+            raise StoreError(f"insert returned {len(ids)} ids for {len(fresh)} messages")
+        next_id = iter(ids)
+        return [next(next_id) if k else _duplicate(m) for m, k in zip(batch, kept, strict=True)]
+
+    async def _claim_keys(
+        self, conn: AsyncConnection, batch: list[NewMessage], now: datetime
+    ) -> list[bool]:
+        """Take the batch's free duplicate keys (new, or past their window): which messages
+        may be inserted. Keys go in sorted, so two writers lock them in the same order; on
+        PostgreSQL a writer meeting a key another has not committed yet waits for it."""
+        wanted: dict[str, datetime] = {}
+        for message in batch:
+            if message.duplicate is not None:
+                wanted.setdefault(message.duplicate.key, to_utc(message.duplicate.until))
+        if not wanted:
+            return [True] * len(batch)
+        keys = mo_duplicate_keys
+        upsert = sqlite_insert(keys) if self._sqlite else postgresql_insert(keys)
+        statement = upsert.values(
+            [{"key": key, "until": until} for key, until in sorted(wanted.items())]
+        )
+        claim = statement.on_conflict_do_update(
+            index_elements=[keys.c.key],
+            set_={"until": statement.excluded.until},
+            where=keys.c.until <= now,
+        ).returning(keys.c.key)
+        taken = set((await conn.execute(claim)).scalars())
+        kept: list[bool] = []
+        for message in batch:
+            if message.duplicate is None:
+                kept.append(True)
+            elif message.duplicate.key in taken:
+                taken.discard(message.duplicate.key)  # a second copy in the batch is a duplicate
+                kept.append(True)
+            else:
+                kept.append(False)
+        return kept
+
+    async def _purge_keys(self, conn: AsyncConnection, now: datetime) -> None:
+        """Now and then, delete the duplicate keys whose window has ended."""
+        moment = time.monotonic()
+        if moment < self._next_purge:
+            return
+        self._next_purge = moment + _PURGE_EVERY_S
+        await conn.execute(delete(mo_duplicate_keys).where(mo_duplicate_keys.c.until <= now))
 
     async def _charging_batch(self, batch: list[dict[str, Any]]) -> list[None]:
         """Insert the charging rows in one transaction."""
@@ -567,6 +644,15 @@ def _outcome_params(outcome: _Outcome) -> dict[str, Any]:
         "b_at": outcome.attempt.at,
         "b_delivered": outcome.attempt.at if delivered else None,
     }
+
+
+def _duplicate(message: NewMessage) -> DuplicateMessageError:
+    assert message.duplicate is not None
+    return DuplicateMessageError(message.duplicate.key)
+
+
+def _id_or_duplicate(written: int | None, message: NewMessage) -> int | BaseException:
+    return _duplicate(message) if written is None else written
 
 
 def _translate(exc: BaseException) -> StoreUnavailable:

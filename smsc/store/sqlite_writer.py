@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from itertools import chain
@@ -25,9 +27,16 @@ from sqlalchemy.exc import ArgumentError
 from smsc.service.model import MessageState, NewMessage
 from smsc.store.errors import StoreClosedError, StoreUnavailable
 from smsc.store.migrate import sqlite_pragmas
-from smsc.store.tables import clean_text, messages
+from smsc.store.tables import clean_text, messages, mo_duplicate_keys
 
-__all__ = ["SqliteBatchWriter", "sqlite_file_of", "sqlite_message_row", "sqlite_time"]
+__all__ = [
+    "DuplicateRow",
+    "SqliteBatchWriter",
+    "sqlite_duplicate_row",
+    "sqlite_file_of",
+    "sqlite_message_row",
+    "sqlite_time",
+]
 
 Row = tuple[Any, ...]
 
@@ -59,6 +68,17 @@ _INSERT = f"INSERT INTO {messages.name} ({', '.join(_COLUMNS)}) VALUES "
 _CHUNK = 1_000
 """Rows per INSERT statement: 21 parameters each stays under SQLite's 32,766 limit."""
 _QUEUED = MessageState.QUEUED.value
+_KEYS = mo_duplicate_keys.name
+_CLAIM_KEYS_HEAD = f"INSERT INTO {_KEYS} (key, until) VALUES "
+_CLAIM_KEYS_TAIL = (
+    f" ON CONFLICT (key) DO UPDATE SET until = excluded.until WHERE {_KEYS}.until <= ?"
+    " RETURNING key"
+)
+"""Take the free keys: new ones, and those whose window ended; RETURNING names them."""
+_PURGE_KEYS = f"DELETE FROM {_KEYS} WHERE until <= ?"
+
+DuplicateRow = tuple[str, str]
+"""A row's duplicate key and the end of its window (as `sqlite_time` text)."""
 
 
 def sqlite_time(value: datetime) -> str:
@@ -106,6 +126,12 @@ def sqlite_message_row(message: NewMessage, updated_at: str) -> Row:
     )
 
 
+def sqlite_duplicate_row(message: NewMessage) -> DuplicateRow | None:
+    """The message's duplicate key and window end as the writer takes them, or None."""
+    duplicate = message.duplicate
+    return None if duplicate is None else (duplicate.key, sqlite_time(duplicate.until))
+
+
 def sqlite_file_of(database_url: str) -> str | None:
     """The database file of a SQLite URL, or None (not SQLite, in memory, or a URI)."""
     try:
@@ -123,22 +149,41 @@ def sqlite_file_of(database_url: str) -> str | None:
 
 
 class SqliteBatchWriter:
-    """Inserts batches of message rows in one dedicated thread; one transaction per batch."""
+    """Inserts batches of message rows in one dedicated thread; one transaction per batch.
 
-    def __init__(self, path: str, *, name: str = "sqlite-writer") -> None:
+    A row may carry a duplicate key (key, window end): it is inserted only when its key is not
+    held by a stored MO whose window is still open at `now`; otherwise its id comes back None.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        name: str = "sqlite-writer",
+        purge_every_s: float = 30.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._path = path
         self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(1, thread_name_prefix=name)
         self._connection: sqlite3.Connection | None = None
         self._statements: dict[int, str] = {}
+        self._purge_every_s = purge_every_s
+        self._clock = clock
+        self._next_purge = clock()
 
-    async def insert(self, rows: list[Row]) -> list[int]:
-        """Insert the rows in one transaction; their ids in the same order once committed."""
+    async def insert(
+        self, rows: list[Row], keys: list[DuplicateRow | None], now: str
+    ) -> list[int | None]:
+        """Insert the rows in one transaction; their ids in the same order once committed,
+        None for a row whose duplicate key is held (that row is not inserted)."""
         if self._executor is None:
             raise StoreClosedError("the SQLite writer is closed")
         if not rows:
             return []
+        if len(keys) != len(rows):
+            raise ValueError(f"{len(keys)} duplicate keys for {len(rows)} rows")
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._insert, rows)
+        return await loop.run_in_executor(self._executor, self._insert, rows, keys, now)
 
     async def close(self) -> None:
         """Close the connection in its thread, then stop the thread."""
@@ -177,15 +222,21 @@ class SqliteBatchWriter:
                 self._statements[count] = sql
         return sql
 
-    def _insert(self, rows: list[Row]) -> list[int]:
+    def _insert(
+        self, rows: list[Row], keys: list[DuplicateRow | None], now: str
+    ) -> list[int | None]:
         connection = self._connect()
-        count = len(rows)
         try:
             connection.execute("BEGIN IMMEDIATE")
             try:
+                kept = self._claim_keys(connection, keys, now)
+                fresh = (
+                    rows if kept is None else [row for row, k in zip(rows, kept, strict=True) if k]
+                )
+                count = len(fresh)
                 before = connection.total_changes
                 for start in range(0, count, _CHUNK):
-                    chunk = rows[start : start + _CHUNK]
+                    chunk = fresh[start : start + _CHUNK]
                     connection.execute(
                         self._statement(len(chunk)), list(chain.from_iterable(chunk))
                     )
@@ -193,6 +244,7 @@ class SqliteBatchWriter:
                 inserted = connection.total_changes - before
                 if inserted != count:
                     raise StoreUnavailable(f"inserted {inserted} rows for {count} messages")
+                self._purge_keys(connection, now)
                 connection.execute("COMMIT")
             except BaseException:
                 if connection.in_transaction:
@@ -202,5 +254,47 @@ class SqliteBatchWriter:
             raise StoreUnavailable(f"database error: {type(exc).__name__}: {exc}") from exc
         # BEGIN IMMEDIATE made this the only writer: the rows got consecutive rowids
         # (max + 1 each) in VALUES order.
-        first = int(last) - count + 1
-        return list(range(first, first + count))
+        ids = iter(range(int(last) - count + 1, int(last) + 1))
+        if kept is None:
+            return list(ids)
+        return [next(ids) if k else None for k in kept]
+
+    @staticmethod
+    def _claim_keys(
+        connection: sqlite3.Connection, keys: list[DuplicateRow | None], now: str
+    ) -> list[bool] | None:
+        """Take the batch's duplicate keys whose window is free; which rows may be inserted
+        (None: every row, no key in the batch)."""
+        wanted: dict[str, str] = {}
+        for entry in keys:
+            if entry is not None and entry[0] not in wanted:
+                wanted[entry[0]] = entry[1]
+        if not wanted:
+            return None
+        taken: set[str] = set()
+        items = sorted(wanted.items())
+        for start in range(0, len(items), _CHUNK):
+            chunk = items[start : start + _CHUNK]
+            cursor = connection.execute(
+                _CLAIM_KEYS_HEAD + ",".join(["(?,?)"] * len(chunk)) + _CLAIM_KEYS_TAIL,
+                [*chain.from_iterable(chunk), now],
+            )
+            taken.update(key for (key,) in cursor.fetchall())
+        kept: list[bool] = []
+        for entry in keys:
+            if entry is None:
+                kept.append(True)
+            elif entry[0] in taken:
+                taken.discard(entry[0])  # a second copy in the same batch is a duplicate
+                kept.append(True)
+            else:
+                kept.append(False)
+        return kept
+
+    def _purge_keys(self, connection: sqlite3.Connection, now: str) -> None:
+        """Now and then, delete the keys whose window has ended (the index on `until`)."""
+        moment = self._clock()
+        if moment < self._next_purge:
+            return
+        self._next_purge = moment + self._purge_every_s
+        connection.execute(_PURGE_KEYS, (now,))

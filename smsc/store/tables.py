@@ -49,6 +49,7 @@ __all__ = [
     "message_row",
     "messages",
     "metadata",
+    "mo_duplicate_keys",
     "stored_message",
     "to_utc",
 ]
@@ -159,6 +160,18 @@ charging_records = Table(
     Index("ix_charging_records_submission_id", "submission_id", "at", "id"),
 )
 """Ro credit control outcomes by submission id; no foreign key: rejected SMS have no message."""
+
+mo_duplicate_keys = Table(
+    "mo_duplicate_keys",
+    metadata,
+    Column("key", String(32), primary_key=True),
+    Column("until", UtcDateTime, nullable=False),
+    Index("ix_mo_duplicate_keys_until", "until"),
+)
+"""One row per stored MO key: a re-sent MO (same key) before `until` is not stored again.
+
+A key whose window has ended is taken over by the next MO that carries it; rows long past
+their window are deleted by the writers from time to time."""
 
 
 def clean_text(value: str) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+import redis.asyncio as aioredis
 
 from smsc.app import Application
 from smsc.sms.rp import RpAck, decode_rp
@@ -79,3 +80,81 @@ async def test_a_resend_after_a_restart_is_acknowledged_and_stored_once(
         assert sum(counts.values()) == 1
     finally:
         await second.stop()
+
+
+@pytest.fixture
+async def postgres_schema() -> AsyncIterator[str]:
+    """A fresh PostgreSQL schema for this test, dropped afterwards."""
+    try:
+        connection = await asyncpg.connect(PG_URL.replace("+asyncpg", ""), timeout=3)
+    except (OSError, asyncpg.PostgresError) as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL unavailable in CI: {exc}")
+        pytest.skip(f"PostgreSQL unavailable: {exc}")
+    schema = f"dup_{uuid.uuid4().hex[:10]}"
+    yield schema
+    await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    await connection.close()
+
+
+async def test_a_resend_to_another_instance_is_stored_once(
+    tmp_path: Path, postgres_schema: str
+) -> None:
+    """Two instances on one PostgreSQL, no Redis: the S-CSCF sends the resend to the other
+    instance, whose filter in memory never saw the first copy; the database's unique key
+    answers (before: two rows)."""
+    storage = {"database_url": PG_URL, "schema": postgres_schema}
+    one = Application(make_settings(tmp_path / "one", storage=storage))
+    two = Application(make_settings(tmp_path / "two", storage=storage))
+    await one.start()
+    try:
+        await two.start()
+        try:
+            await send_mo(one)
+            ack = await send_mo(two)
+            assert ack.message_reference == 2
+            assert sum((await one.store.count_by_state()).values()) == 1
+            assert two.metrics.mo_received.labels("DUPLICATE")._value.get() == 1
+        finally:
+            await two.stop()
+    finally:
+        await one.stop()
+
+
+async def test_a_resend_the_redis_filter_forgot_is_stored_once(
+    tmp_path: Path, postgres_schema: str
+) -> None:
+    """Redis is a cache in front, not the truth: with its keys gone (a flush, an eviction, a
+    Redis restart) a resend is still acknowledged and stored once."""
+    redis_url = os.environ.get("SMSC_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    client = aioredis.from_url(redis_url, socket_timeout=3)
+    try:
+        await client.ping()
+    except (OSError, aioredis.RedisError) as exc:
+        await client.aclose()
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis unavailable in CI: {exc}")
+        pytest.skip(f"Redis unavailable: {exc}")
+    prefix = f"dup{uuid.uuid4().hex[:10]}:"
+    storage = {
+        "database_url": PG_URL,
+        "schema": postgres_schema,
+        "redis_url": redis_url,
+        "redis_prefix": prefix,
+    }
+    app = Application(make_settings(tmp_path, storage=storage))
+    await app.start()
+    try:
+        await send_mo(app)
+        keys = [key async for key in client.scan_iter(f"{prefix}*")]
+        assert keys, "the first copy left no key in Redis"
+        await client.delete(*keys)
+        ack = await send_mo(app)
+        assert ack.message_reference == 2
+        assert sum((await app.store.count_by_state()).values()) == 1
+    finally:
+        await app.stop()
+        keys = [key async for key in client.scan_iter(f"{prefix}*")]
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()

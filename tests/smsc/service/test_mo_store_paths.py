@@ -15,6 +15,9 @@ from smsc.sip.events import RequestReceived
 from smsc.sip.message import SipRequest
 from smsc.sms.constants import RpMessageType
 from smsc.sms.rp import RpData, decode_rp
+from smsc.store import MemoryMessageStore
+from smsc.store.errors import StoreUnavailable
+from smsc.store.local_duplicates import LocalDuplicateFilter
 
 # SMS-SUBMIT, TP-MR 0, TP-DA +49171000001, GSM 7-bit "Test"
 SUBMIT = bytes.fromhex("01000B919471010000F10000" + "04D4F29C0E")
@@ -116,3 +119,76 @@ async def test_a_store_refusing_at_once_gets_rp_error() -> None:
     assert [decode_rp(r.body).message_type for r in sender.requests] == [
         RpMessageType.RP_ERROR_N_TO_MS
     ]
+
+
+class ManualStore(TaskStore):
+    """add_soon futures the test settles, one by one, in its own order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pending: list[tuple[NewMessage, asyncio.Future[int]]] = []
+
+    def add_soon(self, message: NewMessage) -> asyncio.Future[int]:
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.pending.append((message, future))
+        return future
+
+
+def _copy(service: MoService, call_id: str) -> None:
+    request = SipRequest("MESSAGE", "sip:smsc@ims.example.net", (("Call-ID", call_id),), b"")
+    event = RequestReceived(request, ("127.0.0.1", 5090), Transport.UDP, None, None)  # type: ignore[arg-type]
+    rp = RpData(RpMessageType.RP_DATA_MS_TO_N, 11, None, None, SUBMIT)
+    service.rp_data(event, "sip:+491700000001@ims.example.net", "491700000001", rp)
+
+
+def _with_filter(store: object) -> tuple[MoService, Sender]:
+    service, sender = _service(store)  # type: ignore[arg-type]
+    service.duplicates = LocalDuplicateFilter()
+    service._seen_now = service.duplicates.seen_now
+    return service, sender
+
+
+async def test_a_resend_while_the_first_copy_is_in_flight_waits_for_the_store() -> None:
+    """The filter in front knows the key, but the first copy is not committed: the resend is
+    not acknowledged on the filter's word. When the first copy's commit fails, the resend is
+    the one stored and acknowledged (before: RP-ACK at once, and the SMS lost)."""
+    store = ManualStore()
+    service, sender = _with_filter(store)
+    _copy(service, "first")
+    _copy(service, "resend")
+    assert len(store.pending) == 2  # both went to the store
+    assert sender.requests == []
+    (first, first_done), (resend, resend_done) = store.pending
+    assert first.duplicate is not None and resend.duplicate is not None
+    assert first.duplicate.key == resend.duplicate.key
+    first_done.set_exception(StoreUnavailable("commit failed"))
+    resend_done.set_result(1)
+    await service.drain()
+    answers = [decode_rp(r.body).message_type for r in sender.requests]
+    assert sorted(answers) == sorted([RpMessageType.RP_ERROR_N_TO_MS, RpMessageType.RP_ACK_N_TO_MS])
+
+
+async def test_a_resend_the_store_knows_is_acknowledged_and_stored_once() -> None:
+    store = MemoryMessageStore()
+    await store.start()
+    service, sender = _service(store)  # no filter in front: the store's key alone
+    _copy(service, "first")
+    await service.drain()
+    _copy(service, "resend")
+    await service.drain()
+    answers = [decode_rp(r.body) for r in sender.requests]
+    assert [a.message_type for a in answers] == [RpMessageType.RP_ACK_N_TO_MS] * 2
+    assert [a.message_reference for a in answers] == [11, 11]
+    assert sum((await store.count_by_state()).values()) == 1
+    assert service.metrics.mo_received.labels("DUPLICATE")._value.get() == 1
+
+
+async def test_no_duplicate_key_when_the_window_is_zero() -> None:
+    store = MemoryMessageStore()
+    await store.start()
+    service, _ = _service(store)
+    service.duplicate_window_s = 0
+    _copy(service, "first")
+    _copy(service, "again")
+    await service.drain()
+    assert sum((await store.count_by_state()).values()) == 2

@@ -77,14 +77,14 @@ async def test_migrations_upgrade_an_empty_database(database: Database) -> None:
     assert await current_revision(database.url, schema=database.schema) is None
     await upgrade(database.url, schema=database.schema)
     await upgrade(database.url, schema=database.schema)  # idempotent
-    assert await current_revision(database.url, schema=database.schema) == "0004"
+    assert await current_revision(database.url, schema=database.schema) == "0005"
 
     def inspect_schema(conn: Connection) -> tuple[set[str], set[str], list[object]]:
         inspector = inspect(conn)
         tables = set(inspector.get_table_names())
         indexes = {
             i["name"] or ""
-            for t in ("messages", "attempts", "charging_records")
+            for t in ("messages", "attempts", "charging_records", "mo_duplicate_keys")
             for i in inspector.get_indexes(t)
         }
         context = MigrationContext.configure(conn, opts={"compare_type": True})
@@ -103,6 +103,7 @@ async def test_migrations_upgrade_an_empty_database(database: Database) -> None:
         "charging_records",
         "aml_reports",
         "aml_attempts",
+        "mo_duplicate_keys",
     }
     assert {
         "ix_messages_state_next_attempt_at",
@@ -111,6 +112,7 @@ async def test_migrations_upgrade_an_empty_database(database: Database) -> None:
         "ix_messages_submission_id",
         "ix_attempts_message_id",
         "ix_charging_records_submission_id",
+        "ix_mo_duplicate_keys_until",
     } <= indexes
     assert differences == []  # the migration builds exactly the tables of tables.py
 

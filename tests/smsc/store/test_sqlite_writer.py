@@ -92,12 +92,12 @@ async def test_writer_returns_consecutive_ids_across_chunks(
     writer = SqliteBatchWriter(path)
     try:
         rows = [sqlite_message_row(make_message(text=f"t{i}"), "x") for i in range(2_500)]
-        ids = await writer.insert(rows)
+        ids = await writer.insert(rows, [None] * len(rows), "x")
         assert ids == list(range(2, 2_502))
         with sqlite3.connect(path) as connection:
             texts = dict(connection.execute("SELECT id, text FROM messages").fetchall())
         assert all(texts[i] == f"t{n}" for n, i in enumerate(ids))
-        assert await writer.insert([]) == []
+        assert await writer.insert([], [], "x") == []
     finally:
         await writer.close()
 
@@ -106,11 +106,11 @@ async def test_writer_errors_become_store_unavailable(tmp_path: Path, make_messa
     writer = SqliteBatchWriter(str(tmp_path / "no-schema.db"))
     try:
         with pytest.raises(StoreUnavailable, match="no such table"):
-            await writer.insert([sqlite_message_row(make_message(), "x")])
+            await writer.insert([sqlite_message_row(make_message(), "x")], [None], "x")
     finally:
         await writer.close()
     with pytest.raises(Exception, match="closed"):
-        await writer.insert([sqlite_message_row(make_message(), "x")])
+        await writer.insert([sqlite_message_row(make_message(), "x")], [None], "x")
 
 
 async def test_concurrent_adds_and_claims_share_the_file(
