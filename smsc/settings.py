@@ -175,6 +175,7 @@ class DeliverySettings:
     jitter: Annotated[float, Field(ge=0, lt=1)] = 0.2
     status_report_webhook: HttpUrl | None = None
     status_report_validity_s: PositiveFloat = 86400.0
+    max_in_flight: PositiveInt = 2000
 
     def __post_init__(self) -> None:
         if self.retry_max_s < self.retry_initial_s:

@@ -110,6 +110,8 @@ class MtService:
         batch: int = 500,
     ) -> None:
         delivery = delivery or DeliverySettings()
+        self.max_in_flight = delivery.max_in_flight
+        """At most this many transfers at once; the rest of the backlog stays queued."""
         self.store = store
         self.sender = sender
         self.psi = psi
@@ -226,6 +228,10 @@ class MtService:
         due = await self.store.due_recipients(now, self.batch)
         deferrals: list[Coroutine[Any, Any, None]] = []
         idle = [r for r in due if not self.relay.busy(r)]  # a busy head leaves by itself
+        room = self.max_in_flight - len(self._inflight)
+        if room <= 0:
+            return  # bounded: a transfer that ends wakes the loop again
+        idle = idle[:room]
         since = self.clock()
         messages = await self.store.claim_heads(idle, now)
         claimed = len(messages)

@@ -69,12 +69,10 @@ _CHUNK = 1_000
 """Rows per INSERT statement: 21 parameters each stays under SQLite's 32,766 limit."""
 _QUEUED = MessageState.QUEUED.value
 _KEYS = mo_duplicate_keys.name
-_CLAIM_KEYS_HEAD = f"INSERT INTO {_KEYS} (key, until) VALUES "
-_CLAIM_KEYS_TAIL = (
-    f" ON CONFLICT (key) DO UPDATE SET until = excluded.until WHERE {_KEYS}.until <= ?"
-    " RETURNING key"
-)
-"""Take the free keys: new ones, and those whose window ended; RETURNING names them."""
+_HELD_KEYS = f"SELECT key FROM {_KEYS} WHERE until > ? AND key IN "
+"""The keys a stored MO still holds (their window has not ended); the IN list follows."""
+_TAKE_KEYS = f"INSERT OR REPLACE INTO {_KEYS} (key, until) VALUES "
+"""Take keys known free: new ones, or rows whose window ended (replaced)."""
 _PURGE_KEYS = f"DELETE FROM {_KEYS} WHERE until <= ?"
 
 DuplicateRow = tuple[str, str]
@@ -264,23 +262,34 @@ class SqliteBatchWriter:
         connection: sqlite3.Connection, keys: list[DuplicateRow | None], now: str
     ) -> list[bool] | None:
         """Take the batch's duplicate keys whose window is free; which rows may be inserted
-        (None: every row, no key in the batch)."""
+        (None: every row, no key in the batch).
+
+        Two statements of one step each, so the GIL is released once per statement as for
+        the INSERT of the messages (RETURNING would step, and take the GIL, once per row): the
+        keys still held (normally none), then INSERT OR REPLACE of the others (any row left
+        for them has an ended window). BEGIN IMMEDIATE makes this the only writer meanwhile."""
         wanted: dict[str, str] = {}
         for entry in keys:
-            if entry is not None and entry[0] not in wanted:
-                wanted[entry[0]] = entry[1]
+            if entry is not None:
+                wanted.setdefault(entry[0], entry[1])
         if not wanted:
             return None
-        taken: set[str] = set()
-        items = sorted(wanted.items())
-        for start in range(0, len(items), _CHUNK):
-            chunk = items[start : start + _CHUNK]
+        held: set[str] = set()
+        names = list(wanted)
+        for start in range(0, len(names), _CHUNK):
+            chunk = names[start : start + _CHUNK]
             cursor = connection.execute(
-                _CLAIM_KEYS_HEAD + ",".join(["(?,?)"] * len(chunk)) + _CLAIM_KEYS_TAIL,
-                [*chain.from_iterable(chunk), now],
+                f"{_HELD_KEYS}({','.join('?' * len(chunk))})", [now, *chunk]
             )
-            taken.update(key for (key,) in cursor.fetchall())
+            held.update(key for (key,) in cursor.fetchall())
+        free = [(key, until) for key, until in wanted.items() if key not in held]
+        for start in range(0, len(free), _CHUNK):
+            pairs = free[start : start + _CHUNK]
+            connection.execute(
+                _TAKE_KEYS + ",".join(["(?,?)"] * len(pairs)), list(chain.from_iterable(pairs))
+            )
         kept: list[bool] = []
+        taken = set(wanted).difference(held)
         for entry in keys:
             if entry is None:
                 kept.append(True)

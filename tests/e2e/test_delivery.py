@@ -398,3 +398,27 @@ async def test_a_message_with_a_next_hop_does_not_claim_to_wait_for_one(
 ) -> None:
     app = await start_smsc(sip={"next_hop": "sip:127.0.0.1:9"})
     assert await app.why_unroutable("491719990001") is None
+
+
+async def test_mt_transfers_in_flight_are_bounded(start_smsc: Starter, scscf: UdpPeer) -> None:
+    """A backlog for many recipients behind a next hop that never answers with an RP answer:
+    at most `delivery.max_in_flight` transfers are open; one that ends lets the next start
+    (before: every due head was claimed and sent at once)."""
+    app = await start_smsc(
+        sip={"next_hop": f"sip:127.0.0.1:{scscf.port}"}, delivery={"max_in_flight": 5}
+    )
+    now = datetime.now(UTC)
+    await app.store.add_many([_stored_to(f"4917102{i:05d}", now) for i in range(40)])
+    assert app.mt is not None
+    app.mt.wake()
+    first = [await next_mt(scscf, timeout=3) for _ in range(5)]
+    with pytest.raises(TimeoutError):
+        await next_mt(scscf, timeout=0.8)
+    counts = await app.store.count_by_state()
+    assert counts[MessageState.DELIVERING] == 5 and counts[MessageState.QUEUED] == 35
+    # the first recipient's UE answers: its transfer ends, and exactly one more starts
+    recipient = "4917102" + "00000"
+    await rp_answer(scscf, app, recipient, first[0].message_reference)
+    await next_mt(scscf, timeout=3)
+    with pytest.raises(TimeoutError):
+        await next_mt(scscf, timeout=0.8)
