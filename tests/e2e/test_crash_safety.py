@@ -10,8 +10,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
 from pathlib import Path
+
+import asyncpg
+import pytest
 
 from smsc.sms.address import Address
 from smsc.sms.constants import Alphabet, RpMessageType
@@ -22,11 +27,17 @@ from tests.e2e.conftest import free_port
 from tests.e2e.peer import UdpPeer, Wire, message_request, response_to, udp_peer
 
 PSI = "sip:smsc@ims.mnc001.mcc001.3gppnetwork.org"
+PG_URL = os.environ.get(
+    "SMSC_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
 COUNT = 300
 BURST = 600
 
 
-def serve(workdir: Path, sip: int, http: int, next_hop: int) -> subprocess.Popen[bytes]:
+def serve(
+    workdir: Path, sip: int, http: int, next_hop: int, **storage: str
+) -> subprocess.Popen[bytes]:
+    """`smsc serve` on SQLite in `workdir`, or on the SMSC__STORAGE__* given as `storage`."""
     env = dict(
         os.environ,
         SMSC__SIP__LISTEN=f'["udp:127.0.0.1:{sip}"]',
@@ -35,6 +46,7 @@ def serve(workdir: Path, sip: int, http: int, next_hop: int) -> subprocess.Popen
         SMSC__SIP__T1_MS="100",
         SMSC__STORAGE__DATABASE_URL=f"sqlite+aiosqlite:///{workdir / 'smsc.db'}",
     )
+    env.update({f"SMSC__STORAGE__{name.upper()}": value for name, value in storage.items()})
     log = open(workdir / "serve.log", "ab")  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "smsc.cli", "serve"], env=env, stdout=log, stderr=log, cwd=workdir
@@ -158,14 +170,46 @@ async def test_kill_9_then_restart_loses_no_acknowledged_mo(tmp_path: Path) -> N
     await asyncio.sleep(0)
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def storage(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, str]]:
+    """SQLite in the test's folder, or a fresh PostgreSQL schema (no Redis either way)."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    try:
+        connection = await asyncpg.connect(PG_URL.replace("+asyncpg", ""), timeout=3)
+    except (OSError, asyncpg.PostgresError) as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL unavailable in CI: {exc}")
+        pytest.skip(f"PostgreSQL unavailable: {exc}")
+    schema = f"crash_{uuid.uuid4().hex[:10]}"
+    yield {"database_url": PG_URL, "schema": schema}
+    await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    await connection.close()
+
+
+async def stored_texts(tmp_path: Path, storage: dict[str, str]) -> dict[str, int]:
+    """How many rows each MO text has in the database."""
+    query = "select text, count(*) from messages group by text"
+    if not storage:
+        return dict(sqlite3.connect(tmp_path / "smsc.db").execute(query).fetchall())
+    connection = await asyncpg.connect(PG_URL.replace("+asyncpg", ""))
+    try:
+        rows = await connection.fetch(query.replace("messages", f'"{storage["schema"]}".messages'))
+    finally:
+        await connection.close()
+    return {row[0]: row[1] for row in rows}
+
+
 async def test_kill_9_then_the_ue_resends_what_was_not_acknowledged_none_lost_none_twice(
-    tmp_path: Path,
+    tmp_path: Path, storage: dict[str, str]
 ) -> None:
     """As a UE does: every MO whose RP-ACK did not come is sent again after the restart (same
-    RP-MR and TPDU, a new transaction). All are then stored, each exactly once."""
+    RP-MR and TPDU, a new transaction). All are then stored, each exactly once: on SQLite and
+    on PostgreSQL without Redis."""
     peer = await udp_peer()
     sip, http = free_port(), free_port()
-    first = serve(tmp_path, sip, http, peer.port)
+    first = serve(tmp_path, sip, http, peer.port, **storage)
     network = Network(peer, sip)
     try:
         for i in range(BURST):  # a burst: many MO between commit and RP-ACK at the kill
@@ -175,7 +219,7 @@ async def test_kill_9_then_the_ue_resends_what_was_not_acknowledged_none_lost_no
         first.send_signal(signal.SIGKILL)
         first.wait()
         await network.pump(time.monotonic() + 0.5)
-        second = serve(tmp_path, sip, http, peer.port)
+        second = serve(tmp_path, sip, http, peer.port, **storage)
         try:
             for _ in range(3):  # the UE's retries
                 for i in range(BURST):
@@ -193,10 +237,6 @@ async def test_kill_9_then_the_ue_resends_what_was_not_acknowledged_none_lost_no
             first.kill()
         peer.close()
     assert len(network.acked) == BURST, f"{BURST - len(network.acked)} never acknowledged"
-    stored = dict(
-        sqlite3.connect(tmp_path / "smsc.db")
-        .execute("select text, count(*) from messages group by text")
-        .fetchall()
-    )
+    stored = await stored_texts(tmp_path, storage)
     assert len(stored) == BURST, f"{BURST - len(stored)} lost"
     assert [text for text, n in stored.items() if n > 1] == [], "stored twice"
