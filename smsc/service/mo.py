@@ -297,10 +297,8 @@ class MoService:
         whose unique key answers: a duplicate is acknowledged again once the first copy is
         committed, and stored after all if that copy never was (it failed, or a filter shared
         with other instances knew it from a copy they could not store)."""
-        assert mo.stored.rp_mr is not None
         if self._is_emergency(mo):
-            self.metrics.mo_received.labels("DUPLICATE").inc()
-            self.answer(mo.event, mo.ue_identity, self._submit_ack(mo.stored.rp_mr, mo.now))
+            self._duplicate_stored(mo.event, mo.ue_identity, mo.stored, mo.now)
             return
         self._store(mo.event, mo.ue_identity, mo.stored, mo.now)
 
@@ -413,8 +411,8 @@ class MoService:
     def _duplicate_stored(
         self, event: IncomingRequest, ue_identity: str, stored: NewMessage, now: datetime
     ) -> None:
-        """The store holds this SMS already (a UE re-sending it, within the window, after any
-        restart): RP-ACK again; stored once."""
+        """The store (or, for an emergency SMS, the PSAP service) holds this SMS already: a UE
+        re-sending it within the window, after any restart. RP-ACK again; kept once."""
         assert stored.rp_mr is not None
         self.metrics.mo_received.labels("DUPLICATE").inc()
         self.answer(event, ue_identity, self._submit_ack(stored.rp_mr, now))

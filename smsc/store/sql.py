@@ -28,6 +28,7 @@ from smsc.service.model import (
     StoredMessage,
 )
 from smsc.store.batching import GroupCommitter
+from smsc.store.duplicate_keys import PURGE_EVERY_S, first_windows, rows_to_insert
 from smsc.store.errors import (
     DuplicateMessageError,
     MessageNotFoundError,
@@ -171,9 +172,6 @@ def _build_release() -> Any:
 
 _RECENT_PAGE = 5000
 """Rows per page when reading the newest MO back (duplicate filter at start)."""
-
-_PURGE_EVERY_S = 30.0
-"""How often a writer deletes the duplicate keys whose window has ended."""
 
 _UNAVAILABLE = (DBAPIError, DisconnectionError, PoolTimeoutError, OSError)
 """Library errors meaning the database failed us (bugs such as CompileError propagate)."""
@@ -519,10 +517,10 @@ class SqlMessageStore:
         """Take the batch's free duplicate keys (new, or past their window): which messages
         may be inserted. Keys go in sorted, so two writers lock them in the same order; on
         PostgreSQL a writer meeting a key another has not committed yet waits for it."""
-        wanted: dict[str, datetime] = {}
-        for message in batch:
-            if message.duplicate is not None:
-                wanted.setdefault(message.duplicate.key, to_utc(message.duplicate.until))
+        wanted = first_windows(
+            None if m.duplicate is None else (m.duplicate.key, to_utc(m.duplicate.until))
+            for m in batch
+        )
         if not wanted:
             return [True] * len(batch)
         keys = mo_duplicate_keys
@@ -535,24 +533,17 @@ class SqlMessageStore:
             set_={"until": statement.excluded.until},
             where=keys.c.until <= now,
         ).returning(keys.c.key)
-        taken = set((await conn.execute(claim)).scalars())
-        kept: list[bool] = []
-        for message in batch:
-            if message.duplicate is None:
-                kept.append(True)
-            elif message.duplicate.key in taken:
-                taken.discard(message.duplicate.key)  # a second copy in the batch is a duplicate
-                kept.append(True)
-            else:
-                kept.append(False)
-        return kept
+        taken = (await conn.execute(claim)).scalars()
+        return rows_to_insert(
+            (None if m.duplicate is None else m.duplicate.key for m in batch), taken
+        )
 
     async def _purge_keys(self, conn: AsyncConnection, now: datetime) -> None:
         """Now and then, delete the duplicate keys whose window has ended."""
         moment = time.monotonic()
         if moment < self._next_purge:
             return
-        self._next_purge = moment + _PURGE_EVERY_S
+        self._next_purge = moment + PURGE_EVERY_S
         await conn.execute(delete(mo_duplicate_keys).where(mo_duplicate_keys.c.until <= now))
 
     async def _charging_batch(self, batch: list[dict[str, Any]]) -> list[None]:

@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from smsc.service.model import MessageState, NewMessage
+from smsc.store.duplicate_keys import PURGE_EVERY_S, first_windows, rows_to_insert
 from smsc.store.errors import StoreClosedError, StoreUnavailable
 from smsc.store.migrate import sqlite_pragmas
 from smsc.store.tables import clean_text, messages, mo_duplicate_keys
@@ -158,7 +159,7 @@ class SqliteBatchWriter:
         path: str,
         *,
         name: str = "sqlite-writer",
-        purge_every_s: float = 30.0,
+        purge_every_s: float = PURGE_EVERY_S,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._path = path
@@ -268,10 +269,7 @@ class SqliteBatchWriter:
         the INSERT of the messages (RETURNING would step, and take the GIL, once per row): the
         keys still held (normally none), then INSERT OR REPLACE of the others (any row left
         for them has an ended window). BEGIN IMMEDIATE makes this the only writer meanwhile."""
-        wanted: dict[str, str] = {}
-        for entry in keys:
-            if entry is not None:
-                wanted.setdefault(entry[0], entry[1])
+        wanted = first_windows(keys)
         if not wanted:
             return None
         held: set[str] = set()
@@ -288,17 +286,9 @@ class SqliteBatchWriter:
             connection.execute(
                 _TAKE_KEYS + ",".join(["(?,?)"] * len(pairs)), list(chain.from_iterable(pairs))
             )
-        kept: list[bool] = []
-        taken = set(wanted).difference(held)
-        for entry in keys:
-            if entry is None:
-                kept.append(True)
-            elif entry[0] in taken:
-                taken.discard(entry[0])  # a second copy in the same batch is a duplicate
-                kept.append(True)
-            else:
-                kept.append(False)
-        return kept
+        return rows_to_insert(
+            (None if entry is None else entry[0] for entry in keys), set(wanted) - held
+        )
 
     def _purge_keys(self, connection: sqlite3.Connection, now: str) -> None:
         """Now and then, delete the keys whose window has ended (the index on `until`)."""

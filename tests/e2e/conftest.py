@@ -5,14 +5,48 @@ from __future__ import annotations
 import dataclasses
 import os
 import socket
+import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from smsc.app import Application
 from smsc.settings import Settings
+
+PG_URL = os.environ.get(
+    "SMSC_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+"""The PostgreSQL the tests use (SQLAlchemy URL); asyncpg takes it without '+asyncpg'."""
+
+
+@pytest.fixture
+async def postgres_schema() -> AsyncIterator[str]:
+    """A fresh PostgreSQL schema name (the SMSC creates it), dropped afterwards. PostgreSQL
+    unreachable: the test fails in CI and is skipped elsewhere."""
+    try:
+        connection = await asyncpg.connect(PG_URL.replace("+asyncpg", ""), timeout=3)
+    except (OSError, asyncpg.PostgresError) as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL unavailable in CI: {exc}")
+        pytest.skip(f"PostgreSQL unavailable: {exc}")
+    schema = f"e2e_{uuid.uuid4().hex[:10]}"
+    try:
+        yield schema
+    finally:
+        await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await connection.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def storage(request: pytest.FixtureRequest) -> dict[str, str]:
+    """`storage` settings for each database in turn, without Redis: {} is the default SQLite
+    file in the test's folder, else PostgreSQL in a fresh schema."""
+    if request.param == "sqlite":
+        return {}
+    return {"database_url": PG_URL, "schema": request.getfixturevalue("postgres_schema")}
 
 
 def free_port() -> int:

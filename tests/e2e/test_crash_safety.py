@@ -10,26 +10,20 @@ import subprocess
 import sys
 import time
 import urllib.request
-import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
-import pytest
 
 from smsc.sms.address import Address
 from smsc.sms.constants import Alphabet, RpMessageType
 from smsc.sms.rp import RpAck, RpData, decode_rp, encode_rp
 from smsc.sms.tp import SmsDeliver, SmsSubmit, decode_tpdu, encode_tpdu
 from smsc.sms.user_data import make_user_data
-from tests.e2e.conftest import free_port
+from tests.e2e.conftest import PG_URL, free_port
 from tests.e2e.peer import UdpPeer, Wire, message_request, response_to, udp_peer
 
 PSI = "sip:smsc@ims.mnc001.mcc001.3gppnetwork.org"
-PG_URL = os.environ.get(
-    "SMSC_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
 COUNT = 300
 BURST = 600
 
@@ -168,24 +162,6 @@ async def test_kill_9_then_restart_loses_no_acknowledged_mo(tmp_path: Path) -> N
     # Only a message in flight at the kill can reach the UE twice (at-least-once over RP).
     assert len(twice) <= 1, twice
     await asyncio.sleep(0)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def storage(request: pytest.FixtureRequest) -> AsyncIterator[dict[str, str]]:
-    """SQLite in the test's folder, or a fresh PostgreSQL schema (no Redis either way)."""
-    if request.param == "sqlite":
-        yield {}
-        return
-    try:
-        connection = await asyncpg.connect(PG_URL.replace("+asyncpg", ""), timeout=3)
-    except (OSError, asyncpg.PostgresError) as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL unavailable in CI: {exc}")
-        pytest.skip(f"PostgreSQL unavailable: {exc}")
-    schema = f"crash_{uuid.uuid4().hex[:10]}"
-    yield {"database_url": PG_URL, "schema": schema}
-    await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    await connection.close()
 
 
 async def stored_texts(tmp_path: Path, storage: dict[str, str]) -> dict[str, int]:

@@ -4,42 +4,18 @@ and on PostgreSQL without Redis (measured before: 32, 1 and 30 such rows in thre
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 import redis.asyncio as aioredis
 
 from smsc.app import Application
 from smsc.sms.rp import RpAck, decode_rp
-from tests.e2e.conftest import make_settings, sip_port
+from tests.e2e.conftest import PG_URL, make_settings, sip_port
 from tests.e2e.peer import message_request, response_to, udp_peer
 from tests.e2e.test_mo_mt import MO_BODY, PSI, UE
-
-PG_URL = os.environ.get(
-    "SMSC_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[dict[str, str]]:
-    if request.param == "sqlite":
-        yield {"database_url": f"sqlite+aiosqlite:///{tmp_path / 'restart.db'}"}
-        return
-    try:
-        connection = await asyncpg.connect(PG_URL.replace("+asyncpg", ""), timeout=3)
-    except (OSError, asyncpg.PostgresError) as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL unavailable in CI: {exc}")
-        pytest.skip(f"PostgreSQL unavailable: {exc}")
-    schema = f"restart_{uuid.uuid4().hex[:10]}"
-    yield {"database_url": PG_URL, "schema": schema}
-    await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    await connection.close()
 
 
 async def send_mo(app: Application) -> RpAck:
@@ -61,10 +37,9 @@ async def send_mo(app: Application) -> RpAck:
 
 
 async def test_a_resend_after_a_restart_is_acknowledged_and_stored_once(
-    tmp_path: Path, database: dict[str, str]
+    tmp_path: Path, storage: dict[str, str]
 ) -> None:
-    base = make_settings(tmp_path)
-    settings = dataclasses.replace(base, storage=dataclasses.replace(base.storage, **database))
+    settings = make_settings(tmp_path, storage=storage)
     first = Application(settings)
     await first.start()
     try:
@@ -80,21 +55,6 @@ async def test_a_resend_after_a_restart_is_acknowledged_and_stored_once(
         assert sum(counts.values()) == 1
     finally:
         await second.stop()
-
-
-@pytest.fixture
-async def postgres_schema() -> AsyncIterator[str]:
-    """A fresh PostgreSQL schema for this test, dropped afterwards."""
-    try:
-        connection = await asyncpg.connect(PG_URL.replace("+asyncpg", ""), timeout=3)
-    except (OSError, asyncpg.PostgresError) as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"PostgreSQL unavailable in CI: {exc}")
-        pytest.skip(f"PostgreSQL unavailable: {exc}")
-    schema = f"dup_{uuid.uuid4().hex[:10]}"
-    yield schema
-    await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    await connection.close()
 
 
 async def test_a_resend_to_another_instance_is_stored_once(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,7 +19,6 @@ from smsc.store.errors import DuplicateMessageError
 from smsc.store.tables import mo_duplicate_keys
 from tests.smsc.store.conftest import T0, _postgres_database, _sqlite_database
 
-Make = Callable[..., NewMessage]
 WINDOW = timedelta(seconds=60)
 
 
@@ -41,15 +40,26 @@ class Backend:
     clock: Clock = field(default_factory=Clock)
     opened: list[SqlMessageStore | MemoryMessageStore] = field(default_factory=list)
 
-    async def open(self, **options: object) -> SqlMessageStore | MemoryMessageStore:
+    async def open(self) -> SqlMessageStore | MemoryMessageStore:
         store: SqlMessageStore | MemoryMessageStore
         if self.url is None:
             store = MemoryMessageStore(clock=self.clock)
         else:
-            store = SqlMessageStore(self.url, schema=self.schema, clock=self.clock, **options)  # type: ignore[arg-type]
+            store = SqlMessageStore(self.url, schema=self.schema, clock=self.clock)
         await store.start()
         self.opened.append(store)
         return store
+
+    async def close(self) -> None:
+        for store in self.opened:
+            await store.close()
+
+
+_URLS = {
+    "memory": None,
+    "sqlite-writer": "sqlite+aiosqlite:///{tmp}/dup.db",
+    "sqlite-sqlalchemy": "sqlite+aiosqlite:///file:{tmp}/dup.db?uri=true",  # no writer thread
+}
 
 
 async def _backend(name: str, tmp_path: Path) -> AsyncIterator[Backend]:
@@ -59,20 +69,14 @@ async def _backend(name: str, tmp_path: Path) -> AsyncIterator[Backend]:
             try:
                 yield made
             finally:
-                for store in made.opened:
-                    await store.close()
+                await made.close()
         return
-    if name == "memory":
-        made = Backend(name, None)
-    elif name == "sqlite-writer":
-        made = Backend(name, f"sqlite+aiosqlite:///{tmp_path}/dup.db")
-    else:  # a URI: not a plain file, so SQLAlchemy's path, no writer thread
-        made = Backend(name, f"sqlite+aiosqlite:///file:{tmp_path}/dup.db?uri=true")
+    url = _URLS[name]
+    made = Backend(name, None if url is None else url.format(tmp=tmp_path))
     try:
         yield made
     finally:
-        for store in made.opened:
-            await store.close()
+        await made.close()
 
 
 SQL = ["sqlite-writer", "sqlite-sqlalchemy", "postgresql"]
