@@ -18,15 +18,23 @@ from charging.client import ChargingClient
 from smsc.api.access import credentials_of
 from smsc.api.aml_intake import build_intake_app
 from smsc.api.http_app import build_http_app
+from smsc.api.message_request import RequestPolicy
 from smsc.api.metrics import Metrics
 from smsc.api.rate_limit import SourceRateLimit
 from smsc.log_summary import SummaryTask
+from smsc.outbox.engine import parse_header_line
+from smsc.outbox.jobs import OutboxKind
+from smsc.outbox.outbox import Outbox
 from smsc.relay import MtRelay
+from smsc.routing.applications import ApplicationTable
+from smsc.routing.numbering import DiallingPlan
+from smsc.service.applications import compose_jobs
 from smsc.service.charging_gate import ChargingGate
 from smsc.service.emergency import EmergencyService, render_stored
 from smsc.service.front import SipFront
 from smsc.service.mo import MoService
 from smsc.service.mt import MtService, Route
+from smsc.service.next_hops import NextHops
 from smsc.service.registrations import Registrar
 from smsc.service.shared_state import (
     DuplicateFilter,
@@ -36,50 +44,24 @@ from smsc.service.shared_state import (
 )
 from smsc.settings import Settings
 from smsc.settings_fields import masked_url, split_host_port
-from smsc.sip.constants import Transport
 from smsc.sip.endpoint import SipEndpoint
-from smsc.sip.errors import SipParseError
-from smsc.sip.headers import parse_uri
+from smsc.sip.locate import NextHopUnresolved, Unresolved
 from smsc.sip.trust import TrustedPeers
 from smsc.startup import EXIT_CONFIGURATION, check_listeners, failing_as
 from smsc.store.aml_sql import SqlAmlStore
 from smsc.store.local_duplicates import LocalDuplicateFilter
+from smsc.store.outbox_jobs_sql import SqlOutboxStore
 from smsc.store.redis_client import connect as connect_redis
 from smsc.store.redis_duplicates import RedisDuplicateFilter
 from smsc.store.redis_registrations import RedisRegistrationStore
 from smsc.store.sql import SqlMessageStore
+from smsc.transport.dns import DnsResolver
 from smsc.transport.sip import ListenAddress, SipTransport, TcpLimits
 
 log = logging.getLogger("smsc")
 
 RECENT_MO_LIMIT = 100_000
 """MO read back into the duplicate filter at start (the in-process filter's size)."""
-
-
-_ROUTES: dict[str, Route | None] = {}
-"""route_of answers by URI: a few S-CSCF URIs serve every subscriber."""
-
-
-def route_of(uri: str) -> Route | None:
-    """Where a sip: URI points (RFC 3263 reduced to host:port;transport=)."""
-    if uri in _ROUTES:
-        return _ROUTES[uri]
-    route = _parse_route(uri)
-    if len(_ROUTES) >= 1024:
-        _ROUTES.clear()
-    _ROUTES[uri] = route
-    return route
-
-
-def _parse_route(uri: str) -> Route | None:
-    try:
-        parsed = parse_uri(uri)
-    except SipParseError:
-        return None
-    if parsed.scheme not in ("sip", "sips") or not parsed.host:
-        return None
-    transport = Transport.TCP if parsed.transport == "tcp" else Transport.UDP
-    return Route((parsed.host.strip("[]"), parsed.port or 5060), transport)
 
 
 class Application:
@@ -90,6 +72,24 @@ class Application:
         self.metrics = Metrics()
         self.store = SqlMessageStore(settings.storage.database_url, schema=settings.storage.schema)
         self.registrar = Registrar()
+        self.plan = DiallingPlan.of(settings.routing.numbering)
+        self.outbox_store = SqlOutboxStore(self.store)
+        self.outbox = Outbox(
+            self.outbox_store,
+            settings.outbox,
+            registry=self.metrics.registry,
+            composers={OutboxKind.APPLICATION: compose_jobs},
+            headers={
+                application.name: (parse_header_line(application.auth_header),)
+                for application in settings.routing.applications
+                if application.auth_header is not None
+            },
+        )
+        self.next_hops = NextHops(
+            DnsResolver(settings.sip.dns_servers),
+            failover_s=settings.sip.dns_failover_s,
+            clock=time.monotonic,
+        )
         self.registrations: RegistrationStore = RegistrarStore(self.registrar)
         self.transport: SipTransport | None = None
         self.mt: MtService | None = None
@@ -108,13 +108,18 @@ class Application:
         self._redis: Redis | None = None
 
     async def _route(self, msisdn: str) -> Route | None:
+        """The registration's S-CSCF, else `sip.next_hop` (RFC 3263 targets, NextHops); a name
+        that does not resolve raises NextHopUnresolved (a temporary failure)."""
         registration = await self.registrations.lookup(msisdn)
-        if registration is not None:
-            route = route_of(registration.scscf_uri)
-            if route is not None:
-                return route
         next_hop = self.settings.sip.next_hop
-        return None if next_hop is None else route_of(next_hop)
+        if registration is not None:
+            uri = registration.scscf_uri
+            try:
+                return Route(await self.next_hops.targets(uri), uri)
+            except NextHopUnresolved as exc:
+                if next_hop is None and exc.reason is not Unresolved.UNUSABLE_URI:
+                    raise
+        return None if next_hop is None else Route(await self.next_hops.targets(next_hop), next_hop)
 
     async def _can_route(self) -> bool:
         """Whether anything can leave: a next hop, or anybody registered."""
@@ -148,6 +153,7 @@ class Application:
         with failing_as(f"database {masked_url(settings.storage.database_url)}"):
             await self.store.start()
             await self.aml_store.start()
+            await self.outbox_store.start()
             await self._remember_recent_mo()
         self.psap_delivery = PsapDelivery(
             self.aml_store,
@@ -159,6 +165,7 @@ class Application:
             retry_max_s=settings.aml.retry_max_ms / 1000,
         )
         await self.psap_delivery.start()
+        await self.outbox.start()
         self.emergency_service = EmergencyService(self.psap_delivery, settings.aml.psaps)
         with failing_as("charging"):
             gate = await self._start_charging()
@@ -211,6 +218,8 @@ class Application:
             delivery=settings.delivery,
             claim_lease_s=lease if shared else None,
             fill_rp_da=lambda recipient: recipient.startswith(prefixes) if prefixes else False,
+            next_hops=self.next_hops,
+            outbox=self.outbox,
         )
         self.mo = MoService(
             store=self.store,
@@ -228,6 +237,9 @@ class Application:
             on_memory_available=mt.release_soon,
             home_plmns=settings.smsc.home_plmns,
             pani_trust="any" if settings.smsc.pani_trust == "any" else "network-provided",
+            plan=self.plan,
+            applications=ApplicationTable(settings.routing.applications),
+            outbox=self.outbox,
         )
         queue_limit = settings.sip.overload_queue_kib * 1024
         transport.on_event = SipFront(
@@ -243,6 +255,7 @@ class Application:
             queue_full=(lambda: transport.udp_backlog() > queue_limit)
             if queue_limit
             else (lambda: False),
+            plan=self.plan,
         ).on_event
         with failing_as("sip.listen"):
             await transport.start()
@@ -285,11 +298,31 @@ class Application:
                 masked_url(route.url),
                 route.format,
             )
+        numbering = settings.routing.numbering
+        log.info(
+            "dialling plan: country code +%s, national prefix %r, international prefix %r, "
+            "short codes up to %d digits, other type-unknown numbers %s",
+            numbering.country_code,
+            numbering.national_prefix,
+            numbering.international_prefix,
+            numbering.short_code_max_digits,
+            numbering.unknown_numbers,
+        )
+        for application in settings.routing.applications:
+            log.info(
+                "application %s: numbers %s -> %s",
+                application.name,
+                ", ".join(application.numbers),
+                masked_url(application.url),
+            )
         if settings.sip.next_hop is None:
             log.warning(
                 "sip.next_hop is not set: MT SMS to a recipient without a third-party "
                 "registration waits until one arrives"
             )
+        else:
+            servers = ", ".join(settings.sip.dns_servers) or "the system's"
+            log.info("next hop %s (host names by DNS: %s)", settings.sip.next_hop, servers)
         log.info("started: SIP %s, HTTP %s", ", ".join(settings.sip.listen), settings.http.listen)
 
     async def _remember_recent_mo(self) -> None:
@@ -321,12 +354,21 @@ class Application:
         logging.getLogger("diameter").setLevel(logging.WARNING)
         self.charging = ChargingClient(settings, smsc_address=self.settings.smsc.sc_address)
         await self.charging.start()
-        return ChargingGate(self.charging, self.store, self.metrics, settings.failure_handling)
+        return ChargingGate(
+            self.charging,
+            self.store,
+            self.metrics,
+            settings.failure_handling,
+            country_code=self.settings.routing.numbering.country_code,
+        )
 
     async def why_unroutable(self, msisdn: str) -> str | None:
         """RouteExplainer: what keeps MT to `msisdn` from leaving, or None."""
-        if await self._route(msisdn) is not None:
-            return None
+        try:
+            if await self._route(msisdn) is not None:
+                return None
+        except NextHopUnresolved as exc:
+            return f"the next hop does not resolve: {exc}"
         return (
             f"no registration for +{msisdn}, and sip.next_hop is not set"
             if self.settings.sip.next_hop is None
@@ -345,6 +387,7 @@ class Application:
             clock=time.monotonic,
             explainer=self,
             refresh=self._refresh_gauges,
+            policy=RequestPolicy(self.plan, self.settings.delivery.callback_url_allow),
         )
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -402,6 +445,8 @@ class Application:
             await self.charging.stop()
         if self.psap_delivery is not None:
             await self.psap_delivery.stop()
+        await self.outbox.stop()
+        await self.outbox_store.close()
         await self.aml_store.close()
         await self.store.close()
         if self._redis is not None:

@@ -25,11 +25,14 @@ from pydantic_settings.sources.utils import parse_env_vars
 
 from smsc.errors import SmscError
 from smsc.settings_fields import (
+    CountryCode,
     DatabaseUrl,
     DiameterIdentity,
     DigitsList,
+    DigitsOrEmpty,
     HeaderLine,
     HostPort,
+    HostPortList,
     HttpUrl,
     MccList,
     Msisdn,
@@ -40,10 +43,12 @@ from smsc.settings_fields import (
     PositiveFloat,
     PositiveInt,
     RedisUrl,
+    RouteNumber,
     SipListenList,
     SipUriText,
     Token,
     Unsigned32,
+    UrlPrefixList,
     is_loopback,
     masked_url,
 )
@@ -78,6 +83,10 @@ class SipSettings:
     max_mo_in_flight: PositiveInt = 5000
     overload_retry_after_s: PositiveInt = 1
     overload_queue_kib: Annotated[int, Field(ge=0)] = 0
+    dns_servers: HostPortList = ()
+    """Name servers (HOST:PORT) for next hops given as host names; () = the system's."""
+    dns_failover_s: PositiveFloat = 30.0
+    """How long a next-hop target that failed (503, timeout, unreachable) is tried last."""
 
 
 @dataclass(frozen=True, slots=True, config=_STRICT)
@@ -174,12 +183,65 @@ class DeliverySettings:
     retry_factor: Annotated[float, Field(ge=1)] = 2.0
     jitter: Annotated[float, Field(ge=0, lt=1)] = 0.2
     status_report_webhook: HttpUrl | None = None
+    callback_url_allow: UrlPrefixList = ()
+    """URL prefixes an API submission's callback_url must start with; () = none allowed."""
     status_report_validity_s: PositiveFloat = 86400.0
     max_in_flight: PositiveInt = 2000
 
     def __post_init__(self) -> None:
         if self.retry_max_s < self.retry_initial_s:
             raise ValueError("retry_max_s must be >= retry_initial_s")
+
+
+@dataclass(frozen=True, slots=True, config=_STRICT)
+class NumberingSettings:
+    country_code: CountryCode = "49"
+    national_prefix: DigitsOrEmpty = "0"
+    international_prefix: DigitsOrEmpty = "00"
+    short_code_max_digits: Annotated[int, Field(ge=0, le=15)] = 6
+    unknown_numbers: Literal["international", "national"] = "international"
+    """What a type-unknown number without a prefix and longer than a short code is."""
+
+
+@dataclass(frozen=True, slots=True, config=_STRICT)
+class ApplicationRoute:
+    name: Token
+    numbers: Annotated[tuple[RouteNumber, ...], Field(min_length=1)]
+    url: HttpUrl
+    auth_header: HeaderLine | None = None
+    timeout_ms: PositiveInt = 5000
+    verify_tls: bool = True
+
+
+@dataclass(frozen=True, slots=True, config=_STRICT)
+class RoutingSettings:
+    numbering: NumberingSettings = field(default_factory=NumberingSettings)
+    applications: tuple[ApplicationRoute, ...] = ()
+
+    def __post_init__(self) -> None:
+        names = [a.name for a in self.applications]
+        if len(set(names)) != len(names):
+            raise ValueError("applications: every application needs a name of its own")
+        seen: dict[str, str] = {}
+        for app in self.applications:
+            for number in app.numbers:
+                if number in seen:
+                    raise ValueError(
+                        f"applications: {number} is routed to both {seen[number]} and {app.name}"
+                    )
+                seen[number] = app.name
+
+
+@dataclass(frozen=True, slots=True, config=_STRICT)
+class OutboxSettings:
+    retry_initial_ms: PositiveInt = 1000
+    retry_max_ms: PositiveInt = 300000
+    max_in_flight: PositiveInt = 64
+    alert_after_s: PositiveFloat = 600.0
+
+    def __post_init__(self) -> None:
+        if self.retry_max_ms < self.retry_initial_ms:
+            raise ValueError("retry_max_ms must be >= retry_initial_ms")
 
 
 @dataclass(frozen=True, slots=True, config=_STRICT)
@@ -222,6 +284,8 @@ class Settings:
     storage: StorageSettings = field(default_factory=StorageSettings)
     charging: ChargingSettings = field(default_factory=ChargingSettings)
     aml: AmlSettings = field(default_factory=AmlSettings)
+    routing: RoutingSettings = field(default_factory=RoutingSettings)
+    outbox: OutboxSettings = field(default_factory=OutboxSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)

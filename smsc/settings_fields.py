@@ -212,6 +212,35 @@ def _diameter_identity(text: str) -> str:
     return text
 
 
+def _country_code(text: str) -> str:
+    if not text.isdigit() or not 1 <= len(text) <= 3 or text.startswith("0"):
+        raise ValueError(f"{text!r} is not an E.164 country code (1 to 3 digits, no leading 0)")
+    return text
+
+
+def _digits_or_empty(text: str) -> str:
+    if text and not text.isdigit():
+        raise ValueError(f"{text!r} is not a string of digits (or empty)")
+    return text
+
+
+def _route_number(text: str) -> str:
+    """A short code ("4444"), an E.164 number ("+4915112345") or a prefix of them ("+49151*")."""
+    body = text.removesuffix("*")
+    digits = body.removeprefix("+")
+    if not digits.isdigit() or len(digits) > 15:
+        raise ValueError(
+            f"{text!r} is not a short code, +E.164 number or prefix (e.g. 4444, +4915112345, "
+            "+49151*)"
+        )
+    return text
+
+
+def _url_prefix(text: str) -> str:
+    _http_url(text)
+    return text
+
+
 def _text(form: str) -> WithJsonSchema:
     """The form of a checked string, as the configuration reference shows it."""
     return WithJsonSchema({"type": "string", "format": form})
@@ -233,6 +262,12 @@ Plmn = Annotated[str, AfterValidator(_plmn), _text("MCC+MNC, 5 or 6 digits")]
 Mcc = Annotated[str, AfterValidator(_mcc), _text("MCC, 3 digits")]
 HeaderLine = Annotated[str, AfterValidator(_header_line), _text("one 'Name: value' line")]
 Token = Annotated[str, AfterValidator(_no_space), _text("text without spaces")]
+CountryCode = Annotated[str, AfterValidator(_country_code), _text("E.164 country code")]
+DigitsOrEmpty = Annotated[str, AfterValidator(_digits_or_empty), _text("digits or empty")]
+RouteNumber = Annotated[
+    str, AfterValidator(_route_number), _text("short code, +E.164 number, or prefix ending in *")
+]
+UrlPrefix = Annotated[str, AfterValidator(_url_prefix), _text("http(s) URL prefix")]
 
 _FROM_TEXT = BeforeValidator(_string_list)
 """Lists that the environment may give as JSON or as comma-separated text."""
@@ -242,3 +277,5 @@ NetworkList = Annotated[tuple[Network, ...], NoDecode, _FROM_TEXT]
 PlmnList = Annotated[tuple[Plmn, ...], NoDecode, _FROM_TEXT]
 DigitsList = Annotated[tuple[Digits, ...], NoDecode, _FROM_TEXT]
 MccList = Annotated[tuple[Mcc, ...], NoDecode, _FROM_TEXT]
+HostPortList = Annotated[tuple[HostPort, ...], NoDecode, _FROM_TEXT]
+UrlPrefixList = Annotated[tuple[UrlPrefix, ...], NoDecode, _FROM_TEXT]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PURE = [ROOT / "smsc" / "sms", ROOT / "smsc" / "sip", ROOT / "smsc" / "relay.py"]
+PURE += [ROOT / "smsc" / "routing"]
 PURE += [ROOT / "charging" / n for n in ("ccr.py", "results.py", "pani.py")]
 PURE += [ROOT / "aml" / n for n in ("parser.py", "formats.py")]
 FORBIDDEN = {"asyncio", "socket", "threading", "time", "selectors", "aiohttp", "sqlalchemy"}

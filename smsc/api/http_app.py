@@ -12,7 +12,7 @@ from smsc.api.access import Credential, token_auth
 from smsc.api.aml import aml_routes
 from smsc.api.errors import INTERNAL_ERROR_HOOK, error_middleware
 from smsc.api.health import health_routes
-from smsc.api.message_request import MAX_BODY_OCTETS
+from smsc.api.message_request import MAX_BODY_OCTETS, RequestPolicy
 from smsc.api.messages import message_routes
 from smsc.api.metrics import Metrics, metrics_route
 from smsc.api.openapi import openapi_route
@@ -33,6 +33,7 @@ def build_http_app(
     clock: Callable[[], float],
     explainer: RouteExplainer | None = None,
     refresh: Callable[[], Awaitable[None]] | None = None,
+    policy: RequestPolicy | None = None,
 ) -> web.Application:
     """The aiohttp application of `http.listen`."""
     app = web.Application(
@@ -40,7 +41,7 @@ def build_http_app(
     )
     app[INTERNAL_ERROR_HOOK] = metrics.internal_errors.labels("http").inc
     app.add_routes(health_routes(ready))
-    app.add_routes(message_routes(store, metrics, on_submitted, explainer))
+    app.add_routes(message_routes(store, metrics, on_submitted, explainer, policy))
     app.add_routes(aml_routes(aml_store))
     app.add_routes(subscriber_routes(store, registrations, clock))
     app.add_routes([metrics_route(metrics, refresh), openapi_route()])

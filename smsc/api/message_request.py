@@ -4,7 +4,8 @@ once, each naming its field."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated
 
@@ -15,9 +16,11 @@ from pydantic import (
     StrictBool,
     StrictInt,
     ValidationError,
+    ValidationInfo,
     field_validator,
 )
 
+from smsc.routing.numbering import DiallingPlan
 from smsc.service.model import DEFAULT_VALIDITY
 from smsc.service.submit import Submission, SubmissionError, parse_originator, parse_recipient
 from smsc.sms.validity import MAX_RELATIVE_VALIDITY
@@ -26,6 +29,22 @@ MIN_VALIDITY_S = 300
 MAX_VALIDITY_S = int(MAX_RELATIVE_VALIDITY.total_seconds())
 MAX_BODY_OCTETS = 64 * 1024
 """Larger request bodies are refused with 413 before they are parsed."""
+MAX_CLIENT_REF = 64
+
+
+@dataclass(frozen=True, slots=True)
+class RequestPolicy:
+    """What a request is checked against: the dialling plan and the allowed callback URLs."""
+
+    plan: DiallingPlan
+    callback_url_allow: Sequence[str] = ()
+
+
+def _policy(info: ValidationInfo) -> RequestPolicy:
+    policy = info.context
+    if not isinstance(policy, RequestPolicy):
+        raise TypeError("MessageRequest is validated with a RequestPolicy as its context")
+    return policy
 
 
 class MessageRequest(BaseModel):
@@ -33,7 +52,13 @@ class MessageRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
 
-    to: Annotated[str, Field(description="Recipient, E.164 with or without '+'")]
+    to: Annotated[
+        str,
+        Field(
+            description="Recipient: +E.164, or a number of the home dialling plan (national, "
+            "00...), normalised by routing.numbering"
+        ),
+    ]
     sender: Annotated[
         str,
         Field(
@@ -45,6 +70,17 @@ class MessageRequest(BaseModel):
     status_report: StrictBool = Field(
         default=False, description="Report the final outcome to delivery.status_report_webhook"
     )
+    callback_url: str | None = Field(
+        default=None,
+        description="Where the delivery report is POSTed; must start with one of "
+        "delivery.callback_url_allow",
+    )
+    client_ref: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_CLIENT_REF,
+        description="Your own reference, echoed in the delivery report",
+    )
     validity_s: StrictInt = Field(
         default=int(DEFAULT_VALIDITY.total_seconds()),
         ge=MIN_VALIDITY_S,
@@ -54,14 +90,37 @@ class MessageRequest(BaseModel):
 
     @field_validator("to")
     @classmethod
-    def _recipient(cls, value: str) -> str:
-        _checked(parse_recipient, value)
+    def _recipient(cls, value: str, info: ValidationInfo) -> str:
+        plan = _policy(info).plan
+        _checked(lambda text: parse_recipient(text, plan), value)
         return value
 
     @field_validator("sender")
     @classmethod
-    def _originator(cls, value: str) -> str:
-        _checked(parse_originator, value)
+    def _originator(cls, value: str, info: ValidationInfo) -> str:
+        plan = _policy(info).plan
+        _checked(lambda text: parse_originator(text, plan), value)
+        return value
+
+    @field_validator("callback_url")
+    @classmethod
+    def _callback(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        allowed = _policy(info).callback_url_allow
+        if not allowed:
+            raise ValueError(
+                "callbacks per submission are not enabled (delivery.callback_url_allow)"
+            )
+        if not value.startswith(tuple(allowed)) or any(c.isspace() for c in value):
+            raise ValueError("is not under an allowed prefix (delivery.callback_url_allow)")
+        return value
+
+    @field_validator("client_ref")
+    @classmethod
+    def _reference(cls, value: str | None) -> str | None:
+        if value is not None and not value.isprintable():
+            raise ValueError("must be printable text")
         return value
 
     @field_validator("text")
@@ -73,14 +132,16 @@ class MessageRequest(BaseModel):
             raise ValueError("is not valid Unicode text (lone surrogate)") from None
         return value
 
-    def submission(self) -> Submission:
-        """The service's view of the request."""
+    def submission(self, plan: DiallingPlan) -> Submission:
+        """The service's view of the request, numbers normalised."""
         return Submission(
-            parse_recipient(self.to),
-            parse_originator(self.sender),
+            parse_recipient(self.to, plan),
+            parse_originator(self.sender, plan),
             self.text,
             self.status_report,
             timedelta(seconds=self.validity_s),
+            self.callback_url,
+            self.client_ref,
         )
 
 
@@ -103,7 +164,7 @@ def _field_of(location: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in location) or "body"
 
 
-def parse_message_request(raw: bytes) -> MessageRequest:
+def parse_message_request(raw: bytes, policy: RequestPolicy) -> MessageRequest:
     """JSON bytes -> MessageRequest; RequestError naming every bad field."""
     try:
         document = json.loads(raw)
@@ -114,7 +175,7 @@ def parse_message_request(raw: bytes) -> MessageRequest:
     if not isinstance(document, dict):
         raise RequestError([("body", "must be a JSON object")])
     try:
-        return MessageRequest.model_validate(document)
+        return MessageRequest.model_validate(document, context=policy)
     except ValidationError as exc:
         problems = []
         for item in exc.errors(include_url=False):

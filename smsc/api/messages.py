@@ -10,12 +10,14 @@ from typing import Any
 from aiohttp import web
 
 from smsc.api.errors import error_response
-from smsc.api.message_request import RequestError, parse_message_request
+from smsc.api.message_request import RequestError, RequestPolicy, parse_message_request
 from smsc.api.metrics import Metrics
 from smsc.redact import subscriber
+from smsc.routing.numbering import DiallingPlan
 from smsc.service.model import MessageState, StoredMessage
 from smsc.service.ports import MessageStore, RouteExplainer
 from smsc.service.submit import SubmissionError, build_messages
+from smsc.settings import NumberingSettings
 
 log = logging.getLogger("smsc.api")
 
@@ -49,7 +51,7 @@ def describe_submission(submission_id: str, parts: list[StoredMessage]) -> dict[
         "id": submission_id,
         "state": str(submission_state(parts)),
         "to": "+" + first.recipient,
-        "from": first.originator if first.originator_ton == 5 else "+" + first.originator,
+        "from": "+" + first.originator if first.originator_ton == 1 else first.originator,
         "origin": str(first.origin),
         "created_at": _iso(first.received_at),
         "updated_at": _iso(max(updated, default=None)),
@@ -57,6 +59,7 @@ def describe_submission(submission_id: str, parts: list[StoredMessage]) -> dict[
         "expires_at": _iso(first.expires_at),
         "roaming_status": first.roaming_status,
         "visited_plmn": first.visited_plmn,
+        "client_ref": first.client_ref,
         "segments": [
             {
                 "segment": p.message.segment,
@@ -112,12 +115,15 @@ def message_routes(
     metrics: Metrics,
     on_submitted: Callable[[list[str]], None],
     explainer: RouteExplainer | None = None,
+    policy: RequestPolicy | None = None,
 ) -> list[web.RouteDef]:
     """The message API on `store`; `on_submitted` is told the recipients of new messages."""
 
+    checks = policy or RequestPolicy(DiallingPlan.of(NumberingSettings()))
+
     async def post_message(request: web.Request) -> web.Response:
         try:
-            submission = parse_message_request(await request.read()).submission()
+            submission = parse_message_request(await request.read(), checks).submission(checks.plan)
             messages = build_messages(submission, datetime.now(UTC))
         except RequestError as exc:
             field, message = exc.problems[0]

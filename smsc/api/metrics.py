@@ -140,6 +140,17 @@ class Metrics:
             registry=r,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
         )
+        self.mo_rejected_short_codes = CachedCounter(
+            "smsc_mo_unknown_short_codes",
+            "MO short messages to a short code no application has (RP-ERROR, RP-Cause 1)",
+            registry=r,
+        )
+        self.mo_to_application = CachedCounter(
+            "smsc_mo_to_application",
+            "MO short messages (segments) kept in the outbox for an application, by application",
+            ["application"],
+            registry=r,
+        )
         self.mo_roaming = CachedCounter(
             "smsc_mo_roaming", "MO short messages by roaming verdict", ["status"], registry=r
         )
@@ -173,7 +184,7 @@ class Metrics:
         )
         self.status_reports = CachedCounter(
             "smsc_status_reports",
-            "Status reports of final outcomes, by channel (sms, webhook) and result",
+            "Status reports of final outcomes, by channel (sms, callback) and result",
             ["channel", "result"],
             registry=r,
         )

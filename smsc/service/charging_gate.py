@@ -44,17 +44,34 @@ class ChargingGate:
     """Runs the CCR for a chargeable MO, records the outcome, decides admission."""
 
     def __init__(
-        self, charger: Charger, store: MessageStore, metrics: Metrics, failure_handling: str
+        self,
+        charger: Charger,
+        store: MessageStore,
+        metrics: Metrics,
+        failure_handling: str,
+        *,
+        country_code: str = "49",
     ) -> None:
+        self.home_context = "+" + country_code
+        """RFC 3966 §5.1.5: the phone-context of a short code's tel: URI (the home country)."""
         self.charger = charger
         self.store = store
         self.metrics = metrics
         self.failure_handling = failure_handling
 
     async def admit(
-        self, stored: NewMessage, submit: SmsSubmit, ue_identity: str, pani: str | None
+        self,
+        stored: NewMessage,
+        submit: SmsSubmit,
+        ue_identity: str,
+        pani: str | None,
+        *,
+        short_code: bool | None = None,
     ) -> Admission:
-        """TS 32.274 §5.2: debit before delivery; a rejected SMS is never stored."""
+        """TS 32.274 §5.2: debit before delivery; a rejected SMS is never stored. The recipient
+        is a short code when the dialling plan said so (None: when it has 6 digits or less)."""
+        if short_code is None:
+            short_code = len(stored.recipient) <= 6
         header = submit.user_data.header
         udh = None
         if header is not None:
@@ -64,10 +81,10 @@ class ChargingGate:
             charged_msisdn=stored.originator,
             recipient=stored.recipient,
             calling_party_address=ue_identity,
-            called_party_address=f"tel:+{stored.recipient}",
-            recipient_type=AddressType.MSISDN
-            if len(stored.recipient) > 6
-            else AddressType.NUMERIC_SHORTCODE,
+            called_party_address=f"tel:{stored.recipient};phone-context={self.home_context}"
+            if short_code
+            else f"tel:+{stored.recipient}",
+            recipient_type=AddressType.NUMERIC_SHORTCODE if short_code else AddressType.MSISDN,
             segments=1,
             dcs=submit.dcs,
             pid=submit.pid,

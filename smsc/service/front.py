@@ -10,8 +10,9 @@ from functools import lru_cache
 from smsc import redact
 from smsc.api.metrics import Metrics
 from smsc.redact import subscriber
+from smsc.routing.numbering import DiallingPlan
 from smsc.service.bodies import sms_body
-from smsc.service.identity import msisdn_of
+from smsc.service.identity import DEFAULT_PLAN, msisdn_of
 from smsc.service.mo import MO_ANSWER, MoService
 from smsc.service.mt import MtContext, MtService
 from smsc.service.ports import SipSender
@@ -78,11 +79,14 @@ class SipFront:
         max_mo_in_flight: int = 5000,
         retry_after_s: int = 1,
         queue_full: Callable[[], bool] = lambda: False,
+        plan: DiallingPlan = DEFAULT_PLAN,
     ) -> None:
         self.sender = sender
         self.max_mo_in_flight = max_mo_in_flight
         """Above this many MO awaiting their RP answer, new MO get 503 (emergency excepted)."""
         self.retry_after = (("Retry-After", str(retry_after_s)),)
+        self.plan = plan
+        """How asserted identities and registered numbers are read (routing.numbering)."""
         self.queue_full = queue_full
         """True while more waits in the UDP receive queue than the process should hold: it
         cannot keep up, and what it cannot take is better refused at once than timed out."""
@@ -174,7 +178,7 @@ class SipFront:
             return
         identity = msisdn = None
         for name_addr in asserted:
-            msisdn = msisdn_of(name_addr.uri.raw)
+            msisdn = msisdn_of(name_addr.uri.raw, self.plan)
             if msisdn is not None:
                 identity = name_addr.uri.raw
                 break
@@ -188,7 +192,7 @@ class SipFront:
         message = event.message
         identity = msisdn = None
         for uri in message.asserted:
-            msisdn = msisdn_of(uri)
+            msisdn = msisdn_of(uri, self.plan)
             if msisdn is not None:
                 identity = uri
                 break
@@ -258,7 +262,7 @@ class SipFront:
         except SipParseError as exc:
             self._respond(event, 400, f"Bad Request: {exc}")
             return
-        msisdn = msisdn_of(to.uri.raw)
+        msisdn = msisdn_of(to.uri.raw, self.plan)
         if msisdn is None:
             self._respond(event, 404, "Not Found: no MSISDN in To")
             return

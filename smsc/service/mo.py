@@ -14,12 +14,16 @@ from aml.emergency import EmergencyNumbers
 from charging.pani import RoamingVerdict, Trust, roaming_verdict
 from smsc.api.metrics import Metrics
 from smsc.redact import sms_text, subscriber
+from smsc.routing.applications import ApplicationTable
+from smsc.routing.numbering import DiallingPlan, Number, NumberKind, NumberRefused, normalise
+from smsc.service.applications import application_job
 from smsc.service.charging_gate import ChargingGate
 from smsc.service.emergency import EmergencyService
 from smsc.service.model import DEFAULT_VALIDITY, DuplicateKey, MessageOrigin, NewMessage
-from smsc.service.ports import MessageStore, SipSender
+from smsc.service.ports import MessageStore, OutboxSubmitter, SipSender
 from smsc.service.shared_state import DuplicateFilter, duplicate_key
 from smsc.service.sip_requests import answer_to_mo_headers
+from smsc.settings import ApplicationRoute, NumberingSettings
 from smsc.sip.constants import Address, Transport
 from smsc.sip.events import IncomingRequest, RequestReceived
 from smsc.sms.constants import RpCause, TpFailureCause, TypeOfNumber
@@ -79,6 +83,10 @@ class _Mo:
     pani: str | None
     verdict: RoamingVerdict
     now: datetime
+    application: ApplicationRoute | None = None
+    """Where the MO goes instead of a handset (routing.applications)."""
+    short_code: bool = False
+    """The recipient is a short code of the dialling plan, not an E.164 number."""
 
 
 @runtime_checkable
@@ -110,7 +118,13 @@ class MoService:
         on_memory_available: Callable[[str], None] | None = None,
         home_plmns: Sequence[str] = (),
         pani_trust: Trust = "network-provided",
+        plan: DiallingPlan | None = None,
+        applications: ApplicationTable | None = None,
+        outbox: OutboxSubmitter | None = None,
     ) -> None:
+        self.plan = plan or DiallingPlan.of(NumberingSettings())
+        self.applications = applications if applications is not None else ApplicationTable(())
+        self.outbox = outbox
         self.gate = gate
         self.emergency = emergency
         self.psaps = psaps
@@ -224,16 +238,36 @@ class MoService:
             )
             return
         assert isinstance(tpdu, SmsSubmit)
+        verdict = self._verdict(pani)
         destination = tpdu.destination
-        if destination.is_alphanumeric or not destination.value.isdigit():
-            self.reject(
-                event,
-                ue_identity,
-                message.message_reference,
-                RpCause.UNASSIGNED_NUMBER,
-                TpFailureCause.INVALID_SME_ADDRESS,
-            )
-            return
+        application: ApplicationRoute | None = None
+        short_code = False
+        if not destination.is_alphanumeric and self._dials_emergency(destination.value, verdict):
+            recipient = destination.value  # recognised as dialled, before the dialling plan
+        else:
+            try:
+                number = normalise(destination.value, destination.ton, destination.npi, self.plan)
+            except NumberRefused as exc:
+                self.reject(event, ue_identity, message.message_reference, exc.rp_cause, exc.tp_fcs)
+                return
+            application = self.applications.match(number)
+            if application is None and number.kind is NumberKind.SHORT_CODE:
+                self.metrics.mo_rejected_short_codes.inc()
+                self.reject(
+                    event,
+                    ue_identity,
+                    message.message_reference,
+                    RpCause.UNASSIGNED_NUMBER,
+                    TpFailureCause.INVALID_SME_ADDRESS,
+                )
+                return
+            if application is not None and self.outbox is None:
+                self.reject(
+                    event, ue_identity, message.message_reference, RpCause.TEMPORARY_FAILURE
+                )
+                return
+            recipient = number.digits
+            short_code = number.kind is NumberKind.SHORT_CODE
         now = datetime.now(UTC)
         expires = now + DEFAULT_VALIDITY
         if tpdu.validity is not None:
@@ -242,7 +276,6 @@ class MoService:
                 expires = min(max(until, now), now + MAX_RELATIVE_VALIDITY)
         coding = tpdu.coding
         concat = None if tpdu.user_data.header is None else tpdu.user_data.header.concatenation
-        verdict = self._verdict(pani)
         self.metrics.tally(self.metrics.mo_roaming, verdict.status.value)
         visited = (
             None
@@ -254,7 +287,7 @@ class MoService:
             origin=MessageOrigin.MO,
             originator=msisdn,
             originator_ton=int(TypeOfNumber.INTERNATIONAL),
-            recipient=destination.value,
+            recipient=recipient,
             submit_tpdu=message.user_data,
             received_at=now,
             expires_at=expires,
@@ -270,7 +303,7 @@ class MoService:
             visited_plmn=visited,
             duplicate=self._duplicate_of(msisdn, message.message_reference, message.user_data, now),
         )
-        mo = _Mo(event, ue_identity, stored, tpdu, pani, verdict, now)
+        mo = _Mo(event, ue_identity, stored, tpdu, pani, verdict, now, application, short_code)
         if self.duplicates is not None:
             if self._seen_now is None:
                 self._spawn(self._deduplicate(mo))
@@ -300,11 +333,14 @@ class MoService:
         if self._is_emergency(mo):
             self._duplicate_stored(mo.event, mo.ue_identity, mo.stored, mo.now)
             return
-        self._store(mo.event, mo.ue_identity, mo.stored, mo.now)
+        self._store(mo.event, mo.ue_identity, mo.stored, mo.now, mo)
 
     def _is_emergency(self, mo: _Mo) -> bool:
+        return mo.application is None and self._dials_emergency(mo.stored.recipient, mo.verdict)
+
+    def _dials_emergency(self, digits: str, verdict: RoamingVerdict) -> bool:
         return self.emergency is not None and self.emergency.is_emergency(
-            mo.stored.recipient, mo.verdict.visited_mcc or self.home_mcc
+            digits, verdict.visited_mcc or self.home_mcc
         )
 
     async def _deduplicate(self, mo: _Mo) -> None:
@@ -333,7 +369,7 @@ class MoService:
     def _admit(self, mo: _Mo) -> None:
         """To a PSAP, through charging, or straight to the store."""
         event, ue_identity, stored, tpdu = mo.event, mo.ue_identity, mo.stored, mo.submit
-        pani, verdict, now = mo.pani, mo.verdict, mo.now
+        _pani, verdict, now = mo.pani, mo.verdict, mo.now
         message_reference = stored.rp_mr
         assert message_reference is not None
         emergency = self._is_emergency(mo)
@@ -348,18 +384,25 @@ class MoService:
             self._spawn(self._emergency_then_ack(event, ue_identity, stored, text, mcc))
             return
         if self.gate is not None and not emergency:  # emergency SMS are never charged
-            self._spawn(
-                self._charge_store_ack(event, ue_identity, stored, submit=tpdu, pani=pani, now=now)
-            )
+            self._spawn(self._charge_store_ack(mo))
             return
-        self._store(event, ue_identity, stored, now)
+        self._store(event, ue_identity, stored, now, mo)
 
     def _store(
-        self, event: IncomingRequest, ue_identity: str, stored: NewMessage, now: datetime
+        self,
+        event: IncomingRequest,
+        ue_identity: str,
+        stored: NewMessage,
+        now: datetime,
+        mo: _Mo | None = None,
     ) -> None:
         """Into the store, then the RP answer: with a future settled by the group commit when
-        the store has one (no Task per MO), else in a task."""
+        the store has one (no Task per MO), else in a task. An MO to an application goes to
+        the outbox instead."""
         assert stored.rp_mr is not None
+        if mo is not None and mo.application is not None:
+            self._spawn(self._hand_over(mo, mo.application))
+            return
         add_soon = self._add_soon
         if add_soon is None:
             task = asyncio.get_running_loop().create_task(
@@ -441,19 +484,13 @@ class MoService:
             return
         self.answer(event, ue_identity, self._submit_ack(stored.rp_mr, stored.received_at))
 
-    async def _charge_store_ack(
-        self,
-        event: IncomingRequest,
-        ue_identity: str,
-        stored: NewMessage,
-        *,
-        submit: SmsSubmit,
-        pani: str | None,
-        now: datetime,
-    ) -> None:
+    async def _charge_store_ack(self, mo: _Mo) -> None:
         """Charged before the RP-ACK; a rejected SMS is never stored (TS 32.274 §5.2)."""
+        event, ue_identity, stored, now = mo.event, mo.ue_identity, mo.stored, mo.now
         assert self.gate is not None and stored.rp_mr is not None
-        admission = await self.gate.admit(stored, submit, ue_identity, pani)
+        admission = await self.gate.admit(
+            stored, mo.submit, ue_identity, mo.pani, short_code=mo.short_code
+        )
         if not admission.store:
             assert admission.rp_cause is not None
             self._forget(stored)
@@ -461,7 +498,32 @@ class MoService:
                 event, ue_identity, stored.rp_mr, admission.rp_cause, admission.failure_cause
             )
             return
+        if mo.application is not None:
+            await self._hand_over(mo, mo.application)
+            return
         await self._store_then_ack(event, ue_identity, stored, now)
+
+    async def _hand_over(self, mo: _Mo, application: ApplicationRoute) -> None:
+        """An MO to an application: kept in the outbox (with its duplicate key, in the same
+        transaction), RP-ACK after the commit; the outbox POSTs it until a 2xx."""
+        event, ue_identity, stored = mo.event, mo.ue_identity, mo.stored
+        assert self.outbox is not None and stored.rp_mr is not None
+        kind = NumberKind.SHORT_CODE if mo.short_code else NumberKind.E164
+        job = application_job(application, stored, mo.submit, Number(stored.recipient, kind))
+        try:
+            await self.outbox.submit(job, stored.duplicate)
+        except DuplicateMessageError:
+            self._duplicate_stored(event, ue_identity, stored, mo.now)
+            return
+        except Exception:
+            log.exception(
+                "could not keep an MO for application %s; answering RP-ERROR 41", application.name
+            )
+            self._forget(stored)
+            self.reject(event, ue_identity, stored.rp_mr, RpCause.TEMPORARY_FAILURE)
+            return
+        self.metrics.mo_to_application.labels(application.name).inc()
+        self.answer(event, ue_identity, self._submit_ack(stored.rp_mr, mo.now))
 
     async def _store_then_ack(
         self, event: IncomingRequest, ue_identity: str, stored: NewMessage, now: datetime

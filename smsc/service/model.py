@@ -69,6 +69,10 @@ class NewMessage:
     """MCC+MNC digits of the network the originator was in (from P-Access-Network-Info)."""
     duplicate: DuplicateKey | None = None
     """MO only: the store keeps this message once per key until the key's window ends."""
+    callback_url: str | None = None
+    """API only: where the submission's delivery report is POSTed (from the outbox)."""
+    client_ref: str | None = None
+    """API only: the submitter's own reference, echoed in the delivery report."""
 
 
 @dataclass(frozen=True, slots=True)

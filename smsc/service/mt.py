@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,16 +14,17 @@ from smsc.api.metrics import Metrics
 from smsc.redact import subscriber
 from smsc.relay import MtRelay, TransferOutcome, TransferResult
 from smsc.service.model import Attempt, MessageOrigin, MessageState, StoredMessage
-from smsc.service.ports import MessageStore, SipSender
+from smsc.service.next_hops import NextHops
+from smsc.service.ports import MessageStore, OutboxSubmitter, SipSender
 from smsc.service.reports import StatusReporter
 from smsc.service.retry import RetryDecision, RetryPolicy, Verdict
 from smsc.service.sip_requests import mt_message_headers
 from smsc.settings import DeliverySettings
-from smsc.sip.constants import Address, Transport
+from smsc.sip.locate import NextHopUnresolved, Target
 from smsc.sms.address import Address as SmsAddress
 from smsc.sms.constants import RpMessageType, TypeOfNumber
 from smsc.sms.errors import DecodeError, EncodeError
-from smsc.sms.sc_pdus import deliver_from_submit, mt_rp_data
+from smsc.sms.sc_pdus import deliver_from_submit, mt_rp_data, with_more_messages
 from smsc.sms.tp import SmsSubmit, decode_tpdu, encode_tpdu
 
 log = logging.getLogger("smsc.mt")
@@ -55,6 +56,10 @@ def _log_outcome(message_id: int, result: TransferResult, decision: RetryDecisio
 
 NO_ROUTE = "no-route"
 """Outcome of a claim for a recipient nobody can route to (not registered, no next hop)."""
+DNS = "dns"
+"""Outcome prefix (then ": " and the cause) of a claim whose next hop's name did not resolve."""
+FAILOVER_STATUSES = frozenset({408, 503})
+"""RFC 3263 §4.3: 503, a timeout (408) or a transport failure (503) try the next target."""
 EXPIRED = "validity period expired"
 _RELEASE_MEMORY_S = 60.0
 _STARTS_PER_TURN = 100
@@ -62,20 +67,37 @@ _STARTS_PER_TURN = 100
 """How long a release is remembered to undo a park or deferral recorded just after it."""
 
 
+def _unsent(outcome: str) -> bool:
+    """An attempt that was a claim put back unsent: no route, or its name did not resolve."""
+    return outcome == NO_ROUTE or outcome.startswith(DNS + ": ")
+
+
 @dataclass(frozen=True, slots=True)
 class Route:
-    """Where the MESSAGE for a recipient goes."""
+    """Where the MESSAGE for a recipient goes: its RFC 3263 targets, in the order to try them."""
 
-    address: Address
-    transport: Transport
+    targets: tuple[Target, ...]
+    uri: str = ""
+    """The S-CSCF or next-hop URI they were found for (for logs)."""
 
 
 @dataclass(frozen=True, slots=True)
 class MtContext:
-    """Client-transaction context of an MT MESSAGE."""
+    """Client-transaction context of an MT MESSAGE; `hop` indexes its route's targets."""
 
     recipient: str
     message_id: int
+    hop: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _Sending:
+    """A claimed message with a transfer in flight: its RP-DATA and the target it went to."""
+
+    stored: StoredMessage
+    route: Route
+    body: bytes
+    hop: int = 0
 
 
 class MtService:
@@ -106,6 +128,8 @@ class MtService:
         claim_lease_s: float | None = None,
         reporter: StatusReporter | None = None,
         fill_rp_da: Callable[[str], bool] = lambda _recipient: False,
+        next_hops: NextHops | None = None,
+        outbox: OutboxSubmitter | None = None,
         poll_interval: float = 1.0,
         batch: int = 500,
     ) -> None:
@@ -119,6 +143,9 @@ class MtService:
         self.new_call_id = new_call_id
         self.new_tag = new_tag
         self.route = route
+        """The route of a recipient; raises NextHopUnresolved when its name does not resolve."""
+        self.next_hops = next_hops
+        """Told of targets that failed (RFC 3263 §4.3), so other messages try them last."""
         self.claim_lease_s = claim_lease_s
         """With several instances: a message delivering longer than this was claimed by an
         instance that died; it is queued again (None: single instance, done at start)."""
@@ -136,6 +163,7 @@ class MtService:
             on_stored=lambda recipient: self.wake((recipient,)),
             webhook=delivery.status_report_webhook,
             validity=timedelta(seconds=delivery.status_report_validity_s),
+            outbox=outbox,
         )
         self.fill_rp_da = fill_rp_da
         self.poll_interval = poll_interval
@@ -143,7 +171,7 @@ class MtService:
         self._wake = asyncio.Event()
         self._stopping = False
         self._pending: set[asyncio.Task[None]] = set()
-        self._inflight: dict[int, StoredMessage] = {}
+        self._inflight: dict[int, _Sending] = {}
         """Claimed messages with a transfer in flight, by id (their outcome needs them)."""
         self._unroutable: set[str] = set()
         """Recipients whose head was put back for want of a route."""
@@ -235,12 +263,17 @@ class MtService:
         since = self.clock()
         messages = await self.store.claim_heads(idle, now)
         claimed = len(messages)
+        more = await self.store.queued_behind([m.message.recipient for m in messages])
         for started, message in enumerate(messages, 1):
-            route = await self.route(message.message.recipient)
-            if route is None:
-                deferrals.append(self._defer(message, now, since))
+            try:
+                route = await self.route(message.message.recipient)
+            except NextHopUnresolved as exc:  # a temporary failure: back to queued, say why
+                deferrals.append(self._defer(message, now, since, f"{DNS}: {exc}"))
             else:
-                await self._start(message, route, now)
+                if route is None or not route.targets:
+                    deferrals.append(self._defer(message, now, since))
+                else:
+                    await self._start(message, route, now, message.message.recipient in more)
             if not started % _STARTS_PER_TURN:
                 await asyncio.sleep(0)  # let answers and MO in between: no long loop stalls
         if deferrals:  # concurrently: their writes share group commits
@@ -248,12 +281,15 @@ class MtService:
         if claimed and len(due) >= self.batch:
             self._wake.set()
 
-    async def _defer(self, stored: StoredMessage, now: datetime, since: float) -> None:
-        """No route to the recipient: back to queued with a backoff, or expired."""
+    async def _defer(
+        self, stored: StoredMessage, now: datetime, since: float, outcome: str = NO_ROUTE
+    ) -> None:
+        """No route to the recipient (or its name does not resolve): back to queued with a
+        backoff, or expired."""
         recipient = stored.message.recipient
         waits = 1
         for attempt in reversed(stored.history):
-            if attempt.outcome != NO_ROUTE:
+            if not _unsent(attempt.outcome):
                 break
             waits += 1
         decision = self.policy.defer(waits, now, stored.message.expires_at)
@@ -261,19 +297,22 @@ class MtService:
             await self._final(stored, decision.state, Attempt(now, outcome=EXPIRED))
             return
         await self.store.record_attempt(
-            stored.id, MessageState.QUEUED, Attempt(now, outcome=NO_ROUTE), decision.retry_at
+            stored.id, MessageState.QUEUED, Attempt(now, outcome=outcome), decision.retry_at
         )
         self._unroutable.add(recipient)
-        self.metrics.mt_retries.labels(NO_ROUTE).inc()
+        self.metrics.mt_retries.labels(NO_ROUTE if outcome == NO_ROUTE else DNS).inc()
         await self._release_again_if_released(recipient, since)
 
-    async def _start(self, stored: StoredMessage, route: Route, now: datetime) -> None:
+    async def _start(
+        self, stored: StoredMessage, route: Route, now: datetime, more: bool = False
+    ) -> None:
+        """Send the claimed head; `more`: the recipient has more messages queued behind it."""
         message = stored.message
         if message.expires_at <= now:
             await self._final(stored, MessageState.EXPIRED, Attempt(now, outcome=EXPIRED))
             return
         try:
-            body = self._rp_data(stored, now)
+            body = self._rp_data(stored, now, more)
         except (DecodeError, EncodeError) as exc:
             log.error("message %s cannot be delivered: %s", stored.id, exc)
             await self._final(
@@ -289,28 +328,37 @@ class MtService:
                 stored.id,
                 self._tries(stored),  # the claim counted it already
                 subscriber("+" + recipient),
-                *route.address,
+                *route.targets[0].address,
                 transfer.rp_mr,
             )
-        self._inflight[stored.id] = stored
         body = body[:1] + bytes((transfer.rp_mr,)) + body[2:]
+        self._inflight[stored.id] = _Sending(stored, route, body)
+        self._send(recipient, stored.id, route.targets[0], body, 0)
+
+    def _send(self, recipient: str, message_id: int, target: Target, body: bytes, hop: int) -> None:
+        """The MT MESSAGE carrying `body` to one target, in a new client transaction."""
         uri = f"tel:+{recipient}"
         headers = mt_message_headers(self.psi, uri, self.new_call_id(), self.new_tag())
         self.sender.message(
             uri,
             headers,
             body,
-            route.address,
-            route.transport,
-            context=MtContext(recipient, stored.id),
+            target.address,
+            target.transport,
+            context=MtContext(recipient, message_id, hop),
         )
 
-    def _rp_data(self, stored: StoredMessage, now: datetime) -> bytes:
-        """RP-DATA N->MS: an SMS-DELIVER made of the stored submit, or a stored status report."""
+    def _rp_data(self, stored: StoredMessage, now: datetime, more: bool = False) -> bytes:
+        """RP-DATA N->MS: an SMS-DELIVER made of the stored submit, or a stored status report;
+        TP-MMS (TS 23.040 §9.2.3.2) says "more messages waiting" when `more` are queued behind
+        it or it is not the last segment of its message."""
         message = stored.message
         destination = SmsAddress(message.recipient) if self.fill_rp_da(message.recipient) else None
+        more = more or message.segment < message.segments
         if message.origin is MessageOrigin.STATUS_REPORT:
-            return mt_rp_data(0, self.sc_address, message.submit_tpdu, destination)
+            return mt_rp_data(
+                0, self.sc_address, with_more_messages(message.submit_tpdu, more), destination
+            )
         submit = decode_tpdu(message.submit_tpdu, RpMessageType.RP_DATA_MS_TO_N)
         if not isinstance(submit, SmsSubmit):
             raise EncodeError("the stored TPDU is not an SMS-SUBMIT")
@@ -320,14 +368,44 @@ class MtService:
             if ton == TypeOfNumber.ALPHANUMERIC
             else SmsAddress(message.originator, ton)
         )
-        deliver = deliver_from_submit(submit, originator, message.received_at)
+        deliver = deliver_from_submit(submit, originator, message.received_at, more_messages=more)
         return mt_rp_data(0, self.sc_address, encode_tpdu(deliver), destination)
 
     def on_sip_final(self, context: MtContext, status: int) -> None:
         """The MT MESSAGE's final response (408 for Timer F, 503 for a transport failure)."""
+        sending = self._inflight.get(context.message_id)
+        if sending is not None and sending.hop != context.hop:
+            return  # a target given up on already
+        if status in FAILOVER_STATUSES and sending is not None and self._fail_over(sending, status):
+            return
         result = self.relay.sip_final(context.recipient, context.message_id, status)
         if result is not None:
             self._spawn(self._finish(result, self.clock()))
+
+    def _fail_over(self, sending: _Sending, status: int) -> bool:
+        """RFC 3263 §4.3: the target failed; the same RP-DATA (same RP-MR and transfer, TR1M
+        still running) goes to the next target, if there is one."""
+        stored, route = sending.stored, sending.route
+        recipient = stored.message.recipient
+        if not self.relay.busy(recipient):
+            return False  # the transfer ended meanwhile (TR1M)
+        target = route.targets[sending.hop]
+        if self.next_hops is not None:
+            self.next_hops.failed(target, self.clock())
+        hop = sending.hop + 1
+        if hop >= len(route.targets):
+            return False
+        following = route.targets[hop]
+        log.info(
+            "MT message %d: target %s:%d failed (SIP %d): trying %s:%d",
+            stored.id,
+            *target.address,
+            status,
+            *following.address,
+        )
+        self._inflight[stored.id] = replace(sending, hop=hop)
+        self._send(recipient, stored.id, following, sending.body, hop)
+        return True
 
     def on_rp_answer(self, recipient: str, rp_mr: int, cause: int | None) -> bool:
         """The UE's RP-ACK (cause None) or RP-ERROR; False when it matches no transfer."""
@@ -350,11 +428,13 @@ class MtService:
         transfer = result.transfer
         now = datetime.now(UTC)
         attempt = Attempt(now, transfer.sip_status, result.rp_cause, str(result.outcome))
-        stored = self._inflight.pop(transfer.message_id, None)
-        if stored is None:
+        sending = self._inflight.pop(transfer.message_id, None)
+        if sending is not None:
+            stored: StoredMessage | None = sending.stored
+        else:
             stored = await self.store.get(transfer.message_id)
-            if stored is None:
-                return
+        if stored is None:
+            return
         if result.outcome == TransferOutcome.DELIVERED:
             if log.isEnabledFor(logging.DEBUG):
                 _log_outcome(stored.id, result, None)
@@ -415,8 +495,8 @@ class MtService:
     @staticmethod
     def _tries(stored: StoredMessage) -> int:
         """Transfers tried so far, this one included (claims put back for no route excluded)."""
-        no_route = sum(1 for attempt in stored.history if attempt.outcome == NO_ROUTE)
-        return max(stored.attempts - no_route, 1)
+        unsent = sum(1 for attempt in stored.history if _unsent(attempt.outcome))
+        return max(stored.attempts - unsent, 1)
 
     def _unpark(self, recipient: str) -> None:
         if recipient in self._parked:
@@ -441,7 +521,6 @@ class MtService:
             del released[recipient]
 
     async def drain(self) -> None:
-        """Wait for outcomes being recorded; close the status report webhook client."""
+        """Wait for outcomes being recorded (and their reports kept)."""
         if self._pending:
             await asyncio.gather(*self._pending, return_exceptions=True)
-        await self.reporter.close()

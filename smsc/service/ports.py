@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from smsc.service.model import (
     Attempt,
     ChargingRecord,
+    DuplicateKey,
     MessageState,
     NewMessage,
     RecentMo,
@@ -21,6 +22,7 @@ from smsc.sip.message import SipRequest
 if TYPE_CHECKING:
     from charging.ccr import SmsChargingEvent
     from charging.client import ChargeResult
+    from smsc.outbox.jobs import NewOutboxJob, StoredOutboxJob
 
 
 class MessageStore(Protocol):
@@ -46,6 +48,9 @@ class MessageStore(Protocol):
 
     async def get_submission(self, submission_id: str) -> list[StoredMessage]:
         """Every segment of one submission, in segment order."""
+
+    async def queued_behind(self, recipients: Sequence[str]) -> set[str]:
+        """Those of `recipients` with a queued message: TP-MMS "more messages waiting"."""
 
     async def due_recipients(self, now: datetime, limit: int) -> list[str]:
         """Recipients with a queued message due at `now`, oldest first."""
@@ -88,6 +93,48 @@ class MessageStore(Protocol):
 
     async def charging_records(self, submission_id: str) -> list[ChargingRecord]:
         """The charging records of one submission, oldest first."""
+
+
+J = TypeVar("J")
+
+
+class DeliveryQueue(Protocol[J]):
+    """Persisted jobs of one kind waiting to be POSTed (smsc.outbox.engine): the AML store's
+    reports, the outbox's jobs. Times are aware datetimes."""
+
+    async def claim_due(self, now: datetime, limit: int, *, lease_s: float) -> list[J]:
+        """Move up to `limit` due jobs to delivering, oldest first, and return them. Due:
+        pending and its retry time reached, or delivering with its lease expired (a claimer
+        that died). Concurrent claimers never get the same job."""
+
+    async def record_attempt(
+        self,
+        job_id: int,
+        at: datetime,
+        ok: bool,
+        *,
+        http_status: int | None = None,
+        error: str | None = None,
+        next_attempt_at: datetime | None = None,
+    ) -> None:
+        """Keep one attempt: ok -> delivered, else pending again, due at `next_attempt_at`."""
+
+    async def requeue_delivering(self) -> int:
+        """Jobs left in delivering (by a stopped process) are due again; how many."""
+
+    async def oldest_pending_age(self, now: datetime) -> float | None:
+        """Seconds since the oldest undelivered job was received; None if none."""
+
+    async def overdue(self, received_before: datetime, limit: int) -> list[int]:
+        """Ids of undelivered jobs received before `received_before`, oldest first."""
+
+
+class OutboxSubmitter(Protocol):
+    """Hands a job to the outbox (smsc.outbox): durable when this returns, then POSTed until a
+    2xx; an MO's duplicate key is taken in the same transaction (DuplicateMessageError)."""
+
+    async def submit(self, job: NewOutboxJob, duplicate: DuplicateKey | None = None) -> int:
+        """Keep the job; returns its id once committed."""
 
 
 class SipSender(Protocol):
@@ -137,3 +184,27 @@ class RouteExplainer(Protocol):
     async def why_unroutable(self, msisdn: str) -> str | None:
         """A sentence naming what is missing, or None when a route exists."""
         ...
+
+
+class OutboxStore(DeliveryQueue["StoredOutboxJob"], Protocol):
+    """The outbox's jobs (smsc.store.outbox_sql on SQLite/PostgreSQL, outbox_memory in tests)."""
+
+    async def start(self) -> None:
+        """Get ready (the SQL store shares the started message store's engine)."""
+
+    async def close(self) -> None:
+        """Stop accepting work."""
+
+    async def add(self, job: NewOutboxJob, duplicate: DuplicateKey | None = None) -> int:
+        """Keep a job; its id once committed. A job whose dedupe_key is kept already: the kept
+        job's id. With `duplicate` (an MO's key), the key is taken in the same transaction;
+        DuplicateMessageError (nothing kept) while another holds it."""
+
+    async def get(self, job_id: int) -> StoredOutboxJob | None:
+        """One job."""
+
+    async def group(self, group_key: str) -> list[StoredOutboxJob]:
+        """The jobs of one concatenated message, oldest first."""
+
+    async def counts(self) -> dict[tuple[str, str], int]:
+        """Jobs by (kind, state), for /metrics."""

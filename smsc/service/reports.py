@@ -7,18 +7,17 @@ originator and delivered like any MT (its TPDU is sent as-is). An API submission
 
 from __future__ import annotations
 
-import asyncio
+import json
 import logging
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-import aiohttp
-
 from smsc.api.metrics import Metrics
+from smsc.outbox.jobs import NewOutboxJob, OutboxKind
 from smsc.service.model import MessageOrigin, MessageState, NewMessage, StoredMessage
-from smsc.service.ports import MessageStore
+from smsc.service.ports import MessageStore, OutboxSubmitter
 from smsc.sms.address import Address
 from smsc.sms.constants import RpCause, RpMessageType, TpStatus, TypeOfNumber
 from smsc.sms.errors import DecodeError
@@ -124,18 +123,71 @@ def submission_outcome(states: Sequence[MessageState]) -> MessageState | None:
     return MessageState.DELIVERED
 
 
-def webhook_payload(message: NewMessage, state: MessageState, at: datetime) -> dict[str, Any]:
-    """The JSON body POSTed for an API submission: {id, state, to, at}."""
+REPORT_CONTENT_TYPE = "application/json"
+
+
+def report_cause(parts: Sequence[StoredMessage], state: MessageState) -> dict[str, Any] | None:
+    """Why a submission did not arrive: the RP-Cause or SIP status of its first failed
+    segment, or its expiry; None when it was delivered."""
+    if state is MessageState.DELIVERED:
+        return None
+    if state is MessageState.EXPIRED:
+        return {"reason": "expired", "rp_cause": None, "sip_status": None}
+    failed = next((part for part in parts if part.state is MessageState.FAILED), None)
+    rp_cause = None if failed is None else failed.last_rp_cause
+    sip_status = None if failed is None else failed.last_sip_status
+    reason = "rp-error" if rp_cause is not None else "sip-error" if sip_status else "failed"
+    return {"reason": reason, "rp_cause": rp_cause, "sip_status": sip_status}
+
+
+def delivery_report(
+    parts: Sequence[StoredMessage], state: MessageState, at: datetime
+) -> dict[str, Any]:
+    """The JSON of an API submission's delivery report: id, client_ref, from, to, the final
+    state and its cause, segments delivered of the total, submit and done times."""
+    first = parts[0].message
+    international = first.originator_ton == TypeOfNumber.INTERNATIONAL
     return {
-        "id": message.submission_id,
+        "id": first.submission_id,
+        "client_ref": first.client_ref,
+        "from": "+" + first.originator if international else first.originator,
+        "to": "+" + first.recipient,
         "state": str(state),
-        "to": "+" + message.recipient,
+        "cause": report_cause(parts, state),
+        "segments": {
+            "delivered": sum(1 for part in parts if part.state is MessageState.DELIVERED),
+            "total": first.segments,
+        },
+        "submitted_at": first.received_at.isoformat(),
+        "done_at": at.isoformat(),
         "at": at.isoformat(),
     }
 
 
+def report_job(
+    parts: Sequence[StoredMessage], state: MessageState, at: datetime, url: str, keep: timedelta
+) -> NewOutboxJob:
+    """The outbox job of a delivery report: one per submission (its dedupe key), kept until
+    delivered or `keep` has passed."""
+    first = parts[0].message
+    body = json.dumps(delivery_report(parts, state, at), separators=(",", ":")).encode()
+    return NewOutboxJob(
+        kind=OutboxKind.DELIVERY_REPORT,
+        target="callback" if first.callback_url is not None else "webhook",
+        url=url,
+        body=body,
+        content_type=REPORT_CONTENT_TYPE,
+        created_at=at,
+        expires_at=at + keep,
+        dedupe_key=f"report:{first.submission_id}",
+        reference=first.submission_id,
+    )
+
+
 class StatusReporter:
-    """Turns final outcomes of messages that asked for it into status reports."""
+    """Turns final outcomes of messages that asked for it into status reports: an
+    SMS-STATUS-REPORT for an MO with TP-SRR, a delivery report in the outbox for an API
+    submission with a callback_url (or status_report and delivery.status_report_webhook)."""
 
     def __init__(
         self,
@@ -145,20 +197,15 @@ class StatusReporter:
         on_stored: Callable[[str], None],
         webhook: str | None = None,
         validity: timedelta = timedelta(days=1),
-        webhook_delays: Sequence[float] = (1.0, 5.0, 30.0),
-        webhook_timeout: float = 5.0,
+        outbox: OutboxSubmitter | None = None,
     ) -> None:
         self.store = store
         self.metrics = metrics
         self.on_stored = on_stored
         self.webhook = webhook
         self.validity = validity
-        self.webhook_delays = tuple(webhook_delays)
-        """Waits before the 2nd, 3rd, ... POST of a callback that failed."""
-        self.webhook_timeout = webhook_timeout
-        self._session: aiohttp.ClientSession | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._notified: OrderedDict[str, None] = OrderedDict()
+        """Validity of SMS-STATUS-REPORTs, and how long a delivery report is retried."""
+        self.outbox = outbox
 
     async def final(
         self,
@@ -174,8 +221,12 @@ class StatusReporter:
             return
         if message.origin is MessageOrigin.MO:
             await self._report_by_sms(stored, tp_status(state, rp_cause, sip_status), at)
-        elif message.origin is MessageOrigin.API and self.webhook is not None:
-            await self._report_by_webhook(stored, state, at)
+        elif message.origin is MessageOrigin.API:
+            url = message.callback_url or self.webhook
+            if url is not None and self.outbox is not None:
+                await self._report_by_callback(
+                    stored, state, at, url, rp_cause=rp_cause, sip_status=sip_status
+                )
 
     async def _report_by_sms(self, stored: StoredMessage, status: TpStatus, at: datetime) -> None:
         """Store the SMS-STATUS-REPORT for the originator and wake the delivery loop."""
@@ -191,56 +242,51 @@ class StatusReporter:
         self.metrics.status_reports.labels("sms", "stored").inc()
         self.on_stored(report.recipient)
 
-    async def _report_by_webhook(
-        self, stored: StoredMessage, state: MessageState, at: datetime
+    async def _report_by_callback(
+        self,
+        stored: StoredMessage,
+        state: MessageState,
+        at: datetime,
+        url: str,
+        *,
+        rp_cause: int | None,
+        sip_status: int | None,
     ) -> None:
-        """One POST per submission, once all its segments are final."""
+        """One report per submission, once all its segments are final: into the outbox
+        (durable, retried until a 2xx, across restarts); a second segment's or instance's
+        report of the same submission is the same job (its dedupe key)."""
         message = stored.message
+        parts = [stored]
         if message.segments > 1:
             parts = await self.store.get_submission(message.submission_id)
             outcome = submission_outcome([part.state for part in parts])
             if outcome is None:
                 return
             state = outcome
-        if message.submission_id in self._notified:
-            return  # another segment's outcome already sent it
-        self._notified[message.submission_id] = None
-        while len(self._notified) > 10_000:
-            self._notified.popitem(last=False)
-        task = asyncio.get_running_loop().create_task(
-            self._post(webhook_payload(message, state, at))
-        )
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        else:
+            parts = [_with_outcome(stored, state, at, rp_cause, sip_status)]
+        assert self.outbox is not None
+        try:
+            await self.outbox.submit(report_job(parts, state, at, url, self.validity))
+        except Exception:
+            log.exception("delivery report of %s not kept", message.submission_id)
+            self.metrics.status_reports.labels("callback", "store-failed").inc()
+            return
+        self.metrics.status_reports.labels("callback", "queued").inc()
 
-    async def _post(self, payload: dict[str, Any]) -> None:
-        """POST the callback until a 2xx, waiting `webhook_delays` between tries; log failure."""
-        assert self.webhook is not None
-        if self._session is None or self._session.closed:
-            timeout = aiohttp.ClientTimeout(total=self.webhook_timeout)
-            self._session = aiohttp.ClientSession(timeout=timeout)
-        problem = ""
-        for wait in (0.0, *self.webhook_delays):
-            if wait:
-                await asyncio.sleep(wait)
-            try:
-                async with self._session.post(self.webhook, json=payload) as response:
-                    if 200 <= response.status < 300:
-                        self.metrics.status_reports.labels("webhook", "sent").inc()
-                        return
-                    problem = f"HTTP {response.status}"
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                problem = f"{type(exc).__name__}: {exc}"
-        log.warning("status report webhook for %s failed: %s", payload["id"], problem)
-        self.metrics.status_reports.labels("webhook", "failed").inc()
 
-    async def close(self) -> None:
-        """Give callbacks in flight one timeout to finish (later retries are dropped), close."""
-        if self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=self.webhook_timeout)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+def _with_outcome(
+    stored: StoredMessage,
+    state: MessageState,
+    at: datetime,
+    rp_cause: int | None,
+    sip_status: int | None,
+) -> StoredMessage:
+    """The message as recorded with its final outcome (the caller's copy predates it)."""
+    return replace(
+        stored,
+        state=state,
+        last_rp_cause=rp_cause,
+        last_sip_status=sip_status,
+        delivered_at=at if state is MessageState.DELIVERED else None,
+    )

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from smsc.routing.numbering import DiallingPlan, NumberKind, NumberRefused, normalise_text
 from smsc.service.model import DEFAULT_VALIDITY, MessageOrigin, NewMessage
 from smsc.sms.address import Address
 from smsc.sms.alphabet import gsm7_septet_count
@@ -35,33 +36,40 @@ class Submission:
     text: str
     status_report: bool = False
     validity: timedelta = DEFAULT_VALIDITY
+    callback_url: str | None = None
+    """Where the delivery report goes (an allowed prefix was checked); None: the webhook."""
+    client_ref: str | None = None
 
 
-def parse_recipient(value: object) -> str:
-    """E.164 number with or without '+': the digits."""
+def parse_recipient(value: object, plan: DiallingPlan) -> str:
+    """A subscriber's number in the dialling plan (+E.164, national, 00...): E.164 digits."""
     if not isinstance(value, str):
         raise SubmissionError("to", "must be a string")
-    digits = value.strip().removeprefix("+")
-    if not digits.isdigit() or not 3 <= len(digits) <= 15:
-        raise SubmissionError("to", "must be an E.164 number of 3 to 15 digits")
-    return digits
+    try:
+        number = normalise_text(value.strip(), plan)
+    except NumberRefused as exc:
+        raise SubmissionError("to", f"is not a number: {exc}") from None
+    if number.kind is not NumberKind.E164 or len(number.digits) < 3:
+        raise SubmissionError("to", "must be a subscriber's number, not a short code")
+    return number.digits
 
 
-def parse_originator(value: object) -> Address:
-    """E.164 number, or an alphanumeric sender of at most 11 GSM 7-bit septets (TON 5)."""
+def parse_originator(value: object, plan: DiallingPlan) -> Address:
+    """A number (normalised by the dialling plan; a short code stays TON unknown), or an
+    alphanumeric sender of at most 11 GSM 7-bit septets (TON 5)."""
     if not isinstance(value, str) or not value.strip():
         raise SubmissionError("from", "must be a non-empty string")
     text = value.strip()
-    digits = text.removeprefix("+")
-    if digits.isdigit():
-        if not 3 <= len(digits) <= 15:
+    if text.removeprefix("+").isdigit():
+        try:
+            number = normalise_text(text, plan)
+        except NumberRefused as exc:
+            raise SubmissionError("from", f"is not a number: {exc}") from None
+        if number.kind is NumberKind.SHORT_CODE:
+            return Address(number.digits, TypeOfNumber.UNKNOWN)
+        if len(number.digits) < 3:
             raise SubmissionError("from", "an E.164 number has 3 to 15 digits")
-        return Address(
-            digits,
-            TypeOfNumber.INTERNATIONAL
-            if text.startswith("+") or len(digits) > 6
-            else TypeOfNumber.UNKNOWN,
-        )
+        return Address(number.digits, TypeOfNumber.INTERNATIONAL)
     septets = gsm7_septet_count(text)
     if septets is None or septets > 11:
         raise SubmissionError("from", "an alphanumeric sender is at most 11 GSM 7-bit characters")
@@ -103,7 +111,9 @@ def build_messages(submission: Submission, now: datetime) -> list[NewMessage]:
                 segment=number,
                 segments=len(plan.segments),
                 text=segment.text,
-                status_report=submission.status_report,
+                status_report=submission.status_report or submission.callback_url is not None,
+                callback_url=submission.callback_url,
+                client_ref=submission.client_ref,
             )
         )
     return messages

@@ -29,18 +29,30 @@ def bare_ack(rp_mr: int) -> bytes:
     return encode_rp(RpAck(RpMessageType.RP_ACK_N_TO_MS, rp_mr))
 
 
-def deliver_from_submit(submit: SmsSubmit, originator: Address, scts: datetime) -> SmsDeliver:
-    """TS 23.040 §9.2.2.1: the SMS-DELIVER the SC makes of a received SMS-SUBMIT."""
+def deliver_from_submit(
+    submit: SmsSubmit, originator: Address, scts: datetime, *, more_messages: bool = False
+) -> SmsDeliver:
+    """TS 23.040 §9.2.2.1: the SMS-DELIVER the SC makes of a received SMS-SUBMIT; TP-MMS
+    (§9.2.3.2) says whether the SC holds more messages for the recipient."""
     return SmsDeliver(
         originator,
         submit.pid,
         submit.dcs,
         scts,
         submit.user_data,
-        no_more_messages=True,
+        no_more_messages=not more_messages,
         status_report_indication=submit.status_report_request,
         reply_path=submit.reply_path,
     )
+
+
+def with_more_messages(tpdu: bytes, more: bool) -> bytes:
+    """TS 23.040 §9.2.3.2: a stored SMS-DELIVER or SMS-STATUS-REPORT with TP-MMS set for
+    `more` (bit 2 of the first octet is 0 while more messages are waiting)."""
+    if not tpdu:
+        return tpdu
+    first = tpdu[0] & ~0x04 if more else tpdu[0] | 0x04
+    return bytes((first,)) + tpdu[1:]
 
 
 def mt_rp_data(

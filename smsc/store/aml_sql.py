@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import bindparam, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from aml.store import (
@@ -21,6 +21,7 @@ from aml.store import (
 from smsc.store.aml_tables import aml_attempts, aml_reports
 from smsc.store.batching import GroupCommitter
 from smsc.store.errors import StoreClosedError, StoreError
+from smsc.store.lease_claims import lease_claim
 from smsc.store.sql import SqlMessageStore
 from smsc.store.sql_batches import write_isolating_unknown_ids
 from smsc.store.tables import UtcDateTime, clean_text, to_utc
@@ -128,45 +129,7 @@ def _attempt(row: Mapping[Any, Any]) -> AmlAttempt:
     )
 
 
-def _build_claim() -> Any:
-    """UPDATE the oldest due reports to delivering (FOR UPDATE SKIP LOCKED on PostgreSQL)."""
-    now = bindparam("b_now", type_=UtcDateTime())
-
-    def due(table: Any) -> Any:
-        pending_due = and_(
-            table.c.state == _PENDING,
-            or_(table.c.next_attempt_at.is_(None), table.c.next_attempt_at <= now),
-        )
-        lease_expired = and_(
-            table.c.state == _DELIVERING,
-            or_(table.c.lease_until.is_(None), table.c.lease_until <= now),
-        )
-        return or_(pending_due, lease_expired)
-
-    # A CTE, not a plain IN (subquery): PostgreSQL may rescan a LIMIT ... SKIP LOCKED subquery
-    # and then update more rows than the limit; a locking CTE is evaluated exactly once.
-    candidate = aml_reports.alias("candidate")
-    candidates = (
-        select(candidate.c.id)
-        .where(due(candidate))
-        .order_by(candidate.c.id)
-        .limit(bindparam("b_limit"))
-        .with_for_update(skip_locked=True)
-        .cte("candidates")
-    )
-    return (
-        update(aml_reports)
-        .where(aml_reports.c.id.in_(select(candidates.c.id)), due(aml_reports))
-        .values(
-            state=_DELIVERING,
-            lease_until=bindparam("b_lease", type_=UtcDateTime()),
-            updated_at=now,
-        )
-        .returning(*aml_reports.c)
-    )
-
-
-_CLAIM = _build_claim()
+_CLAIM = lease_claim(aml_reports, pending=_PENDING, delivering=_DELIVERING)
 _GET = select(aml_reports).where(aml_reports.c.id == bindparam("b_id"))
 _RECENT = select(aml_reports).order_by(aml_reports.c.id.desc()).limit(bindparam("b_limit"))
 _OLDEST = select(func.min(aml_reports.c.received_at)).where(aml_reports.c.state.in_(_UNDELIVERED))

@@ -127,6 +127,16 @@ class MemoryMessageStore:
         found.sort(key=lambda r: r.id)
         return [record.snapshot() for record in found[:limit]]
 
+    async def queued_behind(self, recipients: Sequence[str]) -> set[str]:
+        """Those of `recipients` with a queued message (behind a head being delivered)."""
+        self._require_open()
+        wanted = set(recipients)
+        return {
+            r.message.recipient
+            for r in self._records.values()
+            if r.state is MessageState.QUEUED and r.message.recipient in wanted
+        }
+
     async def get_submission(self, submission_id: str) -> list[StoredMessage]:
         """Every segment of one submission, in segment order."""
         self._require_open()

@@ -60,6 +60,8 @@ _COLUMNS = (
     "tp_mr",
     "roaming_status",
     "visited_plmn",
+    "callback_url",
+    "client_ref",
     "updated_at",
     "state",
     "attempts",
@@ -67,7 +69,7 @@ _COLUMNS = (
 _PLACEHOLDERS = "(" + ",".join("?" * len(_COLUMNS)) + ")"
 _INSERT = f"INSERT INTO {messages.name} ({', '.join(_COLUMNS)}) VALUES "
 _CHUNK = 1_000
-"""Rows per INSERT statement: 21 parameters each stays under SQLite's 32,766 limit."""
+"""Rows per INSERT statement: 23 parameters each stays under SQLite's 32,766 limit."""
 _QUEUED = MessageState.QUEUED.value
 _KEYS = mo_duplicate_keys.name
 _HELD_KEYS = f"SELECT key FROM {_KEYS} WHERE until > ? AND key IN "
@@ -119,6 +121,8 @@ def sqlite_message_row(message: NewMessage, updated_at: str) -> Row:
         message.tp_mr,
         _optional_text(message.roaming_status),
         _optional_text(message.visited_plmn),
+        _optional_text(message.callback_url),
+        _optional_text(message.client_ref),
         updated_at,
         _QUEUED,
         0,

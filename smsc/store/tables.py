@@ -116,6 +116,8 @@ messages = Table(
     Column("delivered_at", UtcDateTime, nullable=True),
     Column("roaming_status", String(), nullable=True),
     Column("visited_plmn", String(), nullable=True),
+    Column("callback_url", Text, nullable=True),
+    Column("client_ref", String(), nullable=True),
     Index("ix_messages_state_next_attempt_at", "state", "next_attempt_at"),
     Index("ix_messages_state_id", "state", "id"),
     Index("ix_messages_recipient_state_id", "recipient", "state", "id"),
@@ -200,6 +202,8 @@ def clean_message(message: NewMessage) -> NewMessage:
         call_id=_clean_optional(message.call_id),
         roaming_status=_clean_optional(message.roaming_status),
         visited_plmn=_clean_optional(message.visited_plmn),
+        callback_url=_clean_optional(message.callback_url),
+        client_ref=_clean_optional(message.client_ref),
     )
 
 
@@ -230,6 +234,8 @@ def message_row(message: NewMessage, updated_at: datetime) -> dict[str, Any]:
         "tp_mr": message.tp_mr,
         "roaming_status": message.roaming_status,
         "visited_plmn": message.visited_plmn,
+        "callback_url": message.callback_url,
+        "client_ref": message.client_ref,
         "state": MessageState.QUEUED.value,
         "attempts": 0,
         "last_sip_status": None,
@@ -263,6 +269,8 @@ def stored_message(row: Mapping[Any, Any], history: Iterable[Attempt] = ()) -> S
             tp_mr=row["tp_mr"],
             roaming_status=row["roaming_status"],
             visited_plmn=row["visited_plmn"],
+            callback_url=row["callback_url"],
+            client_ref=row["client_ref"],
         ),
         state=MessageState(row["state"]),
         attempts=row["attempts"],

@@ -171,6 +171,8 @@ class SipTransport:
         self.by_peer: dict[Address, _Stream] = {}
         self._pending_connects: dict[Address, list[Outgoing]] = {}
         self._udp: asyncio.DatagramTransport | None = None
+        self._udp_v6 = False
+        """The UDP listener is IPv6: it can send to IPv6 addresses only (and v4 the reverse)."""
         self._servers: list[asyncio.Server] = []
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
@@ -243,7 +245,9 @@ class SipTransport:
                         lambda: _Datagrams(self), local_addr=(entry.host, entry.port)
                     )
                     self._udp = udp
-                    _enlarge_buffers(udp.get_extra_info("socket"))
+                    sock = udp.get_extra_info("socket")
+                    self._udp_v6 = sock is not None and sock.family == socket.AF_INET6
+                    _enlarge_buffers(sock)
                     sockname = udp.get_extra_info("sockname")
                 else:
                     server = await loop.create_server(
@@ -362,10 +366,14 @@ class SipTransport:
             if self._udp is None:
                 self._fail(out, "no UDP listener")
                 return
+            host = out.destination[0]
+            if (":" in host) is not self._udp_v6:  # asyncio would drop it quietly
+                self._fail(out, f"UDP to {host}: not the address family of the UDP listener")
+                return
             try:
                 self._udp.sendto(out.data, out.destination)
-            except (OSError, ValueError) as exc:  # an address the kernel refuses
-                self._fail(out, f"UDP to {out.destination[0]}:{out.destination[1]}: {exc}")
+            except (OSError, ValueError, RuntimeError) as exc:  # refused address, closed socket
+                self._fail(out, f"UDP to {host}:{out.destination[1]}: {exc}")
             return
         stream = None
         if out.connection_id is not None:
@@ -382,7 +390,11 @@ class SipTransport:
         if stream is None or stream.transport is None:
             self._connect_then_write(out)
             return
-        stream.transport.write(out.data)
+        try:
+            stream.transport.write(out.data)
+        except RuntimeError as exc:  # uvloop: the connection closed, not yet lost
+            self._fail(out, f"TCP to {out.destination[0]}:{out.destination[1]}: {exc}")
+            return
         stream.last_active = self.now()
         if out.close:
             stream.transport.close()
@@ -405,13 +417,16 @@ class SipTransport:
                 ),
                 timeout=self.endpoint.t1 * 64,
             )
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, ValueError) as exc:  # ValueError: a name IDNA refuses
             for out in self._pending_connects.pop(destination, []):
                 self._fail(out, f"TCP connect to {destination[0]}:{destination[1]}: {exc}")
             return
         for out in self._pending_connects.pop(destination, []):
             assert stream.transport is not None
-            stream.transport.write(out.data)
+            try:
+                stream.transport.write(out.data)
+            except RuntimeError as exc:  # uvloop: closed as soon as opened
+                self._fail(out, f"TCP to {destination[0]}:{destination[1]}: {exc}")
 
     def _fail(self, out: Outgoing, reason: str) -> None:
         if out.key is not None:

@@ -248,6 +248,7 @@ async def test_a_report_is_delivered_at_once(
         "report": json.loads(report.parsed_json),
     }
     assert got.headers["Content-Type"] == "application/json"
+    assert got.headers["Idempotency-Key"] == str(report_id)  # as every outbox POST
     assert "Authorization" not in got.headers
     assert stored.attempts == 1 and stored.history[0].ok and stored.history[0].http_status == 200
     assert stored.delivered_at is not None and stored.delivered_at >= report.received_at

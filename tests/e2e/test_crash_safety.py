@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
 
 import asyncpg
@@ -29,9 +30,15 @@ BURST = 600
 
 
 def serve(
-    workdir: Path, sip: int, http: int, next_hop: int, **storage: str
+    workdir: Path,
+    sip: int,
+    http: int,
+    next_hop: int,
+    settings: Mapping[str, str] | None = None,
+    **storage: str,
 ) -> subprocess.Popen[bytes]:
-    """`smsc serve` on SQLite in `workdir`, or on the SMSC__STORAGE__* given as `storage`."""
+    """`smsc serve` on SQLite in `workdir`, or on the SMSC__STORAGE__* given as `storage`;
+    `settings` adds SMSC__* variables."""
     env = dict(
         os.environ,
         SMSC__SIP__LISTEN=f'["udp:127.0.0.1:{sip}"]',
@@ -41,6 +48,7 @@ def serve(
         SMSC__STORAGE__DATABASE_URL=f"sqlite+aiosqlite:///{workdir / 'smsc.db'}",
     )
     env.update({f"SMSC__STORAGE__{name.upper()}": value for name, value in storage.items()})
+    env.update(settings or {})
     log = open(workdir / "serve.log", "ab")  # noqa: SIM115
     process = subprocess.Popen(
         [sys.executable, "-m", "smsc.cli", "serve"], env=env, stdout=log, stderr=log, cwd=workdir

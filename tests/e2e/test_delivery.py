@@ -422,3 +422,23 @@ async def test_mt_transfers_in_flight_are_bounded(start_smsc: Starter, scscf: Ud
     await next_mt(scscf, timeout=3)
     with pytest.raises(TimeoutError):
         await next_mt(scscf, timeout=0.8)
+
+
+async def test_tp_mms_says_more_messages_wait_until_the_last(
+    start_smsc: Starter, scscf: UdpPeer, http: aiohttp.ClientSession
+) -> None:
+    """TS 23.040 §9.2.3.2: while the SC holds more for the recipient (the next segments of a
+    long message, or another message queued behind), its SMS-DELIVER says so."""
+    app = await start_smsc(sip={"next_hop": f"sip:127.0.0.1:{scscf.port}"}, delivery=FAST)
+    ue = "491710000031"
+    await submit_api(http, app, ue, text="x" * 200)  # two segments
+    await submit_api(http, app, ue, text="last one")
+    seen: list[tuple[str | None, bool]] = []
+    for _ in range(3):
+        data = await next_mt(scscf)
+        deliver = decode_tpdu(data.user_data, data.message_type)
+        assert isinstance(deliver, SmsDeliver)
+        seen.append((deliver.user_data.text, deliver.no_more_messages))
+        await rp_answer(scscf, app, ue, data.message_reference)
+    assert [more for _, more in seen] == [False, False, True]
+    assert seen[2][0] == "last one"

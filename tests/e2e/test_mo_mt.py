@@ -19,7 +19,8 @@ from tests.e2e.peer import TcpPeer, UdpPeer, Wire, message_request, response_to,
 
 UE = "tel:+491710000001"
 PSI = "sip:smsc@ims.mnc001.mcc001.3gppnetwork.org"
-# RP-DATA MS->N, RP-MR 2, SC +33689004000, SMS-SUBMIT to 0600000000 (TON 0) 'Test'
+# RP-DATA MS->N, RP-MR 2, SC +33689004000, SMS-SUBMIT to 0600000000 (TON 0) 'Test': with the
+# default dialling plan (country code 49) that is +49600000000
 MO_BODY = bytes.fromhex("00020007913386094000f01001840a816000000000000004d4f29c0e")
 
 

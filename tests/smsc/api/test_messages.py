@@ -12,10 +12,12 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from smsc.api.access import credentials_of, token_auth
 from smsc.api.errors import INTERNAL_ERROR_HOOK, error_middleware
-from smsc.api.message_request import MAX_BODY_OCTETS
+from smsc.api.message_request import MAX_BODY_OCTETS, RequestPolicy
 from smsc.api.messages import message_routes
 from smsc.api.metrics import Metrics, metrics_route
+from smsc.routing.numbering import DiallingPlan
 from smsc.service.model import Attempt, MessageState
+from smsc.settings import NumberingSettings
 from smsc.sms.constants import RpMessageType, TypeOfNumber
 from smsc.sms.tp import SmsSubmit, decode_tpdu
 from smsc.store.memory import MemoryMessageStore
@@ -28,6 +30,12 @@ class Harness:
         self.woken: list[str] = []
 
 
+POLICY = RequestPolicy(
+    DiallingPlan.of(NumberingSettings(country_code="49")),
+    ("https://app.example.net/dlr/",),
+)
+
+
 async def _harness(token: str | None = None) -> AsyncIterator[Harness]:
     store = MemoryMessageStore()
     await store.start()
@@ -37,7 +45,7 @@ async def _harness(token: str | None = None) -> AsyncIterator[Harness]:
         middlewares=[error_middleware, token_auth(credentials_of(token, ()))],
         client_max_size=MAX_BODY_OCTETS,
     )
-    app.add_routes(message_routes(store, metrics, woken.extend))
+    app.add_routes(message_routes(store, metrics, woken.extend, policy=POLICY))
     app.add_routes([metrics_route(metrics)])
     client = TestClient(TestServer(app))
     await client.start_server()
@@ -250,3 +258,97 @@ async def test_an_unexpected_failure_is_a_500_in_the_error_shape_with_a_log_line
         assert await response.json() == {"error": "internal error", "field": None}
     assert counted == [1]
     assert any("GET /broken failed" in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+@pytest.mark.parametrize(
+    ("to", "stored"),
+    [
+        ("+491711234567", "491711234567"),
+        ("01711234567", "491711234567"),
+        ("00491711234567", "491711234567"),
+        ("0171 123-4567", "491711234567"),
+        ("491711234567", "491711234567"),
+    ],
+)
+async def test_recipient_is_normalised_by_the_dialling_plan(
+    api: Harness, to: str, stored: str
+) -> None:
+    response = await api.client.post(
+        "/api/v1/messages", json={"to": to, "from": "MyBank", "text": "Hi"}
+    )
+    assert response.status == 201, await response.text()
+    created = await response.json()
+    (part,) = await api.store.get_submission(created["id"])
+    assert part.message.recipient == stored
+    assert api.woken == [stored]
+    submit = decode_tpdu(part.message.submit_tpdu, RpMessageType.RP_DATA_MS_TO_N)
+    assert isinstance(submit, SmsSubmit)
+    assert submit.destination.value == stored
+
+
+@pytest.mark.parametrize("to", ["4444", "+0171", "MyBank", "0", "+4917112345678901"])
+async def test_a_short_code_or_no_number_is_not_a_recipient(api: Harness, to: str) -> None:
+    response = await api.client.post("/api/v1/messages", json={"to": to, "from": "X", "text": "a"})
+    assert response.status == 422
+    assert (await response.json())["field"] == "to"
+
+
+async def test_a_national_sender_is_normalised(api: Harness) -> None:
+    response = await api.client.post(
+        "/api/v1/messages", json={"to": "+491711234567", "from": "01519876543", "text": "Hi"}
+    )
+    assert response.status == 201
+    (part,) = await api.store.get_submission((await response.json())["id"])
+    assert (part.message.originator, part.message.originator_ton) == (
+        "491519876543",
+        TypeOfNumber.INTERNATIONAL,
+    )
+
+
+async def test_callback_url_and_client_ref_are_kept_with_the_message(api: Harness) -> None:
+    response = await api.client.post(
+        "/api/v1/messages",
+        json={
+            "to": "+491711234567",
+            "from": "MyBank",
+            "text": "Hi",
+            "callback_url": "https://app.example.net/dlr/42",
+            "client_ref": "order-42",
+        },
+    )
+    assert response.status == 201
+    created = await response.json()
+    (part,) = await api.store.get_submission(created["id"])
+    assert part.message.callback_url == "https://app.example.net/dlr/42"
+    assert part.message.client_ref == "order-42"
+    assert part.message.status_report  # a callback asks for the outcome
+    shown = await (await api.client.get(f"/api/v1/messages/{created['id']}")).json()
+    assert shown["client_ref"] == "order-42"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://evil.example.net/dlr/42",
+        "https://app.example.net/other",
+        "http://app.example.net/dlr/42",
+        "https://app.example.net/dlr/ x",
+    ],
+)
+async def test_a_callback_outside_the_allowed_prefixes_is_refused(api: Harness, url: str) -> None:
+    response = await api.client.post(
+        "/api/v1/messages",
+        json={"to": "+491711234567", "from": "MyBank", "text": "Hi", "callback_url": url},
+    )
+    assert response.status == 422
+    assert (await response.json())["field"] == "callback_url"
+    assert await api.store.count_by_state() in ({}, {state: 0 for state in MessageState})
+
+
+async def test_client_ref_is_bounded(api: Harness) -> None:
+    response = await api.client.post(
+        "/api/v1/messages",
+        json={"to": "+491711234567", "from": "MyBank", "text": "Hi", "client_ref": "x" * 65},
+    )
+    assert response.status == 422
+    assert (await response.json())["field"] == "client_ref"

@@ -1,30 +1,38 @@
-"""Status reports: the TP-ST table, the SMS-STATUS-REPORT TPDU, the stored report, webhooks."""
+"""Status reports: the TP-ST table, the SMS-STATUS-REPORT TPDU, the stored report, the
+delivery reports of API submissions (kept in the outbox)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
-from aiohttp import web
 
 from smsc.api.metrics import Metrics
-from smsc.service.model import Attempt, MessageOrigin, MessageState, NewMessage, StoredMessage
+from smsc.outbox.jobs import NewOutboxJob, OutboxKind
+from smsc.service.model import (
+    Attempt,
+    DuplicateKey,
+    MessageOrigin,
+    MessageState,
+    NewMessage,
+    StoredMessage,
+)
 from smsc.service.reports import (
     StatusReporter,
+    delivery_report,
+    report_cause,
     report_message,
     status_report_tpdu,
     submission_outcome,
     tp_status,
-    webhook_payload,
 )
 from smsc.sms.address import Address, encode_tp_address
 from smsc.sms.constants import RpMessageType, TpStatus, TypeOfNumber
 from smsc.sms.tp import SmsStatusReport, decode_tpdu
 from smsc.store import MemoryMessageStore
+from smsc.store.errors import StoreError
 
 RECEIVED = datetime(2026, 11, 26, 10, 0, 0, tzinfo=UTC)
 DONE = RECEIVED + timedelta(minutes=3, seconds=7)
@@ -156,14 +164,62 @@ def test_submission_outcome_waits_for_every_segment() -> None:
     assert submission_outcome([e, f, d]) is f
 
 
-def test_webhook_payload() -> None:
-    payload = webhook_payload(stored(MessageOrigin.API).message, MessageState.DELIVERED, DONE)
-    assert payload == {
+def test_delivery_report_of_a_delivered_submission() -> None:
+    part = replace(stored(MessageOrigin.API), state=MessageState.DELIVERED)
+    part = replace(part, message=replace(part.message, client_ref="otp-1"))
+    report = delivery_report([part], MessageState.DELIVERED, DONE)
+    assert report == {
         "id": "sub-1",
-        "state": "delivered",
+        "client_ref": "otp-1",
+        "from": "+" + UE,
         "to": "+" + PEER,
-        "at": "2026-11-26T10:03:07+00:00",
+        "state": "delivered",
+        "cause": None,
+        "segments": {"delivered": 1, "total": 1},
+        "submitted_at": RECEIVED.isoformat(),
+        "done_at": DONE.isoformat(),
+        "at": DONE.isoformat(),
     }
+
+
+def test_delivery_report_names_the_cause() -> None:
+    base = stored(MessageOrigin.API, segments=2)
+    ok = replace(base, state=MessageState.DELIVERED)
+    failed = replace(base, state=MessageState.FAILED, last_rp_cause=21, last_sip_status=200)
+    report = delivery_report([ok, failed], MessageState.FAILED, DONE)
+    assert report["cause"] == {"reason": "rp-error", "rp_cause": 21, "sip_status": 200}
+    assert report["segments"] == {"delivered": 1, "total": 2}
+    by_sip = replace(failed, last_rp_cause=None, last_sip_status=404)
+    assert report_cause([by_sip], MessageState.FAILED) == {
+        "reason": "sip-error",
+        "rp_cause": None,
+        "sip_status": 404,
+    }
+    assert report_cause([base], MessageState.EXPIRED) == {
+        "reason": "expired",
+        "rp_cause": None,
+        "sip_status": None,
+    }
+    alphanumeric = replace(base.message, originator="MyBank", originator_ton=5)
+    assert (
+        delivery_report([replace(base, message=alphanumeric)], MessageState.EXPIRED, DONE)["from"]
+        == "MyBank"
+    )
+
+
+class KeptJobs:
+    """The outbox at the edge: keeps jobs, one per dedupe key, as the real store does."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, NewOutboxJob] = {}
+        self.failing = False
+
+    async def submit(self, job: NewOutboxJob, duplicate: DuplicateKey | None = None) -> int:
+        if self.failing:
+            raise StoreError("database gone")
+        assert job.dedupe_key is not None and duplicate is None
+        self.jobs.setdefault(job.dedupe_key, job)
+        return len(self.jobs)
 
 
 async def _memory() -> MemoryMessageStore:
@@ -188,55 +244,30 @@ async def test_mo_with_srr_stores_a_report_and_wakes_delivery() -> None:
     )
 
 
-async def test_no_report_without_srr_nor_for_api_without_webhook() -> None:
+async def test_no_report_without_srr_nor_for_api_without_callback() -> None:
     store = await _memory()
     woken: list[str] = []
-    reporter = StatusReporter(store, Metrics(), on_stored=woken.append)
+    outbox = KeptJobs()
+    reporter = StatusReporter(store, Metrics(), on_stored=woken.append, outbox=outbox)
     await reporter.final(stored(status_report=False), MessageState.DELIVERED, DONE)
     await reporter.final(stored(MessageOrigin.API), MessageState.DELIVERED, DONE)
-    await reporter.close()
-    assert woken == []
+    assert woken == [] and outbox.jobs == {}
     assert (await store.count_by_state())[MessageState.QUEUED] == 0
 
 
-@pytest.fixture
-async def hook() -> AsyncIterator[tuple[str, list[Any], list[int]]]:
-    """A webhook receiver: its URL, the JSON bodies received, the statuses to answer (pop)."""
-    received: list[Any] = []
-    answers: list[int] = []
-
-    async def handler(request: web.Request) -> web.Response:
-        received.append(await request.json())
-        return web.Response(status=answers.pop(0) if answers else 204)
-
-    app = web.Application()
-    app.add_routes([web.post("/hook", handler)])
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}/hook", received, answers
-    await runner.cleanup()
-
-
-async def _until(condition: Any, timeout: float = 3.0) -> None:
-    for _ in range(int(timeout / 0.02)):
-        if condition():
-            return
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not met")
-
-
-async def test_api_submission_gets_one_webhook_once_all_segments_are_final(
-    hook: tuple[str, list[Any], list[int]],
-) -> None:
-    url, received, _ = hook
+async def test_api_submission_gets_one_report_once_all_segments_are_final() -> None:
     store = await _memory()
-    base = stored(MessageOrigin.API, segments=2).message
+    base = replace(
+        stored(MessageOrigin.API, segments=2).message,
+        callback_url="https://app.example.net/dlr/1",
+        client_ref="otp-1",
+    )
     first, second = await store.add_many([base, replace(base, segment=2)])
     metrics = Metrics()
-    reporter = StatusReporter(store, metrics, on_stored=lambda _: None, webhook=url)
+    outbox = KeptJobs()
+    reporter = StatusReporter(
+        store, metrics, on_stored=lambda _: None, webhook="http://hook.example.net/", outbox=outbox
+    )
     for message_id in (first, second):
         await store.claim_next(base.recipient, DONE)
         await store.record_attempt(message_id, MessageState.DELIVERED, Attempt(DONE))
@@ -244,37 +275,47 @@ async def test_api_submission_gets_one_webhook_once_all_segments_are_final(
         assert snapshot is not None
         await reporter.final(snapshot, MessageState.DELIVERED, DONE)
         await reporter.final(snapshot, MessageState.DELIVERED, DONE)  # a duplicate outcome
-    await _until(lambda: len(received) >= 1)
-    await reporter.close()
-    assert received == [
-        {"id": "sub-1", "state": "delivered", "to": "+" + PEER, "at": DONE.isoformat()}
-    ]
-    assert 'smsc_status_reports_total{channel="webhook",result="sent"} 1.0' in (
+    (job,) = outbox.jobs.values()
+    assert job.url == "https://app.example.net/dlr/1"  # the callback wins over the webhook
+    assert (job.kind, job.target, job.dedupe_key) == (
+        OutboxKind.DELIVERY_REPORT,
+        "callback",
+        "report:sub-1",
+    )
+    assert job.expires_at == DONE + timedelta(days=1)
+    body = json.loads(job.body)
+    assert (body["state"], body["client_ref"], body["segments"]) == (
+        "delivered",
+        "otp-1",
+        {"delivered": 2, "total": 2},
+    )
+    assert 'smsc_status_reports_total{channel="callback",result="queued"} 2.0' in (
         metrics.exposition().decode()
     )
 
 
-async def test_webhook_is_retried_then_given_up_with_a_log(
-    hook: tuple[str, list[Any], list[int]], caplog: pytest.LogCaptureFixture
+async def test_the_webhook_gets_reports_without_a_callback_and_a_store_failure_is_counted(
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    url, received, answers = hook
-    answers.extend([503, 200])
     store = await _memory()
     metrics = Metrics()
+    outbox = KeptJobs()
     reporter = StatusReporter(
-        store, metrics, on_stored=lambda _: None, webhook=url, webhook_delays=(0.05, 0.05)
+        store, metrics, on_stored=lambda _: None, webhook="http://hook.example.net/", outbox=outbox
     )
-    await reporter.final(stored(MessageOrigin.API), MessageState.EXPIRED, DONE)
-    await _until(lambda: len(received) == 2)
-    assert received[1]["state"] == "expired"
-
-    answers.extend([500, 500, 500])
+    await reporter.final(stored(MessageOrigin.API), MessageState.FAILED, DONE, rp_cause=30)
+    (job,) = outbox.jobs.values()
+    assert (job.url, job.target) == ("http://hook.example.net/", "webhook")
+    assert json.loads(job.body)["cause"] == {
+        "reason": "rp-error",
+        "rp_cause": 30,
+        "sip_status": None,
+    }
+    outbox.failing = True
     await reporter.final(
         stored(MessageOrigin.API, submission_id="sub-2"), MessageState.FAILED, DONE
     )
-    await _until(lambda: len(received) == 5)
-    await reporter.close()
-    text = metrics.exposition().decode()
-    assert 'smsc_status_reports_total{channel="webhook",result="sent"} 1.0' in text
-    assert 'smsc_status_reports_total{channel="webhook",result="failed"} 1.0' in text
-    assert "status report webhook for sub-2 failed: HTTP 500" in caplog.text
+    assert 'smsc_status_reports_total{channel="callback",result="store-failed"} 1.0' in (
+        metrics.exposition().decode()
+    )
+    assert "delivery report of sub-2 not kept" in caplog.text

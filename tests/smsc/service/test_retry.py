@@ -20,6 +20,7 @@ from smsc.service.retry import (
 )
 from smsc.settings import DeliverySettings
 from smsc.sip.constants import Address, Transport
+from smsc.sip.locate import Target
 from smsc.sip.message import SipRequest
 from smsc.sms.address import Address as SmsAddress
 from smsc.sms.address import encode_tp_address
@@ -220,7 +221,7 @@ async def _service(routable: set[str]) -> tuple[MtService, MemoryMessageStore, F
     sender = FakeSender()
 
     async def route(recipient: str) -> Route | None:
-        return Route(("127.0.0.1", 5060), Transport.UDP) if recipient in routable else None
+        return Route((Target("127.0.0.1", 5060, Transport.UDP),)) if recipient in routable else None
 
     service = MtService(
         store=store,

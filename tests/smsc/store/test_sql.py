@@ -77,14 +77,20 @@ async def test_migrations_upgrade_an_empty_database(database: Database) -> None:
     assert await current_revision(database.url, schema=database.schema) is None
     await upgrade(database.url, schema=database.schema)
     await upgrade(database.url, schema=database.schema)  # idempotent
-    assert await current_revision(database.url, schema=database.schema) == "0005"
+    assert await current_revision(database.url, schema=database.schema) == "0007"
 
     def inspect_schema(conn: Connection) -> tuple[set[str], set[str], list[object]]:
         inspector = inspect(conn)
         tables = set(inspector.get_table_names())
         indexes = {
             i["name"] or ""
-            for t in ("messages", "attempts", "charging_records", "mo_duplicate_keys")
+            for t in (
+                "messages",
+                "attempts",
+                "charging_records",
+                "mo_duplicate_keys",
+                "outbox_jobs",
+            )
             for i in inspector.get_indexes(t)
         }
         context = MigrationContext.configure(conn, opts={"compare_type": True})
@@ -104,6 +110,7 @@ async def test_migrations_upgrade_an_empty_database(database: Database) -> None:
         "aml_reports",
         "aml_attempts",
         "mo_duplicate_keys",
+        "outbox_jobs",
     }
     assert {
         "ix_messages_state_next_attempt_at",
@@ -113,6 +120,9 @@ async def test_migrations_upgrade_an_empty_database(database: Database) -> None:
         "ix_attempts_message_id",
         "ix_charging_records_submission_id",
         "ix_mo_duplicate_keys_until",
+        "ix_outbox_jobs_state_next_attempt_at",
+        "ix_outbox_jobs_state_created_at",
+        "ix_outbox_jobs_group_key",
     } <= indexes
     assert differences == []  # the migration builds exactly the tables of tables.py
 

@@ -1,0 +1,1 @@
+"""One outbox for every HTTP delivery: persisted jobs, POSTed until a 2xx."""

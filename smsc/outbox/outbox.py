@@ -1,0 +1,178 @@
+"""The outbox: applications' MO and delivery reports, kept, then POSTed by the HTTP delivery
+engine until a 2xx (or until the job's time runs out)."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+from smsc.api.metrics import CachedCounter
+from smsc.outbox.engine import Attempted, Claim, HttpDelivery, HttpRequest, RenderError
+from smsc.outbox.jobs import NewOutboxJob, OutboxKind, StoredOutboxJob
+from smsc.service.model import DuplicateKey
+from smsc.service.ports import OutboxStore
+from smsc.settings import OutboxSettings
+
+__all__ = ["Composer", "Outbox", "OutboxMetrics"]
+
+log = logging.getLogger(__name__)
+
+Composer = Callable[[Sequence[StoredOutboxJob]], bytes]
+"""The POSTed body of a job from its rows (one, or a concatenated message's segments)."""
+
+
+class OutboxMetrics:
+    """smsc_outbox_*, by kind and target (the application's name, callback or webhook)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        r = registry
+        self.kept = CachedCounter(
+            "smsc_outbox_kept", "Jobs kept in the outbox, by kind and target", ["kind", "target"],
+            registry=r,
+        )  # fmt: skip
+        self.attempts = CachedCounter(
+            "smsc_outbox_attempts",
+            "POSTs of outbox jobs, by kind, target and outcome (delivered, http_error, "
+            "connect_error, timeout, tls_error, render_error)",
+            ["kind", "target", "outcome"],
+            registry=r,
+        )
+        self.delivered = CachedCounter(
+            "smsc_outbox_delivered",
+            "Outbox jobs delivered (2xx), by kind and target",
+            ["kind", "target"],
+            registry=r,
+        )
+        self.in_flight = Gauge("smsc_outbox_in_flight", "Outbox POSTs in flight", registry=r)
+        self.oldest_pending = Gauge(
+            "smsc_outbox_oldest_pending_seconds",
+            "Age of the oldest undelivered outbox job (0 when none)",
+            registry=r,
+        )
+        self.alerts = Counter(
+            "smsc_outbox_alerts",
+            "Outbox jobs found undelivered longer than outbox.alert_after_s (one per job)",
+            registry=r,
+        )
+
+
+class Outbox:
+    """OutboxSubmitter: `submit` keeps a job (durable on return) and wakes the engine, which
+    POSTs it with `Idempotency-Key` = its id until a 2xx."""
+
+    def __init__(
+        self,
+        store: OutboxStore,
+        settings: OutboxSettings,
+        *,
+        registry: CollectorRegistry | None = None,
+        composers: Mapping[OutboxKind, Composer] | None = None,
+        headers: Mapping[str, Sequence[tuple[str, str]]] | None = None,
+        poll_interval_s: float = 1.0,
+        clock: Callable[[], datetime] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.metrics = OutboxMetrics(registry if registry is not None else CollectorRegistry())
+        self._composers = dict(composers or {})
+        self._headers = {target: tuple(lines) for target, lines in (headers or {}).items()}
+        """Headers by target (an application's auth_header): from the configuration, never
+        from the database."""
+        longest = 60.0  # the longest timeout_ms the configuration allows in practice
+        self._engine = HttpDelivery[StoredOutboxJob](
+            store,
+            self,
+            name="outbox",
+            alert_after_s=settings.alert_after_s,
+            retry_initial_s=settings.retry_initial_ms / 1000,
+            retry_max_s=settings.retry_max_ms / 1000,
+            max_in_flight=settings.max_in_flight,
+            poll_interval_s=poll_interval_s,
+            lease_s=longest + 30.0,
+            clock=clock,
+            rng=rng,
+        )
+
+    async def start(self) -> None:
+        await self._engine.start()
+
+    async def stop(self, *, grace_s: float = 2.0) -> None:
+        await self._engine.stop(grace_s=grace_s)
+
+    async def submit(self, job: NewOutboxJob, duplicate: DuplicateKey | None = None) -> int:
+        """Keep the job (its MO's duplicate key in the same transaction); wake the engine."""
+        job_id = await self.store.add(job, duplicate)
+        self.metrics.kept.labels(job.kind.value, job.target).inc()
+        self._engine.wake()
+        return job_id
+
+    def wake(self) -> None:
+        self._engine.wake()
+
+    # -- DeliveryKind ---------------------------------------------------------------------------
+
+    def claim_of(self, job: StoredOutboxJob) -> Claim:
+        return Claim(job.id, job.attempts, job.job.created_at, job.job.target)
+
+    async def request_of(self, job: StoredOutboxJob) -> HttpRequest:
+        new = job.job
+        rows: Sequence[StoredOutboxJob] = (job,)
+        if new.group_key is not None and new.group_size > 1:
+            rows = [row for row in await self.store.group(new.group_key) if row.id >= job.id]
+            if not rows or rows[0].id != job.id:
+                rows = [job, *rows]
+        composer = self._composers.get(new.kind)
+        try:
+            body = new.body if composer is None else composer(rows)
+        except (ValueError, KeyError, TypeError) as exc:
+            raise RenderError(f"{type(exc).__name__}: {exc}") from exc
+        return HttpRequest(
+            new.url,
+            body,
+            new.content_type,
+            self._headers.get(new.target, ()),
+            new.timeout_ms / 1000,
+            new.verify_tls,
+            new.target,
+        )
+
+    def attempted(self, job: StoredOutboxJob, attempt: Attempted) -> None:
+        kind, target = job.job.kind.value, job.job.target
+        self.metrics.attempts.labels(kind, target, attempt.outcome).inc()
+        if attempt.ok:
+            self.metrics.delivered.labels(kind, target).inc()
+            log.info("outbox: %s job %d delivered to %s", kind, job.id, target)
+        else:
+            log.warning(
+                "outbox: %s job %d to %s failed (attempt %d): %s",
+                kind,
+                job.id,
+                target,
+                job.attempts + 1,
+                attempt.error,
+            )
+
+    async def overdue(self, job_id: int, now: datetime) -> None:
+        self.metrics.alerts.inc()
+        stored = await self.store.get(job_id)
+        if stored is None:
+            return
+        log.error(
+            "outbox: ALERT %s job %d to %s undelivered after %.0f s (%d attempts, last: %s)",
+            stored.job.kind.value,
+            job_id,
+            stored.job.target,
+            (now - stored.job.created_at).total_seconds(),
+            stored.attempts,
+            stored.last_error or stored.last_http_status,
+        )
+
+    def in_flight_count(self, count: int) -> None:
+        self.metrics.in_flight.set(count)
+
+    def oldest_pending(self, age_s: float) -> None:
+        self.metrics.oldest_pending.set(age_s)
