@@ -130,6 +130,15 @@ class NumberRefused(SmscError):  # noqa: N818 (the name its callers use, an outc
 
 def normalise(digits: str, ton: int, npi: int, plan: DiallingPlan) -> Number:
     """TS 23.040 §9.1.2.5: the TP/RP address (digits, TON, NPI) as the plan's number."""
+    if (  # the common case first: an international E.164 number, as most handsets send
+        ton == 1
+        and npi == 1
+        and 0 < len(digits) <= MAX_E164_DIGITS
+        and digits.isdigit()
+        and digits.isascii()
+        and digits[0] != "0"
+    ):
+        return Number(digits, NumberKind.E164)
     if ton == TypeOfNumber.ALPHANUMERIC:
         raise NumberRefused(NumberRefusal.ALPHANUMERIC, "an alphanumeric address (TON 5)")
     rule = _TON_RULES.get(ton)

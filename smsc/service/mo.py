@@ -87,6 +87,8 @@ class _Mo:
     """Where the MO goes instead of a handset (routing.applications)."""
     short_code: bool = False
     """The recipient is a short code of the dialling plan, not an E.164 number."""
+    emergency: bool = False
+    """The TP-DA, as dialled, is an emergency number of the serving country."""
 
 
 @runtime_checkable
@@ -242,7 +244,10 @@ class MoService:
         destination = tpdu.destination
         application: ApplicationRoute | None = None
         short_code = False
-        if not destination.is_alphanumeric and self._dials_emergency(destination.value, verdict):
+        emergency = not destination.is_alphanumeric and self._dials_emergency(
+            destination.value, verdict
+        )
+        if emergency:
             recipient = destination.value  # recognised as dialled, before the dialling plan
         else:
             try:
@@ -303,7 +308,9 @@ class MoService:
             visited_plmn=visited,
             duplicate=self._duplicate_of(msisdn, message.message_reference, message.user_data, now),
         )
-        mo = _Mo(event, ue_identity, stored, tpdu, pani, verdict, now, application, short_code)
+        mo = _Mo(
+            event, ue_identity, stored, tpdu, pani, verdict, now, application, short_code, emergency
+        )
         if self.duplicates is not None:
             if self._seen_now is None:
                 self._spawn(self._deduplicate(mo))
@@ -335,8 +342,9 @@ class MoService:
             return
         self._store(mo.event, mo.ue_identity, mo.stored, mo.now, mo)
 
-    def _is_emergency(self, mo: _Mo) -> bool:
-        return mo.application is None and self._dials_emergency(mo.stored.recipient, mo.verdict)
+    @staticmethod
+    def _is_emergency(mo: _Mo) -> bool:
+        return mo.emergency
 
     def _dials_emergency(self, digits: str, verdict: RoamingVerdict) -> bool:
         return self.emergency is not None and self.emergency.is_emergency(

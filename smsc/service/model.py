@@ -134,6 +134,8 @@ class StoredMessage:
     updated_at: datetime | None = None
     delivered_at: datetime | None = None
     history: tuple[Attempt, ...] = field(default=())
+    more_queued: bool = False
+    """Set by a claim: the recipient has more messages queued behind this one (TP-MMS)."""
 
 
 @dataclass(frozen=True, slots=True)

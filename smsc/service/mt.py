@@ -263,7 +263,6 @@ class MtService:
         since = self.clock()
         messages = await self.store.claim_heads(idle, now)
         claimed = len(messages)
-        more = await self.store.queued_behind([m.message.recipient for m in messages])
         for started, message in enumerate(messages, 1):
             try:
                 route = await self.route(message.message.recipient)
@@ -273,7 +272,7 @@ class MtService:
                 if route is None or not route.targets:
                     deferrals.append(self._defer(message, now, since))
                 else:
-                    await self._start(message, route, now, message.message.recipient in more)
+                    await self._start(message, route, now, message.more_queued)
             if not started % _STARTS_PER_TURN:
                 await asyncio.sleep(0)  # let answers and MO in between: no long loop stalls
         if deferrals:  # concurrently: their writes share group commits

@@ -49,9 +49,6 @@ class MessageStore(Protocol):
     async def get_submission(self, submission_id: str) -> list[StoredMessage]:
         """Every segment of one submission, in segment order."""
 
-    async def queued_behind(self, recipients: Sequence[str]) -> set[str]:
-        """Those of `recipients` with a queued message: TP-MMS "more messages waiting"."""
-
     async def due_recipients(self, now: datetime, limit: int) -> list[str]:
         """Recipients with a queued message due at `now`, oldest first."""
 
@@ -66,7 +63,8 @@ class MessageStore(Protocol):
         """
 
     async def claim_heads(self, recipients: Sequence[str], now: datetime) -> list[StoredMessage]:
-        """`claim_next` for several recipients at once (one statement on SQL); oldest first."""
+        """`claim_next` for several recipients at once (one statement on SQL); oldest first,
+        each with `more_queued` set when its recipient has more queued behind it."""
 
     async def record_attempt(
         self,

@@ -127,16 +127,6 @@ class MemoryMessageStore:
         found.sort(key=lambda r: r.id)
         return [record.snapshot() for record in found[:limit]]
 
-    async def queued_behind(self, recipients: Sequence[str]) -> set[str]:
-        """Those of `recipients` with a queued message (behind a head being delivered)."""
-        self._require_open()
-        wanted = set(recipients)
-        return {
-            r.message.recipient
-            for r in self._records.values()
-            if r.state is MessageState.QUEUED and r.message.recipient in wanted
-        }
-
     async def get_submission(self, submission_id: str) -> list[StoredMessage]:
         """Every segment of one submission, in segment order."""
         self._require_open()
@@ -168,7 +158,11 @@ class MemoryMessageStore:
     async def claim_heads(self, recipients: Sequence[str], now: datetime) -> list[StoredMessage]:
         """`claim_next` for several recipients; oldest first."""
         claimed = [await self.claim_next(recipient, now) for recipient in dict.fromkeys(recipients)]
-        return sorted((m for m in claimed if m is not None), key=lambda m: m.id)
+        heads = sorted((m for m in claimed if m is not None), key=lambda m: m.id)
+        queued = {
+            r.message.recipient for r in self._records.values() if r.state is MessageState.QUEUED
+        }
+        return [replace(m, more_queued=m.message.recipient in queued) for m in heads]
 
     async def release_recipient(self, recipient: str, now: datetime) -> int:
         """The recipient's queued messages waiting past `now` become due now; returns how many."""

@@ -162,6 +162,9 @@ _REQUEUE = (
     .where(_table.c.state == _DELIVERING)
     .values(state=_PENDING, next_attempt_at=None, lease_until=None)
 )
+_ANY_OPEN = (
+    select(_table.c.id).where(_table.c.state.in_((_HELD, _MERGED, _PENDING, _DELIVERING))).limit(1)
+)
 _GET = select(_table).where(_table.c.id == bindparam("b_id"))
 _BY_DEDUPE_KEY = select(_table.c.id).where(_table.c.dedupe_key == bindparam("b_key"))
 _GROUP = select(_table).where(_table.c.group_key == bindparam("b_group")).order_by(_table.c.id)
@@ -235,6 +238,9 @@ class SqlOutboxStore:
         `limit` due jobs to delivering, oldest first."""
         self._require_open()
         now = to_utc(now)
+        async with self._read() as conn:  # an empty outbox costs a read, not a write
+            if (await conn.execute(_ANY_OPEN)).first() is None:
+                return []
         async with self._write() as conn:
             await conn.execute(_EXPIRE, {"b_now": now})
             ready = (await conn.execute(_READY_GROUPS, {"b_cutoff": now - self._reassembly})).all()

@@ -6,11 +6,21 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, DisconnectionError
@@ -107,7 +117,7 @@ def _build_claim() -> Any:
     )
 
 
-def _build_claim_heads() -> Any:
+def _build_claim_heads(*, more_queued: bool) -> Any:
     """UPDATE the heads of several recipients to delivering where queued and due (one statement).
 
     The heads and the locked candidates are CTEs, the heads materialised: as plain IN
@@ -137,12 +147,21 @@ def _build_claim_heads() -> Any:
         .with_for_update(skip_locked=True)
         .cte("candidates")
     )
-    return (
+    claim = (
         update(messages)
         .where(messages.c.id.in_(select(candidates.c.id)), messages.c.state == _QUEUED)
         .values(state=_DELIVERING, attempts=messages.c.attempts + 1, updated_at=now)
-        .returning(*messages.c)
     )
+    if not more_queued:
+        return claim.returning(*messages.c)
+    # PostgreSQL: whether more are queued behind each head, in the RETURNING (no query of its
+    # own). Written out, as SQLAlchemy would render the correlated columns unqualified.
+    behind: Any = literal_column(
+        f"EXISTS (SELECT 1 FROM {messages.name} AS behind"
+        f" WHERE behind.recipient = {messages.name}.recipient"
+        f" AND behind.state = '{_QUEUED}' AND behind.id <> {messages.name}.id)"
+    ).label("more_queued")
+    return claim.returning(*messages.c, behind)
 
 
 def _build_due_recipients() -> Any:
@@ -187,7 +206,18 @@ _UNAVAILABLE = (DBAPIError, DisconnectionError, PoolTimeoutError, OSError)
 """Library errors meaning the database failed us (bugs such as CompileError propagate)."""
 
 _CLAIM = _build_claim()
-_CLAIM_HEADS = _build_claim_heads()
+_CLAIM_HEADS = _build_claim_heads(more_queued=True)
+_CLAIM_HEADS_SQLITE = _build_claim_heads(more_queued=False)
+"""SQLite evaluates a correlated subquery in RETURNING without the index (measured: 130 ms
+instead of 12 ms for 100 heads among 50,000 messages): it asks `_QUEUED_AMONG` after."""
+_QUEUED_AMONG = (
+    select(messages.c.recipient)
+    .where(
+        messages.c.recipient.in_(bindparam("b_recipients", expanding=True)),
+        messages.c.state == _QUEUED,
+    )
+    .distinct()
+)
 _DUE_RECIPIENTS = _build_due_recipients()
 _RELEASE = _build_release()
 _GET = select(messages).where(messages.c.id == bindparam("id"))
@@ -365,21 +395,6 @@ class SqlMessageStore:
             rows = (await conn.execute(query)).mappings().all()
         return [stored_message(row) for row in rows]
 
-    async def queued_behind(self, recipients: Sequence[str]) -> set[str]:
-        """Those of `recipients` with a queued message (behind a head being delivered)."""
-        if not recipients:
-            return set()
-        query = (
-            select(messages.c.recipient)
-            .where(
-                messages.c.recipient.in_(list(recipients)),
-                messages.c.state == MessageState.QUEUED.value,
-            )
-            .distinct()
-        )
-        async with self._connect() as conn:
-            return {row[0] for row in (await conn.execute(query)).all()}
-
     async def get_submission(self, submission_id: str) -> list[StoredMessage]:
         """Every segment of one submission, in segment order."""
         async with self._connect() as conn:
@@ -426,8 +441,19 @@ class SqlMessageStore:
             return []
         params = {"b_recipients": list(recipients), "b_now": to_utc(now)}
         async with self._write() as conn:
-            rows = (await conn.execute(_CLAIM_HEADS, params)).mappings().all()
-        claimed = [stored_message(row) for row in rows]
+            if not self._sqlite:
+                rows = (await conn.execute(_CLAIM_HEADS, params)).mappings().all()
+                more = {row["recipient"] for row in rows if row["more_queued"]}
+            else:
+                rows = (await conn.execute(_CLAIM_HEADS_SQLITE, params)).mappings().all()
+                claimed_recipients = [row["recipient"] for row in rows]
+                more = set()
+                if claimed_recipients:
+                    among = {"b_recipients": claimed_recipients}
+                    more = set((await conn.execute(_QUEUED_AMONG, among)).scalars())
+        claimed = [
+            replace(stored_message(row), more_queued=row["recipient"] in more) for row in rows
+        ]
         claimed.sort(key=lambda m: m.id)
         return claimed
 

@@ -46,3 +46,21 @@ async def test_claims_only_each_recipients_head_when_queued_and_due(
 async def test_no_recipients_claims_nothing(store: MessageStore, make_message: Make) -> None:
     await store.add_many([make_message(recipient=ALICE)])
     assert await store.claim_heads([], T0) == []
+
+
+async def test_a_claim_says_whether_more_are_queued_behind_the_head(
+    store: MessageStore, make_message: Make
+) -> None:
+    """TS 23.040 §9.2.3.2 TP-MMS: Alice has a second message queued, Bob has not."""
+    await store.add_many(
+        [
+            make_message(recipient=ALICE),
+            make_message(recipient=BOB),
+            make_message(recipient=ALICE),
+        ]
+    )
+    claimed = await store.claim_heads([ALICE, BOB], T0)
+    assert {(m.message.recipient, m.more_queued) for m in claimed} == {
+        (ALICE, True),
+        (BOB, False),
+    }
