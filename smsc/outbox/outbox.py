@@ -72,11 +72,14 @@ class Outbox:
         registry: CollectorRegistry | None = None,
         composers: Mapping[OutboxKind, Composer] | None = None,
         headers: Mapping[str, Sequence[tuple[str, str]]] | None = None,
-        poll_interval_s: float = 1.0,
+        poll_interval_s: float = 5.0,
         clock: Callable[[], datetime] | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.store = store
+        """A new job wakes the engine at once, and so does each retry time; the poll
+        (`poll_interval_s`) only finds other instances' expired leases, expiries and groups
+        whose reassembly time ran out."""
         self.metrics = OutboxMetrics(registry if registry is not None else CollectorRegistry())
         self._composers = dict(composers or {})
         self._headers = {target: tuple(lines) for target, lines in (headers or {}).items()}
