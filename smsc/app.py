@@ -414,6 +414,7 @@ class Application:
     async def _refresh_gauges(self) -> None:
         for state, count in (await self.store.count_by_state()).items():
             self.metrics.queue_depth.labels(str(state)).set(count)
+        await self.outbox.refresh_gauges()
         if self.transport is not None:
             counters = self.transport.endpoint.counters
             self.metrics.sip_transactions.labels("server").set(

@@ -48,6 +48,12 @@ class OutboxMetrics:
             registry=r,
         )
         self.in_flight = Gauge("smsc_outbox_in_flight", "Outbox POSTs in flight", registry=r)
+        self.jobs = Gauge(
+            "smsc_outbox_jobs",
+            "Outbox jobs by kind and state (held, pending, delivering, delivered, expired)",
+            ["kind", "state"],
+            registry=r,
+        )
         self.oldest_pending = Gauge(
             "smsc_outbox_oldest_pending_seconds",
             "Age of the oldest undelivered outbox job (0 when none)",
@@ -115,6 +121,11 @@ class Outbox:
 
     def wake(self) -> None:
         self._engine.wake()
+
+    async def refresh_gauges(self) -> None:
+        """smsc_outbox_jobs from the store (called with the other gauges, not per job)."""
+        for (kind, state), count in (await self.store.counts()).items():
+            self.metrics.jobs.labels(kind, state).set(count)
 
     # -- DeliveryKind ---------------------------------------------------------------------------
 

@@ -256,6 +256,8 @@ async def test_a_short_code_reaches_its_application_which_replies_through_the_ap
         async with aiohttp.ClientSession() as http:
             metrics = await (await http.get(f"{http_base(app)}/metrics")).text()
         assert 'smsc_mo_to_application_total{application="weather"} 1.0' in metrics
+        assert 'smsc_outbox_jobs{kind="application",state="delivered"} 1.0' in metrics
+        assert 'smsc_outbox_delivered_total{kind="application",target="weather"} 1.0' in metrics
     finally:
         scscf.close()
 
