@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from smsc.sms.address import Address
 from smsc.sms.constants import Alphabet, RpMessageType, TpFailureCause
 from smsc.sms.rp import RpAck, RpData, RpError, decode_rp
-from smsc.sms.sc_pdus import bare_ack, deliver_from_submit, mt_rp_data, submit_ack, submit_error
+from smsc.sms.sc_pdus import (
+    bare_ack,
+    deliver_from_submit,
+    mt_rp_data,
+    submit_ack,
+    submit_error,
+    with_more_messages,
+)
 from smsc.sms.tp import SmsDeliver, SmsSubmit, SmsSubmitReport, decode_tpdu, encode_tpdu
 from smsc.sms.user_data import make_user_data
 
@@ -63,3 +70,21 @@ def test_filled_rp_da_quirk() -> None:
     message = decode_rp(body)
     assert isinstance(message, RpData)
     assert message.destination == Address("4917")
+
+
+def test_tp_mms_of_a_stored_tpdu_follows_the_queue() -> None:
+    """TS 23.040 §9.2.3.2: bit 2 of the first octet is 0 while more messages are waiting."""
+    report = bytes((0x06, 0x42)) + bytes(20)  # SMS-STATUS-REPORT, TP-MMS "no more"
+    assert with_more_messages(report, True)[0] == 0x02
+    assert with_more_messages(report, False)[0] == 0x06
+    assert with_more_messages(with_more_messages(report, True), False) == report
+    assert with_more_messages(b"", True) == b""
+    submit = decode_tpdu(
+        bytes.fromhex("0100" + "0b919471011232f5" + "0000" + "04d4f29c0e"),
+        RpMessageType.RP_DATA_MS_TO_N,
+    )
+    assert isinstance(submit, SmsSubmit)
+    scts = datetime(2026, 12, 5, 10, 0, tzinfo=UTC)
+    deliver = deliver_from_submit(submit, Address("491710000001"), scts, more_messages=True)
+    assert deliver.no_more_messages is False
+    assert encode_tpdu(deliver)[0] & 0x04 == 0
