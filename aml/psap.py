@@ -134,6 +134,7 @@ class PsapDelivery:
         poll_interval_s: float = 1.0,
         monitor_interval_s: float | None = None,
         requeue_on_start: bool = True,
+        on_internal_error: Callable[[], None] | None = None,
         clock: Callable[[], datetime] | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -155,6 +156,7 @@ class PsapDelivery:
             monitor_interval_s=monitor_interval_s,
             requeue_on_start=requeue_on_start,
             lease_s=max(longest, 2.0) + 30.0,
+            on_internal_error=on_internal_error,
             clock=clock,
             rng=rng,
         )

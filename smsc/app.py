@@ -84,6 +84,10 @@ class Application:
                 for application in settings.routing.applications
                 if application.auth_header is not None
             },
+            # alone on its database, what a stopped process left delivering is due at start;
+            # with other instances, when its lease runs out (a live one may be POSTing it)
+            requeue_on_start=settings.storage.redis_url is None,
+            on_internal_error=self.metrics.internal_errors.labels("outbox").inc,
         )
         self.next_hops = NextHops(
             DnsResolver(settings.sip.dns_servers),
@@ -163,6 +167,7 @@ class Application:
             alert_after_s=settings.aml.alert_after_s,
             retry_initial_s=settings.aml.retry_initial_ms / 1000,
             retry_max_s=settings.aml.retry_max_ms / 1000,
+            on_internal_error=self.metrics.internal_errors.labels("aml").inc,
         )
         await self.psap_delivery.start()
         await self.outbox.start()

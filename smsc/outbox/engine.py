@@ -166,6 +166,7 @@ class HttpDelivery(Generic[J]):
         monitor_interval_s: float | None = None,
         requeue_on_start: bool = True,
         lease_s: float = 60.0,
+        on_internal_error: Callable[[], None] | None = None,
         clock: Callable[[], datetime] | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -190,6 +191,8 @@ class HttpDelivery(Generic[J]):
         self._requeue_on_start = requeue_on_start
         self._lease_s = lease_s
         """A claim outlives the slowest POST; then a crashed claimer's jobs are claimed again."""
+        self._on_internal_error = on_internal_error or (lambda: None)
+        """Counts what a loop's top-level handler caught (smsc_internal_errors_total)."""
         self._clock = clock or (lambda: datetime.now(UTC))
         self._rng = rng or random.Random()
         self._session: aiohttp.ClientSession | None = None
@@ -263,31 +266,39 @@ class HttpDelivery(Generic[J]):
         """Claim due jobs while there is room in flight; sleep until woken or polled."""
         failures = 0
         while self._running:
-            self._wake.clear()
-            room = self._max_in_flight - len(self._in_flight)
-            claimed: list[J] = []
-            if room > 0:
-                try:
-                    claimed = await self._queue.claim_due(
-                        self._clock(), room, lease_s=self._lease_s
-                    )
-                    failures = 0
-                except StoreError as exc:
-                    failures += 1
-                    delay = self._backoff(failures)
-                    log.error("%s: cannot claim jobs (%s); again in %.1f s", self.name, exc, delay)
-                    await self._sleep_or_wake(delay)
-                    continue
-            for job in claimed:
-                claim = self._kind.claim_of(job)
-                task = asyncio.create_task(
-                    self._deliver(job, claim), name=f"{self.name}-{claim.id}"
-                )
-                self._in_flight[claim.id] = task
-                self._kind.in_flight_count(len(self._in_flight))
-            if len(claimed) == room and room > 0:
-                continue  # perhaps more are due; the room is gone anyway if they were
-            await self._sleep_or_wake(self._poll_interval_s)
+            try:
+                more = await self._claim_and_start()
+                failures = 0
+            except StoreError as exc:
+                failures += 1
+                delay = self._backoff(failures)
+                log.error("%s: cannot claim jobs (%s); again in %.1f s", self.name, exc, delay)
+                await self._sleep_or_wake(delay)
+                continue
+            except Exception:  # the claim loop's one top-level handler: it must not die
+                failures += 1
+                self._on_internal_error()
+                delay = self._backoff(failures)
+                log.exception("%s: claim pass failed; again in %.1f s", self.name, delay)
+                await self._sleep_or_wake(delay)
+                continue
+            if not more:
+                await self._sleep_or_wake(self._poll_interval_s)
+
+    async def _claim_and_start(self) -> bool:
+        """Claim what fits in flight and start its POSTs; True when more may be due now."""
+        self._wake.clear()
+        room = self._max_in_flight - len(self._in_flight)
+        if room <= 0:
+            return False  # a POST that ends wakes the loop
+        claimed = await self._queue.claim_due(self._clock(), room, lease_s=self._lease_s)
+        for job in claimed:
+            claim = self._kind.claim_of(job)
+            task = asyncio.create_task(self._deliver(job, claim), name=f"{self.name}-{claim.id}")
+            self._in_flight[claim.id] = task
+        if claimed:
+            self._kind.in_flight_count(len(self._in_flight))
+        return len(claimed) == room  # perhaps more are due; the room is gone anyway if they were
 
     async def _sleep_or_wake(self, delay: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -300,6 +311,9 @@ class HttpDelivery(Generic[J]):
                 await self._check_overdue()
             except StoreError as exc:
                 log.error("%s: cannot check for overdue jobs: %s", self.name, exc)
+            except Exception:  # the monitor's one top-level handler: it must not die
+                self._on_internal_error()
+                log.exception("%s: overdue check failed", self.name)
             await asyncio.sleep(self._monitor_interval_s)
 
     async def _check_overdue(self) -> None:
@@ -323,39 +337,53 @@ class HttpDelivery(Generic[J]):
     # -- one delivery ---------------------------------------------------------------------------
 
     async def _deliver(self, job: J, claim: Claim) -> None:
-        """POST one claimed job and record the outcome; never raises."""
+        """POST one claimed job and record the outcome; never raises.
+
+        An unexpected failure (a bug) is logged and counted; the job stays in delivering until
+        its lease runs out, then it is claimed again.
+        """
         try:
-            status: int | None = None
-            error: str | None = None
-            try:
-                request = await self._kind.request_of(job)
-            except RenderError as exc:
-                log.error("%s: cannot make the body of job %d: %s", self.name, claim.id, exc)
-                outcome, error = "render_error", f"render: {exc}"
-            else:
-                try:
-                    answer = await self._post(request, claim.id)
-                except Unreachable as exc:
-                    outcome, error = exc.outcome, str(exc)
-                else:
-                    status = answer.status
-                    if 200 <= status < 300:
-                        outcome = "delivered"
-                    else:
-                        outcome = "http_error"
-                        text = answer.body[:_ERROR_BODY_CHARS].decode("utf-8", "replace")
-                        error = f"HTTP {status}: {text}".strip()
-            at = self._clock()
-            ok = outcome == "delivered"
-            next_at = None if ok else at + timedelta(seconds=self._backoff(claim.attempts + 1))
-            self._kind.attempted(job, Attempted(claim, at, outcome, status, error, next_at))
-            await self._record(claim.id, at, ok, status=status, error=error, next_at=next_at)
-            if next_at is not None:
-                self._wake_at(next_at)
+            await self._attempt(job, claim)
+        except Exception:  # the one top-level handler of a job's delivery task
+            self._on_internal_error()
+            log.exception("%s: delivery of job %d failed", self.name, claim.id)
         finally:
             self._in_flight.pop(claim.id, None)
             self._kind.in_flight_count(len(self._in_flight))
             self._wake.set()
+
+    async def _attempt(self, job: J, claim: Claim) -> None:
+        """Make the request, POST it, count and record the outcome."""
+        status: int | None = None
+        error: str | None = None
+        try:
+            request = await self._kind.request_of(job)
+        except RenderError as exc:
+            log.error("%s: cannot make the body of job %d: %s", self.name, claim.id, exc)
+            outcome, error = "render_error", f"render: {exc}"
+        except StoreError as exc:  # the rows a body is made of could not be read
+            log.error("%s: cannot make the body of job %d: %s", self.name, claim.id, exc)
+            outcome, error = "render_error", f"store: {exc}"
+        else:
+            try:
+                answer = await self._post(request, claim.id)
+            except Unreachable as exc:
+                outcome, error = exc.outcome, str(exc)
+            else:
+                status = answer.status
+                if 200 <= status < 300:
+                    outcome = "delivered"
+                else:
+                    outcome = "http_error"
+                    text = answer.body[:_ERROR_BODY_CHARS].decode("utf-8", "replace")
+                    error = f"HTTP {status}: {text}".strip()
+        at = self._clock()
+        ok = outcome == "delivered"
+        next_at = None if ok else at + timedelta(seconds=self._backoff(claim.attempts + 1))
+        self._kind.attempted(job, Attempted(claim, at, outcome, status, error, next_at))
+        await self._record(claim.id, at, ok, status=status, error=error, next_at=next_at)
+        if next_at is not None:
+            self._wake_at(next_at)
 
     async def _post(self, request: HttpRequest, job_id: int) -> _Answer:
         """POST and read the answer; library errors become Unreachable."""

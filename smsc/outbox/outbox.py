@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from smsc.api.metrics import CachedCounter
 from smsc.outbox.engine import Attempted, Claim, HttpDelivery, HttpRequest, RenderError
-from smsc.outbox.jobs import NewOutboxJob, OutboxKind, StoredOutboxJob
+from smsc.outbox.jobs import NewOutboxJob, OutboxKind, OutboxState, StoredOutboxJob
 from smsc.service.model import DuplicateKey
 from smsc.service.ports import OutboxStore
 from smsc.settings import OutboxSettings
@@ -79,13 +79,19 @@ class Outbox:
         composers: Mapping[OutboxKind, Composer] | None = None,
         headers: Mapping[str, Sequence[tuple[str, str]]] | None = None,
         poll_interval_s: float = 5.0,
+        requeue_on_start: bool = True,
+        on_internal_error: Callable[[], None] | None = None,
         clock: Callable[[], datetime] | None = None,
         rng: random.Random | None = None,
     ) -> None:
         self.store = store
         """A new job wakes the engine at once, and so does each retry time; the poll
         (`poll_interval_s`) only finds other instances' expired leases, expiries and groups
-        whose reassembly time ran out."""
+        whose reassembly time ran out. `requeue_on_start` makes every job left in delivering
+        due at start: right for an instance alone on its database; with others (PostgreSQL)
+        pass False, and a dead instance's jobs come back when their lease runs out instead of
+        being sent twice while a live one POSTs them. `on_internal_error` counts what the
+        engine's top-level handlers catch."""
         self.metrics = OutboxMetrics(registry if registry is not None else CollectorRegistry())
         self._composers = dict(composers or {})
         self._headers = {target: tuple(lines) for target, lines in (headers or {}).items()}
@@ -101,7 +107,9 @@ class Outbox:
             retry_max_s=settings.retry_max_ms / 1000,
             max_in_flight=settings.max_in_flight,
             poll_interval_s=poll_interval_s,
+            requeue_on_start=requeue_on_start,
             lease_s=longest + 30.0,
+            on_internal_error=on_internal_error,
             clock=clock,
             rng=rng,
         )
@@ -136,9 +144,7 @@ class Outbox:
         new = job.job
         rows: Sequence[StoredOutboxJob] = (job,)
         if new.group_key is not None and new.group_size > 1:
-            rows = [row for row in await self.store.group(new.group_key) if row.id >= job.id]
-            if not rows or rows[0].id != job.id:
-                rows = [job, *rows]
+            rows = _carried_by(job, await self.store.group(new.group_key))
         composer = self._composers.get(new.kind)
         try:
             body = new.body if composer is None else composer(rows)
@@ -190,3 +196,17 @@ class Outbox:
 
     def oldest_pending(self, age_s: float) -> None:
         self.metrics.oldest_pending.set(age_s)
+
+
+def _carried_by(lead: StoredOutboxJob, group: Sequence[StoredOutboxJob]) -> list[StoredOutboxJob]:
+    """The rows one POST of a group carries: the lead and the segments merged into it, i.e. the
+    merged rows (shown held) after it up to the next lead of the same group (segments that came
+    after the reassembly time went with what had come are sent under a lead of their own)."""
+    carried = [lead]
+    for row in sorted(group, key=lambda r: r.id):
+        if row.id <= lead.id:
+            continue
+        if row.state is not OutboxState.HELD:
+            break
+        carried.append(row)
+    return carried

@@ -48,10 +48,9 @@ class MemoryOutboxStore:
             until = self._keys.get(duplicate.key)
             if until is not None and until > created:
                 raise DuplicateMessageError(duplicate.key)
+            self._keys[duplicate.key] = to_utc(duplicate.until)  # taken, as the SQL store does
         if job.dedupe_key is not None and job.dedupe_key in self._dedupe:
             return self._dedupe[job.dedupe_key]
-        if duplicate is not None:
-            self._keys[duplicate.key] = to_utc(duplicate.until)
         job_id = self._next_id
         self._next_id += 1
         held = job.group_key is not None and job.group_size > 1
@@ -144,8 +143,13 @@ class MemoryOutboxStore:
         )
         key = stored.job.group_key
         if ok and key is not None:
-            for other in self._rows.values():
-                if other.merged and other.job.job.group_key == key:
+            for other_id in sorted(i for i in self._rows if i > job_id):
+                other = self._rows[other_id]
+                if other.job.job.group_key != key:
+                    continue
+                if other.job.state in _UNDELIVERED:
+                    break  # the next lead: what follows is carried by it
+                if other.merged:
                     other.merged = False
                     other.job = replace(other.job, state=OutboxState.DELIVERED, delivered_at=at)
 

@@ -148,9 +148,24 @@ _RECORD = (
     )
     .returning(_table.c.group_key, _table.c.state)
 )
+_later_lead = _table.alias("later_lead")
+_NEXT_LEAD = (
+    select(func.min(_later_lead.c.id))
+    .where(
+        _later_lead.c.group_key == bindparam("b_group"),
+        _later_lead.c.id > bindparam("b_id"),
+        _later_lead.c.state.in_(_UNDELIVERED),
+    )
+    .scalar_subquery()
+)
 _DELIVER_MERGED = (
     update(_table)
-    .where(_table.c.group_key == bindparam("b_group"), _table.c.state == _MERGED)
+    .where(
+        _table.c.group_key == bindparam("b_group"),
+        _table.c.state == _MERGED,
+        _table.c.id > bindparam("b_id"),
+        or_(_NEXT_LEAD.is_(None), _table.c.id < _NEXT_LEAD),
+    )
     .values(
         state=_DELIVERED,
         delivered_at=bindparam("b_at", type_=UtcDateTime()),
@@ -264,8 +279,10 @@ class SqlOutboxStore:
         error: str | None = None,
         next_attempt_at: datetime | None = None,
     ) -> None:
-        """One attempt: ok -> delivered (with the segments its POST carried), else pending
-        again, due at `next_attempt_at`; a job delivered or expired meanwhile stays so."""
+        """One attempt: ok -> delivered (with the segments its POST carried: the merged rows
+        after it up to the group's next undelivered lead, if late segments made one), else
+        pending again, due at `next_attempt_at`; a job delivered or expired meanwhile stays
+        so."""
         self._require_open()
         at = to_utc(at)
         async with self._write() as conn:
@@ -286,7 +303,8 @@ class SqlOutboxStore:
             }
             await conn.execute(_RECORD, params)
             if ok and current["group_key"] is not None:
-                await conn.execute(_DELIVER_MERGED, {"b_group": current["group_key"], "b_at": at})
+                carried = {"b_group": current["group_key"], "b_id": job_id, "b_at": at}
+                await conn.execute(_DELIVER_MERGED, carried)
 
     async def requeue_delivering(self) -> int:
         """Jobs left in delivering (by a stopped process) are due again."""

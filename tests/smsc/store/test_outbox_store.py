@@ -136,6 +136,35 @@ async def test_an_incomplete_group_goes_after_the_reassembly_time(outbox: Outbox
     assert len(await outbox.group("g2")) == 3
 
 
+async def test_late_segments_go_under_their_own_lead_and_are_not_delivered_by_the_first(
+    outbox: OutboxStore,
+) -> None:
+    """Parts 1-2 of 4 go after the reassembly time; parts 3-4 come later still and go under a
+    lead of their own: the first lead's 2xx delivers only what it carried."""
+    first = await outbox.add(part("g4", 1, size=4))
+    second = await outbox.add(part("g4", 2, size=4))
+    (lead,) = await outbox.claim_due(T0 + timedelta(seconds=60), 10, lease_s=30)
+    assert lead.id == first
+    retry = T0 + timedelta(hours=1)
+    await outbox.record_attempt(first, T0, False, http_status=503, next_attempt_at=retry)
+    late = T0 + timedelta(seconds=100)
+    third = await outbox.add(replace(part("g4", 3, size=4), created_at=late))
+    fourth = await outbox.add(replace(part("g4", 4, size=4), created_at=late))
+    (late_lead,) = await outbox.claim_due(late + timedelta(seconds=60), 10, lease_s=30)
+    assert late_lead.id == third
+    await outbox.record_attempt(first, late, True, http_status=200)
+    states = {i: (await outbox.get(i)) for i in (first, second, third, fourth)}
+    assert {i: s.state for i, s in states.items() if s is not None} == {
+        first: OutboxState.DELIVERED,
+        second: OutboxState.DELIVERED,
+        third: OutboxState.DELIVERING,
+        fourth: OutboxState.HELD,  # carried by `third`, not by `first`
+    }
+    await outbox.record_attempt(third, late, True, http_status=200)
+    carried = await outbox.get(fourth)
+    assert carried is not None and carried.state is OutboxState.DELIVERED
+
+
 async def test_a_job_past_its_time_expires_unsent(outbox: OutboxStore) -> None:
     job_id = await outbox.add(replace(JOB, expires_at=T0 + timedelta(seconds=10)))
     assert await outbox.claim_due(T0 + timedelta(seconds=10), 10, lease_s=30) == []
