@@ -37,7 +37,10 @@ from smsc.sip.events import (
     TransactionTimedOut,
     TransportFailed,
 )
-from smsc.sip.fast_lane import (
+from smsc.sip.framing import StreamFramer
+from smsc.sip.headers import Via, parse_params, parse_via, split_list
+from smsc.sip.message import SipMessage, SipRequest, parse_message, reason_phrase
+from smsc.sip.scan import (
     ScannedMessage,
     ScannedResponse,
     response_destination,
@@ -45,9 +48,6 @@ from smsc.sip.fast_lane import (
     scan_message,
     scan_response,
 )
-from smsc.sip.framing import StreamFramer
-from smsc.sip.headers import Via, parse_params, parse_via, split_list
-from smsc.sip.message import SipMessage, SipRequest, parse_message, reason_phrase
 from smsc.sip.transaction import (
     TERMINATED,
     ClientTransaction,

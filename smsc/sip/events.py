@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from smsc.sip.constants import Address, Transport
-from smsc.sip.fast_lane import ScannedMessage
 from smsc.sip.message import SipRequest, SipResponse
+from smsc.sip.scan import ScannedMessage
 from smsc.sip.transaction import ClientTransactionKey, ServerTransactionKey
 
 

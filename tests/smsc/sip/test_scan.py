@@ -1,0 +1,101 @@
+"""The parser's fast case: which MESSAGEs and responses it reads, and what it reads of them."""
+
+from __future__ import annotations
+
+import pytest
+
+from smsc.sip.constants import Transport
+from smsc.sip.scan import scan_message, scan_response
+from tests.smsc.sip.samples import MO_MESSAGE, RP_DATA_BODY
+
+UDP, TCP = Transport.UDP, Transport.TCP
+CSCF = ("10.10.1.5", 5060)
+UE = ("10.99.0.7", 5060)
+
+
+def _head(lines: list[str], body: bytes = RP_DATA_BODY) -> bytes:
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def _lines(**change: str | None) -> list[str]:
+    headers = {
+        "start": "MESSAGE sip:smsc@ims.example.net SIP/2.0",
+        "Via": "SIP/2.0/UDP 10.10.1.5:5060;branch=z9hG4bK-1a;rport",
+        "Max-Forwards": "69",
+        "From": "<sip:+491711234567@ims.example.net>;tag=f1",
+        "To": "<sip:smsc@ims.example.net>",
+        "Call-ID": "c1@10.10.1.5",
+        "CSeq": "7 MESSAGE",
+        "P-Asserted-Identity": "<tel:+491711234567>",
+        "P-Access-Network-Info": "3GPP-E-UTRAN-FDD; utran-cell-id-3gpp=262011234abcd0123",
+        "Content-Type": "application/vnd.3gpp.sms",
+        "Content-Length": str(len(RP_DATA_BODY)),
+    }
+    for name, value in change.items():
+        headers[name.replace("_", "-")] = value  # type: ignore[assignment]
+    start = headers.pop("start")
+    return [start or ""] + [f"{name}: {value}" for name, value in headers.items() if value]
+
+
+def test_the_common_shape_is_read() -> None:
+    scanned = scan_message(_head(_lines()), 100)
+    assert scanned is not None
+    assert scanned.uri == "sip:smsc@ims.example.net"
+    assert scanned.branch == "z9hG4bK-1a" and scanned.host == "10.10.1.5"
+    assert scanned.port == 5060 and scanned.rport and scanned.has_rport
+    assert scanned.asserted == ("tel:+491711234567",)
+    assert scanned.access_network_info.startswith("3GPP-E-UTRAN-FDD")  # type: ignore[union-attr]
+    assert scanned.body == RP_DATA_BODY
+    assert scan_message(MO_MESSAGE, 100) is not None  # two Vias, a PAI list, Route
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        _head(_lines(start="OPTIONS sip:smsc@ims.example.net SIP/2.0", CSeq="7 OPTIONS")),
+        _head(_lines(start="MESSAGE sip:smsc@ims.example.net SIP/3.0")),
+        _head(_lines(start="MESSAGE smsc SIP/2.0")),
+        _head([*_lines(Via=None), "v: SIP/2.0/UDP 10.10.1.5;branch=z9hG4bK-1a"]),
+        _head([*_lines(Call_ID=None), "call-id: c1@x"]),
+        _head(_lines(Call_ID=None)),
+        _head(_lines(To="<sip:smsc@ims.example.net>;tag=9")),
+        _head(_lines(Content_Type="multipart/mixed;boundary=b")),
+        _head(_lines(Content_Type="Application/Vnd.3gpp.sms")),
+        _head(_lines(Content_Length="3")),
+        _head(_lines(CSeq="7 OPTIONS")),
+        _head(_lines(CSeq="x MESSAGE")),
+        _head(_lines(Via="SIP/2.0/UDP 10.10.1.5;branch=z9hG4bK1, SIP/2.0/UDP 10.0.0.9")),
+        _head(_lines(Via="SIP/2.0/UDP [2001:db8::1]:5060;branch=z9hG4bK1")),
+        _head(_lines(Via="SIP/2.0/UDP 10.10.1.5;branch=z9hG4bK1;maddr=10.0.0.1")),
+        _head(_lines(Via="SIP/2.0/UDP 10.10.1.5;branch=1234")),
+        _head(_lines(Via="SIP/2.0/TCP 10.10.1.5;branch=z9hG4bK1")),
+        _head(_lines(Via="SIP/2.0/UDP 10.10.1.5 ;branch=z9hG4bK1")),
+        _head(_lines(Via="SIP/2.0/UDP 10.10.1.5;Branch=z9hG4bK1")),
+        _head(_lines(Via="SIP/2.0/UDP 10.10.1.5;branch=z9hG4bK1;branch=z9hG4bK2")),
+        _head(_lines(P_Asserted_Identity='"Alice" <tel:+491711234567>')),
+        _head(_lines(P_Asserted_Identity="tel:+491711234567")),
+        _head([*_lines(), "P-Asserted-Identity: <tel:+491711234568>"]),
+        _head([*_lines(), " folded continuation"]),
+        _head([*_lines(), "Bad Header: x"]),
+        _head([*_lines(), "X-Lone-LF: a\nb"]),
+        _head(_lines(From="<sip:ü@example.net>")),
+        _head(_lines() + [f"X-{i}: {i}" for i in range(100)]),
+        b"MESSAGE sip:smsc@ims.example.net SIP/2.0\r\nVia: x",
+    ],
+)
+def test_anything_else_goes_the_general_way(data: bytes) -> None:
+    assert scan_message(data, 70) is None
+
+
+def test_responses_are_read_for_their_transaction() -> None:
+    ok = (
+        b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKab;rport=5060\r\n"
+        b"From: <sip:a@b>;tag=1\r\nTo: <tel:+49>;tag=2\r\nCall-ID: x\r\nCSeq: 1 MESSAGE\r\n"
+        b"Content-Length: 0\r\n\r\n"
+    )
+    scanned = scan_response(ok, 70)
+    assert scanned is not None and scanned == (200, "z9hG4bKab", "MESSAGE")
+    assert scan_response(ok.replace(b"CSeq", b"Cseq"), 70) is None
+    assert scan_response(ok.replace(b"Via: ", b"Via: SIP/2.0/UDP 10.0.0.2, "), 70) is None
+    assert scan_response(ok.replace(b"200 OK", b"2x0 OK"), 70) is None
+    assert scan_response(ok.replace(b"z9hG4bKab", b"ab"), 70) is None
