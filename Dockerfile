@@ -11,15 +11,21 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # Every top-level package of pyproject.toml, the shipped configuration and the pinned versions
 # (tests/test_dockerfile.py checks this list against pyproject.toml).
 WORKDIR /src
-COPY pyproject.toml README.md LICENSE constraints.txt ./
+COPY pyproject.toml setup.py README.md LICENSE constraints.txt ./
 COPY smsc ./smsc
 COPY charging ./charging
 COPY aml ./aml
 COPY config ./config
 
 # A virtual environment: works on the official image and on a Debian python3 base alike.
-RUN python3 -m venv /opt/smsc \
+# gcc is there only while pip builds the native SIP data plane (smsc.sip._scan), then removed.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && python3 -m venv /opt/smsc \
  && /opt/smsc/bin/pip install -c constraints.txt . \
+ && /opt/smsc/bin/python -c "import smsc.sip._scan" \
+ && apt-get purge -y --auto-remove gcc libc6-dev \
+ && rm -rf /var/lib/apt/lists/* \
  && mkdir -p /etc/smsc \
  && cp config/docker.yaml /etc/smsc/smsc.yaml \
  && groupadd --system --gid 10001 smsc \

@@ -1,9 +1,9 @@
-"""Differential fuzz of the SIP fast lane against the general path.
+"""Differential fuzz of the SIP parser's fast case against the general path.
 
-Every mutated request and response is given to an endpoint with the fast lane and to one
-without. Neither may raise; both must send the same octets; what the fast lane takes, the
-general path must take with the same Call-ID, body, identities and transaction key, and both
-must answer it with the same 202. Run longer than CI does:
+Every mutated request and response is given to an endpoint with the fast case (the native
+one when it is built) and to one without. Neither may raise; both must send the same octets;
+what the fast case takes, the general path must take with the same Call-ID, body, identities
+and transaction key, and both must answer it with the same 202. Run longer than CI does:
 `python -m tests.fuzz_sip_lanes --mutations 200000 --seed 7`.
 """
 
@@ -22,7 +22,6 @@ from smsc.sip.events import (
     MessageReceived,
     RequestReceived,
     ResponseReceived,
-    StatusReceived,
 )
 from tests.fuzz_codec import mutate as byte_mutation
 from tests.smsc.sip.samples import MO_MESSAGE, RP_DATA_BODY
@@ -101,9 +100,9 @@ def mutate(rng: random.Random, data: bytes) -> bytes:
 
 
 def endpoint_pair() -> tuple[SipEndpoint, SipEndpoint]:
-    """A fast-lane endpoint and a general one that make the same tags and branches."""
+    """An endpoint with the fast case and a general one that make the same tags and branches."""
     fast = SipEndpoint(local_via_host="10.0.0.1", local_port=5060)
-    general = SipEndpoint(local_via_host="10.0.0.1", local_port=5060, fast_lane=False)
+    general = SipEndpoint(local_via_host="10.0.0.1", local_port=5060, fast_case=False)
     general._prefix = fast._prefix
     return fast, general
 
@@ -116,7 +115,7 @@ def check_request(data: bytes, source: tuple[str, int]) -> str:
     one, other = fast.next_event(), general.next_event()
     assert fast.data_to_send() == general.data_to_send()
     if other is None:
-        assert one is None, "the fast lane took what the general path refused"
+        assert one is None, "the fast case took what the general path refused"
         return "refused"
     assert isinstance(other, RequestReceived)
     assert isinstance(one, MessageReceived | RequestReceived)
@@ -145,10 +144,8 @@ def _ok(branch: str) -> bytes:
 
 
 def _status(event: Event | None) -> int | None:
-    if isinstance(event, StatusReceived):
-        return event.status
     if isinstance(event, ResponseReceived):
-        return event.response.status
+        return event.status
     assert event is None, event
     return None
 

@@ -121,6 +121,16 @@ def _normalised(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
+def test_the_image_builds_the_native_sip_data_plane() -> None:
+    """setup.py (which builds smsc.sip._scan) is copied, a compiler is there while pip runs,
+    and the build fails if the module was not built (pip itself only warns)."""
+    assert "setup.py" in copied_sources()
+    runs = [args for op, args in instructions() if op == "RUN"]
+    install = next(args for args in runs if "pip install" in args)
+    assert install.index("gcc") < install.index("pip install")
+    assert 'python -c "import smsc.sip._scan"' in install
+
+
 def test_every_declared_dependency_is_pinned() -> None:
     pins = {}
     for line in (ROOT / "constraints.txt").read_text(encoding="utf-8").splitlines():

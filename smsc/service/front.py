@@ -25,7 +25,6 @@ from smsc.sip.events import (
     MessageReceived,
     RequestReceived,
     ResponseReceived,
-    StatusReceived,
     TransactionTimedOut,
     TransportFailed,
 )
@@ -100,13 +99,11 @@ class SipFront:
 
     def on_event(self, event: Event) -> None:
         if isinstance(event, MessageReceived):
-            self._fast_message(event)
-        elif isinstance(event, StatusReceived):
-            self._status(event.status, event.context)
+            self._scanned_message(event)
         elif isinstance(event, RequestReceived):
             self._request(event)
         elif isinstance(event, ResponseReceived):
-            self._status(event.response.status, event.context)
+            self._status(event.status, event.context)
         elif isinstance(event, TransactionTimedOut):
             if isinstance(event.context, MtContext):
                 self.mt.on_sip_final(event.context, 408)
@@ -184,8 +181,9 @@ class SipFront:
                 break
         self._sms(event, identity, msisdn, body, request.header("P-Access-Network-Info"))
 
-    def _fast_message(self, event: MessageReceived) -> None:
-        """A MESSAGE read by the SIP fast lane: one vnd.3gpp.sms body, the PAI URIs listed."""
+    def _scanned_message(self, event: MessageReceived) -> None:
+        """A MESSAGE read by the parser's fast case: one vnd.3gpp.sms body, the PAI URIs
+        listed."""
         if not self.is_trusted(event.source[0]):
             self._respond(event, 403, "Forbidden: untrusted source")
             return

@@ -9,7 +9,6 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from heapq import heappop, heappush
 
 from smsc.sip.constants import (
     DEFAULT_MAX_FORWARDS,
@@ -33,22 +32,17 @@ from smsc.sip.events import (
     Outgoing,
     RequestReceived,
     ResponseReceived,
-    StatusReceived,
     TransactionTimedOut,
     TransportFailed,
 )
 from smsc.sip.framing import StreamFramer
 from smsc.sip.headers import Via, parse_params, parse_via, split_list
-from smsc.sip.message import SipMessage, SipRequest, parse_message, reason_phrase
-from smsc.sip.scan import (
-    ScannedMessage,
-    ScannedResponse,
-    response_destination,
-    response_via,
-    scan_message,
-    scan_response,
-)
+from smsc.sip.message import SipMessage, SipRequest, SipResponse, parse_message, reason_phrase
+from smsc.sip.native import scan_message, scan_response
+from smsc.sip.scan import ScannedMessage, ScannedResponse, response_destination, response_via
+from smsc.sip.timers import TimerQueues
 from smsc.sip.transaction import (
+    COMPLETED,
     TERMINATED,
     ClientTransaction,
     ClientTransactionKey,
@@ -59,6 +53,11 @@ from smsc.sip.transaction import (
 )
 
 _UDP = Transport.UDP
+_TIMER_F = "F"
+"""The timer queue of Timer F armed with the transaction (TCP: no Timer E)."""
+_TIMER_F_AFTER_E = "F after E"
+"""The timer queue of Timer F armed when Timer E first fired (UDP, no answer within T1)."""
+_TIMER_K = "K"
 _TCP = Transport.TCP
 _MANDATORY = (("call-id", "Call-ID"), ("from", "From"), ("to", "To"))
 _RESPONSE_COPY = (("from", "From"), ("call-id", "Call-ID"), ("cseq", "CSeq"))
@@ -89,39 +88,6 @@ class SipCounters:
     untrusted: int = 0
     """Messages from sources outside the trusted peers (answered at most with a small 403)."""
     untrusted_answered: int = 0
-
-
-class _FastServer:
-    """A UDP non-INVITE server transaction of the fast lane (RFC 3261 §17.2.2, Figure 8).
-
-    Trying while ``response`` is None, Proceeding after a 1xx, Completed after the final
-    response until Timer J (64*T1, the same for every one: a FIFO, not the timer heap).
-    """
-
-    __slots__ = ("destination", "final", "response", "to_tag", "top_via")
-
-    def __init__(self, destination: Address, top_via: str) -> None:
-        self.destination = destination
-        self.top_via = top_via
-        self.response: bytes | None = None
-        self.to_tag: str | None = None
-        self.final = False
-
-
-class _FastClient:
-    """A UDP non-INVITE client transaction of the fast lane until its first Timer E (T1).
-
-    Answered before T1 (the usual case) it never touches the timer heap; otherwise it becomes
-    a full ClientTransaction that retransmits (RFC 3261 §17.1.2.2, Figure 6).
-    """
-
-    __slots__ = ("context", "data", "destination", "sent_at")
-
-    def __init__(self, data: bytes, destination: Address, sent_at: float, context: object) -> None:
-        self.data = data
-        self.destination = destination
-        self.sent_at = sent_at
-        self.context = context
 
 
 def _has_tag(value: str) -> bool:
@@ -188,7 +154,7 @@ class SipEndpoint:
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         max_headers: int = DEFAULT_MAX_HEADERS,
         user_agent: str | None = "smsc",
-        fast_lane: bool = True,
+        fast_case: bool = True,
         trusted: Callable[[str], bool] | None = None,
         answer_untrusted: bool = True,
     ) -> None:
@@ -197,8 +163,9 @@ class SipEndpoint:
         """Which source addresses may talk to us; None: every one (tests, a closed network).
         Others get a stateless 403 no larger than their request, or nothing at all."""
         self.answer_untrusted = answer_untrusted
-        self.fast_lane = fast_lane
-        """Read common UDP MESSAGEs and responses with sip/fast_lane.py (off: general parser)."""
+        self.fast_case = fast_case
+        """Read the common UDP MESSAGE and responses with the parser's fast case (sip/scan.py);
+        off: the general parser reads everything (the same events, the same octets)."""
         self.max_message_size = max_message_size
         self.max_headers = max_headers
         host = f"[{local_via_host}]" if ":" in local_via_host else local_via_host
@@ -210,15 +177,12 @@ class SipEndpoint:
         self._counter = 0
         self._server: dict[tuple[str, str, int, str], ServerTransaction] = {}
         self._client: dict[ClientTransactionKey, ClientTransaction] = {}
-        self._timers: list[tuple[float, int, ServerTransaction | ClientTransaction]] = []
+        self._timers: TimerQueues[ServerTransaction | ClientTransaction] = TimerQueues()
         self._events: deque[Event] = deque()
         self._outgoing: list[Outgoing] = []
         self._framers: dict[int, StreamFramer] = {}
+        self._hosts: dict[str, str] = {}
         self.counters = SipCounters()
-        self._fast_server: dict[ServerTransactionKey, _FastServer] = {}
-        self._fast_expiry: deque[tuple[float, ServerTransactionKey]] = deque()
-        self._fast_client: dict[ClientTransactionKey, _FastClient] = {}
-        self._fast_resend: deque[tuple[float, ClientTransactionKey]] = deque()
 
     def _unique(self) -> str:
         self._counter += 1
@@ -246,16 +210,16 @@ class SipEndpoint:
         if trusted is not None and not trusted(source[0]):
             self._untrusted(data, source, transport, None)
             return
-        if transport is _UDP and self.fast_lane and len(data) <= self.max_message_size:
+        if transport is _UDP and self.fast_case and len(data) <= self.max_message_size:
             start = data[:8]
             if start == b"MESSAGE ":
                 scanned = scan_message(data, self.max_headers)
                 if scanned is not None:
-                    self._fast_request(scanned, source, now)
+                    self._scanned_request(scanned, source)
                     return
             elif start == b"SIP/2.0 ":
                 status = scan_response(data, self.max_headers)
-                if status is not None and self._fast_response(status):
+                if status is not None and self._scanned_response(status, now):
                     return
         try:
             message = parse_message(
@@ -300,27 +264,25 @@ class SipEndpoint:
         """The transport lost a connection; pending responses go to the Via sent-by (§18.2.2)."""
         self._framers.pop(connection_id, None)
 
-    def _fast_request(self, scanned: ScannedMessage, source: Address, now: float) -> None:
-        """RFC 3261 §17.2.3 matching and a new server transaction for a scanned MESSAGE."""
-        key = (scanned.branch, scanned.host, scanned.port, "MESSAGE")
+    def _scanned_request(self, scanned: ScannedMessage, source: Address) -> None:
+        """RFC 3261 §17.2.3 matching, or a new server transaction, for a scanned MESSAGE."""
+        host = self._hosts.get(scanned.host)
+        if host is None:  # the S-CSCFs are few: one string each for the Completed table
+            if len(self._hosts) >= 1024:
+                self._hosts.clear()
+            host = self._hosts[scanned.host] = scanned.host
+        key = (scanned.branch, host, scanned.port, "MESSAGE")
         if self._absorbed(key):
             return
-        self._fast_server[key] = _FastServer(
-            response_destination(scanned, source), response_via(scanned, source)
-        )
+        txn = ServerTransaction(key, _UDP, response_destination(scanned, source), None, self.t1)
+        txn.top_via = response_via(scanned, source)
+        self._server[key] = txn
         self.counters.server_transactions_created += 1
         self._events.append(MessageReceived(scanned, source, _UDP, key))
 
     def _absorbed(self, key: ServerTransactionKey) -> bool:
         """A retransmission of a request with a live server transaction: the last response
         again (RFC 3261 §17.2.2), and nothing for the application."""
-        fast = self._fast_server.get(key)
-        if fast is not None:
-            self.counters.retransmissions_absorbed += 1
-            if fast.response is not None:
-                self.counters.retransmissions_sent += 1
-                self._outgoing.append(Outgoing(fast.response, fast.destination, _UDP))
-            return True
         txn = self._server.get(key)
         if txn is None:
             return False
@@ -331,35 +293,30 @@ class SipEndpoint:
             self._send(txn, data)
         return True
 
-    def _fast_response(self, scanned: ScannedResponse) -> bool:
-        """A response to a fast-lane client transaction; False leaves it to the general path."""
-        key = (scanned.branch, scanned.method)
-        fast = self._fast_client.get(key)
-        if fast is None:
+    def _scanned_response(self, scanned: ScannedResponse, now: float) -> bool:
+        """A scanned response to one of our client transactions; False: the general path
+        reads it (and counts it as stray if no transaction has it)."""
+        txn = self._client.get((scanned.branch, scanned.method))
+        if txn is None:
             return False
-        if scanned.status < 200:  # Proceeding retransmits at T2: the full state machine
-            self._promote(key, fast)
-            return False
-        del self._fast_client[key]
-        self.counters.client_transactions_terminated += 1
-        self._events.append(StatusReceived(scanned.status, key, fast.context))
+        self._response(txn, scanned.status, None, now)
         return True
 
-    def _promote(self, key: ClientTransactionKey, fast: _FastClient) -> ClientTransaction:
-        """A fast-lane client transaction becomes a full one, as if created when it was sent."""
-        del self._fast_client[key]
-        return self._client_transaction(
-            key, fast.data, _UDP, fast.destination, now=fast.sent_at, context=fast.context
-        )
+    def _response(
+        self, txn: ClientTransaction, status: int, response: SipResponse | None, now: float
+    ) -> None:
+        """RFC 3261 §17.1.2.2: a response meets its client transaction."""
+        if txn.receive_response(status, now):
+            self._events.append(ResponseReceived(status, txn.key, txn.context, response))
+            if txn.state is COMPLETED:  # a final response over UDP: Timer K
+                self._timers.arm(_TIMER_K, now + self.t4, txn)
+        else:
+            self.counters.retransmissions_absorbed += 1
+        if txn.state is TERMINATED:
+            self._settle(txn)
 
     def transport_error(self, key: ClientTransactionKey, reason: str = "") -> None:
         """RFC 3261 §17.1.4: an Outgoing carrying ``key`` could not be sent."""
-        fast = self._fast_client.pop(key, None)
-        if fast is not None:
-            self.counters.transport_errors += 1
-            self.counters.client_transactions_terminated += 1
-            self._events.append(TransportFailed(key, fast.context, reason))
-            return
         txn = self._client.pop(key, None)
         if txn is None:
             return
@@ -393,24 +350,11 @@ class SipEndpoint:
         except SipParseError:
             self.counters.parse_errors += 1
             return
-        fast = self._fast_client.get(key) if key is not None else None
-        if fast is not None and key is not None:
-            if message.status >= 200:
-                del self._fast_client[key]
-                self.counters.client_transactions_terminated += 1
-                self._events.append(ResponseReceived(message, key, fast.context))
-                return
-            self._promote(key, fast)
         txn = self._client.get(key) if key is not None else None
         if txn is None:
             self.counters.stray_responses += 1
             return
-        deadline = txn.deadline
-        if txn.receive_response(message.status, now):
-            self._events.append(ResponseReceived(message, txn.key, txn.context))
-        else:
-            self.counters.retransmissions_absorbed += 1
-        self._after(txn, deadline)
+        self._response(txn, message.status, message, now)
 
     def _on_request(
         self,
@@ -636,56 +580,56 @@ class SipEndpoint:
         now: float,
     ) -> None:
         """RFC 3261 §8.2.6, §17.2.2: answer a received request through its server transaction."""
-        if isinstance(request_event, MessageReceived):
-            self._fast_respond(request_event, status, reason, headers, body, now=now)
-            return
         txn = self._server.get(request_event.key)
-        if txn is None:
+        if txn is None or txn.state is COMPLETED or txn.state is TERMINATED:
             raise SipBuildError("the server transaction is terminated")
         if not 100 <= status <= 699:
             raise SipBuildError(f"bad status {status}")
         if txn.to_tag is None and status > 100:
             txn.to_tag = self.new_tag()
-        data = self._response_bytes(
-            request_event.request,
-            txn.top_via,
-            to_tag=txn.to_tag,
-            status=status,
-            reason=reason,
-            headers=headers,
-            body=body,
-        )
-        deadline = txn.deadline
+        if isinstance(request_event, MessageReceived):
+            data = self._scanned_response_bytes(
+                request_event.message, txn, status, reason=reason, headers=headers, body=body
+            )
+        else:
+            data = self._response_bytes(
+                request_event.request,
+                txn.top_via,
+                to_tag=txn.to_tag,
+                status=status,
+                reason=reason,
+                headers=headers,
+                body=body,
+            )
         txn.send_response(status, data, now)
+        if status >= 200:  # Completed keeps only what a retransmission needs (Timer J)
+            txn.top_via = ""
+            txn.to_tag = None
         self._send(txn, data)
-        self._after(txn, deadline)
+        if txn.state is COMPLETED:
+            self._timers.arm(txn.timer_j, now + txn.timer_j, txn)
+        elif txn.state is TERMINATED:
+            self._settle(txn)
 
-    def _fast_respond(
+    def _scanned_response_bytes(
         self,
-        event: MessageReceived,
+        message: ScannedMessage,
+        txn: ServerTransaction,
         status: int,
+        *,
         reason: str | None,
         headers: Sequence[tuple[str, str]],
         body: bytes,
-        *,
-        now: float,
-    ) -> None:
-        """`send_response` for a request of the fast lane (the same octets as the general one)."""
-        fast = self._fast_server.get(event.key)
-        if fast is None or fast.final:
-            raise SipBuildError("the server transaction is terminated")
-        if not 100 <= status <= 699:
-            raise SipBuildError(f"bad status {status}")
-        message = event.message
+    ) -> bytes:
+        """RFC 3261 §8.2.6.2 for a request read by the fast case: the same octets as
+        `_response_bytes` gives for it (its values are already stripped and checked)."""
         to = message.to
         if status > 100:
-            if fast.to_tag is None:
-                fast.to_tag = self.new_tag()
-            to = f"{to};tag={fast.to_tag}"
-        vias = fast.top_via
+            to = f"{to};tag={txn.to_tag}"
+        vias = txn.top_via
         if len(message.vias) > 1:
             vias = "\r\nVia: ".join([vias, *message.vias[1:]])
-        data = self._response_text(
+        return self._response_text(
             status,
             reason,
             vias=vias,
@@ -697,12 +641,6 @@ class SipEndpoint:
             body=body,
             safe=True,
         )
-        fast.response = data
-        if status >= 200:
-            fast.final = True
-            fast.top_via = ""  # Completed keeps only what a retransmission needs (Timer J)
-            self._fast_expiry.append((now + 64 * self.t1, event.key))
-        self._outgoing.append(Outgoing(data, fast.destination, _UDP))
 
     def send_message(
         self,
@@ -731,11 +669,7 @@ class SipEndpoint:
         key = (branch, "MESSAGE")
         if transport is _UDP and len(data) <= UDP_MTU_LIMIT:
             self.counters.client_transactions_created += 1
-            if self.fast_lane:
-                self._fast_client[key] = _FastClient(data, destination, now, context)
-                self._fast_resend.append((now + self.t1, key))
-            else:
-                self._client_transaction(key, data, _UDP, destination, now=now, context=context)
+            self._client_transaction(key, data, _UDP, destination, now=now, context=context)
             self._outgoing.append(Outgoing(data, destination, _UDP, None, key))
             return key
         text = f"{line}TCP {self.local_sent_by};branch={branch}{tail}"
@@ -755,20 +689,15 @@ class SipEndpoint:
         now: float,
         context: object,
     ) -> ClientTransaction:
-        """A full client transaction (RFC 3261 §17.1.2), created as if at `now`, timers armed."""
+        """A client transaction (RFC 3261 §17.1.2) sent at `now`, its timers armed."""
         txn = ClientTransaction(
-            key,
-            data,
-            transport=transport,
-            destination=destination,
-            now=now,
-            t1=self.t1,
-            t2=self.t2,
-            t4=self.t4,
-            context=context,
+            key, data, transport, destination, now, self.t1, self.t2, self.t4, context
         )
         self._client[key] = txn
-        self._after(txn, None)
+        if txn.timer_e is not None:  # UDP: Timer E; Timer F is queued if E ever fires
+            self._timers.arm(self.t1, txn.timer_e, txn)
+        else:
+            self._timers.arm(_TIMER_F, now + 64 * self.t1, txn)
         return txn
 
     def send_request(
@@ -826,63 +755,52 @@ class SipEndpoint:
 
     # -- time ---------------------------------------------------------------------------------
 
-    def _after(self, txn: ServerTransaction | ClientTransaction, old: float | None) -> None:
-        """Forget a terminated transaction, or arm its new deadline."""
+    def _settle(self, txn: ServerTransaction | ClientTransaction) -> None:
+        """Forget a terminated transaction; a client one that timed out is reported."""
+        if txn.state is not TERMINATED:
+            return
+        if isinstance(txn, ServerTransaction):
+            if self._server.pop(txn.key, None) is not None:
+                self.counters.server_transactions_terminated += 1
+        elif self._client.pop(txn.key, None) is not None:
+            self.counters.client_transactions_terminated += 1
+            if txn.timed_out:
+                self.counters.timeouts += 1
+                self._events.append(TransactionTimedOut(txn.key, txn.context))
+
+    @staticmethod
+    def _live(deadline: float, txn: ServerTransaction | ClientTransaction) -> bool:
+        """Whether a queued deadline is still one of the transaction's running timers."""
         if txn.state is TERMINATED:
-            if isinstance(txn, ServerTransaction):
-                if self._server.pop(txn.key, None) is not None:
-                    self.counters.server_transactions_terminated += 1
-            elif self._client.pop(txn.key, None) is not None:
-                self.counters.client_transactions_terminated += 1
-                if txn.timed_out:
-                    self.counters.timeouts += 1
-                    self._events.append(TransactionTimedOut(txn.key, txn.context))
-        elif txn.deadline is not None and txn.deadline != old:
-            self._counter += 1
-            heappush(self._timers, (txn.deadline, self._counter, txn))
+            return False
+        if isinstance(txn, ServerTransaction):
+            return txn.deadline == deadline
+        return deadline in (txn.timer_e, txn.timer_f, txn.timer_k)
 
     def poll(self, now: float) -> None:
         """Fire every timer due at ``now``."""
-        expiry = self._fast_expiry
-        while expiry and expiry[0][0] <= now:
-            if self._fast_server.pop(expiry.popleft()[1], None) is not None:
-                self.counters.server_transactions_terminated += 1
-        resend = self._fast_resend
-        while resend and resend[0][0] <= now:
-            key = resend.popleft()[1]
-            fast = self._fast_client.get(key)
-            if fast is not None:  # no final response within T1: Timer E from now on
-                self._promote(key, fast)
-        timers = self._timers
-        while timers and timers[0][0] <= now:
-            deadline, _, txn = heappop(timers)
-            if txn.deadline != deadline or txn.state is TERMINATED:
+        for deadline, txn in self._timers.pop_due(now):
+            if not self._live(deadline, txn):
                 continue
             if isinstance(txn, ClientTransaction):
+                first = txn.interval == self.t1
                 data = txn.on_timer(now)
-                if data is not None:
+                if data is not None:  # Timer E fired: armed again, and F after the first
                     self.counters.retransmissions_sent += 1
                     self._outgoing.append(
                         Outgoing(data, txn.destination, txn.transport, None, txn.key)
                     )
+                    assert txn.timer_e is not None and txn.timer_f is not None
+                    self._timers.arm(txn.interval, txn.timer_e, txn)
+                    if first:
+                        self._timers.arm(_TIMER_F_AFTER_E, txn.timer_f, txn)
             else:
                 txn.on_timer(now)
-            self._after(txn, deadline)
+            self._settle(txn)
 
     def next_timer(self) -> float | None:
         """The earliest deadline, so the transport can sleep until then."""
-        earliest = self._fast_expiry[0][0] if self._fast_expiry else None
-        if self._fast_resend:
-            resend = self._fast_resend[0][0]
-            if earliest is None or resend < earliest:
-                earliest = resend
-        timers = self._timers
-        while timers:
-            deadline, _, txn = timers[0]
-            if txn.deadline == deadline and txn.state is not TERMINATED:
-                return deadline if earliest is None or deadline < earliest else earliest
-            heappop(timers)
-        return earliest
+        return self._timers.earliest(self._live)
 
     def next_event(self) -> Event | None:
         """The next event for the application, None when there is none."""

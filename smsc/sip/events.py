@@ -29,7 +29,8 @@ class RequestReceived:
 
 @dataclass(frozen=True, slots=True)
 class MessageReceived:
-    """RFC 3261 §17.2.2: a new MESSAGE over UDP read by the fast lane; answer with send_response."""
+    """RFC 3261 §17.2.2: a new MESSAGE over UDP read by the parser's fast case (sip/scan.py);
+    answer with send_response."""
 
     message: ScannedMessage
     source: Address
@@ -49,18 +50,11 @@ IncomingRequest = RequestReceived | MessageReceived
 class ResponseReceived:
     """RFC 3261 §17.1.2.2: a response passed to the TU by its client transaction."""
 
-    response: SipResponse
-    key: ClientTransactionKey
-    context: object
-
-
-@dataclass(frozen=True, slots=True)
-class StatusReceived:
-    """RFC 3261 §17.1.2.2: the final response of a fast-lane client transaction, by status."""
-
     status: int
     key: ClientTransactionKey
     context: object
+    response: SipResponse | None = None
+    """The whole response when the general parser read it; None from the fast case."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,14 +74,7 @@ class TransportFailed:
     reason: str
 
 
-Event = (
-    RequestReceived
-    | MessageReceived
-    | ResponseReceived
-    | StatusReceived
-    | TransactionTimedOut
-    | TransportFailed
-)
+Event = RequestReceived | MessageReceived | ResponseReceived | TransactionTimedOut | TransportFailed
 
 
 class Outgoing(NamedTuple):

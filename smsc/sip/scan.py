@@ -72,10 +72,12 @@ def _fields(head: str) -> tuple[list[str], dict[str, str], list[str]] | None:
     fields: dict[str, str] = {}
     for line in lines[1:]:
         name, colon, value = line.partition(":")
+        if not colon:
+            return None  # not a header line: the general parser refuses it
         key = _READ.get(name)
         if key is None:
             other = header_key(name)
-            if not colon or other is None or other in _READ_KEYS or name[:1] in (" ", "\t"):
+            if other is None or other in _READ_KEYS or name[:1] in (" ", "\t"):
                 return None
             continue
         value = value.strip()
@@ -86,6 +88,17 @@ def _fields(head: str) -> tuple[list[str], dict[str, str], list[str]] | None:
         else:
             fields[key] = value
     return lines, fields, vias
+
+
+def _length(text: str) -> int | None:
+    """A Content-Length value as a number, None unless digits with at most 10 after any
+    leading zeros (no datagram is longer; int() of 4,301 digits and more raises)."""
+    if not text.isdigit():
+        return None
+    digits = text.lstrip("0")
+    if not digits:
+        return 0
+    return int(digits) if len(digits) <= 10 else None
 
 
 def _split_head(data: bytes) -> tuple[str, int] | None:
@@ -127,7 +140,9 @@ def scan_message(data: bytes, max_headers: int) -> ScannedMessage | None:
     except KeyError:
         return None
     body = data[end + 4 :]
-    if content_type != CONTENT_TYPE_SMS or not length.isdigit() or int(length) != len(body):
+    if content_type != CONTENT_TYPE_SMS or (
+        int(length) if length.isdigit() and len(length) <= 10 else _length(length)
+    ) != len(body):
         return None
     number, _, method = cseq.partition(" ")
     if method != "MESSAGE" or not number.isdigit() or len(number) > 10 or int(number) >= 2**31:
@@ -258,8 +273,10 @@ def scan_response(data: bytes, max_headers: int) -> ScannedResponse | None:
     if not number.isdigit() or len(number) > 10 or int(number) >= 2**31 or not method.isalpha():
         return None
     length = fields.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) > len(data) - end - 4):
-        return None
+    if length is not None:
+        declared = _length(length)
+        if declared is None or declared > len(data) - end - 4:
+            return None
     via = _scan_via(vias[0])
     if via is None:
         return None

@@ -67,7 +67,6 @@ class ServerTransaction:
     def __init__(
         self,
         key: ServerTransactionKey,
-        *,
         transport: Transport,
         destination: Address,
         connection_id: int | None = None,
@@ -76,7 +75,7 @@ class ServerTransaction:
         self.key = key
         self.state = TRYING
         self.transport = transport
-        self.reliable = transport.reliable
+        self.reliable = transport is not Transport.UDP  # .reliable, without a property call
         self.destination = destination
         """RFC 3261 §18.2.2: where responses go."""
         self.connection_id = connection_id
@@ -142,11 +141,10 @@ class ClientTransaction:
         "transport",
     )
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - positional: the endpoint makes one per MESSAGE sent
         self,
         key: ClientTransactionKey,
         request: bytes,
-        *,
         transport: Transport,
         destination: Address,
         now: float,
@@ -158,7 +156,7 @@ class ClientTransaction:
         self.key = key
         self.request = request
         self.transport = transport
-        self.reliable = transport.reliable
+        self.reliable = transport is not Transport.UDP  # .reliable, without a property call
         self.destination = destination
         self.connection_id: int | None = None
         self.context = context
@@ -191,6 +189,7 @@ class ClientTransaction:
         else:
             self.state = COMPLETED
             self.timer_k = self.deadline = now + self.t4
+            self.request = b""  # Completed sends nothing again: only Timer K remains
         return True
 
     def on_timer(self, now: float) -> bytes | None:

@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
+from smsc import __version__
 from smsc.cli import decode_command
+from smsc.sip.native import native_scanners
 from tests.vectors import load_vectors
 
 VECTORS = {v["id"]: v for v in load_vectors()}
@@ -26,6 +28,33 @@ def _run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[st
         check=False,
         timeout=60,
     )
+
+
+def _native_builds() -> bool:
+    try:
+        native_scanners()
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("native", ["0", None])
+def test_version_says_which_sip_wire_path_runs(native: str | None) -> None:
+    """The version line names the implementation of the SIP data plane (smsc.sip.native)."""
+    env = {name: value for name, value in os.environ.items() if name != "SMSC_NATIVE"}
+    if native is not None:
+        env["SMSC_NATIVE"] = native
+    result = subprocess.run(
+        [sys.executable, "-m", "smsc.cli", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    path = "native (C)" if native is None and _native_builds() else "python"
+    assert result.stdout.startswith(f"smsc {__version__} (SIP data plane: {path}; ")
 
 
 def test_decode_prints_the_design_schema() -> None:

@@ -42,6 +42,7 @@ async def test_process_python_and_build_figures_are_exported() -> None:
 
     from smsc import __version__
     from smsc.api.metrics import metrics_route
+    from smsc.version import SIP_IMPLEMENTATION
 
     app = web.Application()
     app.add_routes([metrics_route(Metrics())])
@@ -52,4 +53,4 @@ async def test_process_python_and_build_figures_are_exported() -> None:
     assert "python_info{" in text
     assert 'smsc_build_info{python="' in text
     assert f'version="{__version__}"' in text
-    assert 'sip_implementation="python"' in text
+    assert f'sip_implementation="{SIP_IMPLEMENTATION}"' in text

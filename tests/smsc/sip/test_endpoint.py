@@ -27,8 +27,8 @@ UE = ("10.99.0.7", 5060)
 
 
 def _endpoint() -> SipEndpoint:
-    """The general path (tests/smsc/sip/test_fast_lane.py covers the fast lane)."""
-    return SipEndpoint(local_via_host="10.0.0.1", local_port=5060, fast_lane=False)
+    """The general path (tests/smsc/sip/test_endpoint_udp.py covers the fast case)."""
+    return SipEndpoint(local_via_host="10.0.0.1", local_port=5060, fast_case=False)
 
 
 def _receive(ep: SipEndpoint, data: bytes = MO_MESSAGE, source=CSCF, now: float = 0.0):  # type: ignore[no-untyped-def]
@@ -303,7 +303,7 @@ def test_response_reaches_the_tu_once() -> None:
     ep.receive_datagram(answer, UE, UDP, 0.1)
     event = ep.next_event()
     assert isinstance(event, ResponseReceived)
-    assert (event.key, event.context, event.response.status) == (key, "mt1", 200)
+    assert (event.key, event.context, event.status) == (key, "mt1", 200)
     ep.receive_datagram(answer, UE, UDP, 0.2)
     assert ep.next_event() is None
     assert ep.counters.retransmissions_absorbed == 1
@@ -343,7 +343,7 @@ def test_provisional_then_final_over_udp() -> None:
     statuses = []
     while (event := ep.next_event()) is not None:
         assert isinstance(event, ResponseReceived)
-        statuses.append(event.response.status)
+        statuses.append(event.status)
     assert statuses == [100, 202]
 
 

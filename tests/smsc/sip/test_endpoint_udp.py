@@ -14,7 +14,6 @@ from smsc.sip.events import (
     MessageReceived,
     RequestReceived,
     ResponseReceived,
-    StatusReceived,
     TransactionTimedOut,
     TransportFailed,
 )
@@ -111,7 +110,7 @@ def test_both_lanes_answer_with_the_same_octets(data: bytes, source: tuple[str, 
     assert isinstance(other, RequestReceived)
     assert isinstance(one, MessageReceived | RequestReceived)
     assert one.key == other.key and one.source == other.source
-    if isinstance(one, MessageReceived):  # the fast lane took it: what it read is the same
+    if isinstance(one, MessageReceived):  # the fast case took it: what it read is the same
         request = other.request
         assert one.call_id == request.call_id
         assert one.message.body == request.body
@@ -165,7 +164,7 @@ def test_the_mo_answer_has_the_octets_of_the_general_request() -> None:
     assert sent == expected and sent[0].transport is TCP
 
 
-def test_without_the_fast_lane_a_message_is_a_full_udp_transaction() -> None:
+def test_without_the_fast_case_a_message_is_a_full_udp_transaction() -> None:
     _, general = endpoint_pair()
     key = general.send_message("tel:+49", (("To", "<tel:+49>"),), b"x", UE, UDP, now=0.0)
     (sent,) = general.data_to_send()
@@ -251,15 +250,20 @@ def _send(fast: SipEndpoint, now: float = 0.0) -> str:
     return key[0]
 
 
-def test_a_final_response_within_t1_settles_it_without_a_retransmission() -> None:
+def test_a_final_response_within_t1_completes_it_until_timer_k() -> None:
     fast, _ = endpoint_pair()
     branch = _send(fast)
     fast.receive_datagram(_ok(branch), UE, UDP, 0.1)
-    assert fast.next_event() == StatusReceived(200, (branch, "MESSAGE"), "ctx")
+    assert fast.next_event() == ResponseReceived(200, (branch, "MESSAGE"), "ctx")
     fast.poll(0.5)
-    assert fast.data_to_send() == [] and fast.next_timer() is None
-    assert fast.counters.client_transactions_terminated == 1
-    fast.receive_datagram(_ok(branch), UE, UDP, 0.6)  # a retransmitted 200: stray
+    assert fast.data_to_send() == []  # answered: Timer E no longer retransmits
+    fast.receive_datagram(_ok(branch), UE, UDP, 0.6)  # RFC 3261 §17.1.2.2: absorbed
+    assert fast.next_event() is None and fast.counters.retransmissions_absorbed == 1
+    assert fast.counters.client_transactions_terminated == 0
+    assert fast.next_timer() == pytest.approx(5.1)  # Timer K = T4
+    fast.poll(5.1)
+    assert fast.counters.client_transactions_terminated == 1 and fast.next_timer() is None
+    fast.receive_datagram(_ok(branch), UE, UDP, 6.0)  # after Timer K: stray
     assert fast.next_event() is None and fast.counters.stray_responses == 1
 
 
@@ -281,32 +285,32 @@ def test_no_answer_within_t1_retransmits_then_times_out() -> None:
     assert fast.next_event() == TransactionTimedOut(key, "ctx")
 
 
-def test_a_late_final_response_reaches_the_promoted_transaction() -> None:
+def test_a_final_response_after_a_retransmission_reaches_the_transaction() -> None:
     fast, _ = endpoint_pair()
     branch = _send(fast)
     fast.poll(0.5)
     fast.data_to_send()
     fast.receive_datagram(_ok(branch), UE, UDP, 0.7)
     event = fast.next_event()
-    assert isinstance(event, ResponseReceived) and event.response.status == 200
+    assert isinstance(event, ResponseReceived) and event.status == 200
     assert event.context == "ctx"
 
 
-def test_a_provisional_response_hands_it_to_the_full_state_machine() -> None:
+def test_a_provisional_response_moves_it_to_proceeding() -> None:
     fast, _ = endpoint_pair()
     branch = _send(fast)
     fast.receive_datagram(_ok(branch, 100), UE, UDP, 0.1)
     event = fast.next_event()
-    assert isinstance(event, ResponseReceived) and event.response.status == 100
+    assert isinstance(event, ResponseReceived) and event.status == 100
     fast.poll(0.5)  # Proceeding: retransmits at T2 (RFC 3261 §17.1.2.2)
     assert len(fast.data_to_send()) == 1
     assert fast.next_timer() == pytest.approx(4.5)
     fast.receive_datagram(_ok(branch), UE, UDP, 1.0)
     final = fast.next_event()
-    assert isinstance(final, ResponseReceived) and final.response.status == 200
+    assert isinstance(final, ResponseReceived) and final.status == 200
 
 
-def test_a_response_the_scanner_refuses_still_finds_the_fast_transaction() -> None:
+def test_a_response_the_scanner_refuses_still_finds_its_transaction() -> None:
     fast, _ = endpoint_pair()
     branch = _send(fast)
     fast.receive_datagram(_ok(branch).replace(b"CSeq", b"Cseq"), UE, UDP, 0.1)

@@ -6,7 +6,7 @@ from tests.fuzz_sip_lanes import LOADGEN_MESSAGE, check_request, run
 from tests.smsc.sip.samples import MO_MESSAGE
 
 
-def test_the_samples_take_the_fast_lane() -> None:
+def test_the_samples_take_the_fast_case() -> None:
     assert check_request(MO_MESSAGE, ("10.10.1.5", 5060)) == "fast"
     assert check_request(LOADGEN_MESSAGE, ("127.0.0.1", 5090)) == "fast"
 

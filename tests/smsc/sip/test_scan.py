@@ -1,11 +1,12 @@
-"""The parser's fast case: which MESSAGEs and responses it reads, and what it reads of them."""
+"""The parser's fast case: which MESSAGEs and responses it reads, and what it reads of them
+(each test over both implementations: the `scanner` fixture of conftest.py)."""
 
 from __future__ import annotations
 
 import pytest
 
 from smsc.sip.constants import Transport
-from smsc.sip.scan import scan_message, scan_response
+from smsc.sip.native import Scanners
 from tests.smsc.sip.samples import MO_MESSAGE, RP_DATA_BODY
 
 UDP, TCP = Transport.UDP, Transport.TCP
@@ -37,8 +38,8 @@ def _lines(**change: str | None) -> list[str]:
     return [start or ""] + [f"{name}: {value}" for name, value in headers.items() if value]
 
 
-def test_the_common_shape_is_read() -> None:
-    scanned = scan_message(_head(_lines()), 100)
+def test_the_common_shape_is_read(scanner: Scanners) -> None:
+    scanned = scanner.scan_message(_head(_lines()), 100)
     assert scanned is not None
     assert scanned.uri == "sip:smsc@ims.example.net"
     assert scanned.branch == "z9hG4bK-1a" and scanned.host == "10.10.1.5"
@@ -46,7 +47,7 @@ def test_the_common_shape_is_read() -> None:
     assert scanned.asserted == ("tel:+491711234567",)
     assert scanned.access_network_info.startswith("3GPP-E-UTRAN-FDD")  # type: ignore[union-attr]
     assert scanned.body == RP_DATA_BODY
-    assert scan_message(MO_MESSAGE, 100) is not None  # two Vias, a PAI list, Route
+    assert scanner.scan_message(MO_MESSAGE, 100) is not None  # two Vias, a PAI list, Route
 
 
 @pytest.mark.parametrize(
@@ -83,19 +84,44 @@ def test_the_common_shape_is_read() -> None:
         b"MESSAGE sip:smsc@ims.example.net SIP/2.0\r\nVia: x",
     ],
 )
-def test_anything_else_goes_the_general_way(data: bytes) -> None:
-    assert scan_message(data, 70) is None
+def test_anything_else_goes_the_general_way(scanner: Scanners, data: bytes) -> None:
+    assert scanner.scan_message(data, 70) is None
 
 
-def test_responses_are_read_for_their_transaction() -> None:
+def test_a_content_length_of_thousands_of_digits_is_not_read(scanner: Scanners) -> None:
+    """Python's int() refuses more than 4,300 digits: the scanner must not raise."""
+    huge = "1" * 5000
+    assert scanner.scan_message(_head(_lines(Content_Length=huge)), 70) is None
+    ok = _ok_response().replace(b"Content-Length: 0", f"Content-Length: {huge}".encode())
+    assert scanner.scan_response(ok, 70) is None
+    padded = "0" * 5000 + str(len(RP_DATA_BODY))  # leading zeros: still the same length
+    assert scanner.scan_message(_head(_lines(Content_Length=padded)), 70) is not None
+
+
+def test_a_read_header_name_without_a_colon_is_not_a_header(scanner: Scanners) -> None:
+    """The general parser refuses such a line (Bad Header Line): so does the fast case."""
+    assert scanner.scan_message(_head([*_lines(), "Via"]), 70) is None
+    assert scanner.scan_message(_head([*_lines(), "P-Access-Network-Info"]), 70) is None
+    assert scanner.scan_response(_ok_response().replace(b"CSeq:", b"CSeq\r\nCSeq:"), 70) is None
+
+
+def _ok_response() -> bytes:
+    return (
+        b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKab;rport=5060\r\n"
+        b"From: <sip:a@b>;tag=1\r\nTo: <tel:+49>;tag=2\r\nCall-ID: x\r\nCSeq: 1 MESSAGE\r\n"
+        b"Content-Length: 0\r\n\r\n"
+    )
+
+
+def test_responses_are_read_for_their_transaction(scanner: Scanners) -> None:
     ok = (
         b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKab;rport=5060\r\n"
         b"From: <sip:a@b>;tag=1\r\nTo: <tel:+49>;tag=2\r\nCall-ID: x\r\nCSeq: 1 MESSAGE\r\n"
         b"Content-Length: 0\r\n\r\n"
     )
-    scanned = scan_response(ok, 70)
+    scanned = scanner.scan_response(ok, 70)
     assert scanned is not None and scanned == (200, "z9hG4bKab", "MESSAGE")
-    assert scan_response(ok.replace(b"CSeq", b"Cseq"), 70) is None
-    assert scan_response(ok.replace(b"Via: ", b"Via: SIP/2.0/UDP 10.0.0.2, "), 70) is None
-    assert scan_response(ok.replace(b"200 OK", b"2x0 OK"), 70) is None
-    assert scan_response(ok.replace(b"z9hG4bKab", b"ab"), 70) is None
+    assert scanner.scan_response(ok.replace(b"CSeq", b"Cseq"), 70) is None
+    assert scanner.scan_response(ok.replace(b"Via: ", b"Via: SIP/2.0/UDP 10.0.0.2, "), 70) is None
+    assert scanner.scan_response(ok.replace(b"200 OK", b"2x0 OK"), 70) is None
+    assert scanner.scan_response(ok.replace(b"z9hG4bKab", b"ab"), 70) is None

@@ -1,0 +1,69 @@
+"""RFC 3261 §17.1.2.2 / §17.2.2 timers as FIFO queues, one per duration, instead of a heap.
+
+A non-INVITE transaction's timers run for a few fixed durations only (Timer E: T1, 2·T1, ...
+up to T2; Timer F and J: 64·T1; Timer K: T4). Entries armed for one duration expire in the
+order they were armed, so a deque per duration is kept in deadline order by appending, and
+the earliest deadline is the smallest of a few queue heads.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Hashable
+from operator import itemgetter
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class TimerQueues(Generic[T]):
+    """Deadlines with their owners, one FIFO per duration; stale entries are the owner's to
+    recognise (an owner re-armed or finished leaves its old entry behind, never removed)."""
+
+    __slots__ = ("_queues",)
+
+    def __init__(self) -> None:
+        self._queues: dict[Hashable, deque[tuple[float, T]]] = {}
+
+    def __len__(self) -> int:
+        return sum(len(queue) for queue in self._queues.values())
+
+    def arm(self, queue_key: Hashable, deadline: float, owner: T) -> None:
+        """Queue `owner` to be due at `deadline`. Entries of one `queue_key` (a duration, or a
+        name) are armed at the same distance before their deadline."""
+        queue = self._queues.get(queue_key)
+        if queue is None:
+            queue = self._queues[queue_key] = deque()
+        if queue and queue[-1][0] > deadline:  # a clock that went back: keep the order
+            index = len(queue)
+            while index and queue[index - 1][0] > deadline:
+                index -= 1
+            queue.insert(index, (deadline, owner))
+            return
+        queue.append((deadline, owner))
+
+    def pop_due(self, now: float) -> list[tuple[float, T]]:
+        """Every entry due at `now`, earliest first, taken out of the queues."""
+        due: list[tuple[float, T]] = []
+        sources = 0
+        for queue in self._queues.values():
+            if queue and queue[0][0] <= now:
+                sources += 1
+                while queue and queue[0][0] <= now:
+                    due.append(queue.popleft())
+        if sources > 1:  # each queue's run is in order already
+            due.sort(key=_DEADLINE)
+        return due
+
+    def earliest(self, live: Callable[[float, T], bool]) -> float | None:
+        """The earliest deadline of a live entry; dead heads (per `live`) are dropped."""
+        earliest: float | None = None
+        for queue in self._queues.values():
+            while queue and not live(*queue[0]):
+                queue.popleft()
+            if queue and (earliest is None or queue[0][0] < earliest):
+                earliest = queue[0][0]
+        return earliest
+
+
+_DEADLINE = itemgetter(0)

@@ -1,0 +1,79 @@
+"""Timer queues, one FIFO per duration: the same deadlines, in the same order, as a heap."""
+
+from __future__ import annotations
+
+import heapq
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from smsc.sip.timers import TimerQueues
+
+DURATIONS = (0.5, 1.0, 2.0, 4.0, 5.0, 32.0)
+
+
+def test_entries_of_several_durations_come_out_earliest_first() -> None:
+    queues: TimerQueues[str] = TimerQueues()
+    queues.arm(32.0, 32.0, "J")
+    queues.arm(0.5, 0.5, "E1")
+    queues.arm(0.5, 0.7, "E2")
+    queues.arm(5.0, 5.2, "K")
+    assert len(queues) == 4
+    assert queues.earliest(lambda deadline, owner: True) == 0.5
+    assert queues.pop_due(5.2) == [(0.5, "E1"), (0.7, "E2"), (5.2, "K")]
+    assert queues.pop_due(31.9) == []
+    assert queues.pop_due(32.0) == [(32.0, "J")]
+    assert queues.earliest(lambda deadline, owner: True) is None
+
+
+def test_dead_heads_are_dropped_when_the_earliest_is_asked() -> None:
+    queues: TimerQueues[str] = TimerQueues()
+    queues.arm(0.5, 0.5, "answered")
+    queues.arm(0.5, 0.6, "waiting")
+    assert queues.earliest(lambda deadline, owner: owner != "answered") == 0.6
+    assert len(queues) == 1
+
+
+def test_entries_of_one_name_keep_their_order() -> None:
+    queues: TimerQueues[str] = TimerQueues()
+    queues.arm("F after E", 32.0, "a")
+    queues.arm("F after E", 32.2, "b")
+    queues.arm(0.5, 0.6, "E")
+    assert queues.earliest(lambda deadline, owner: True) == 0.6
+    assert queues.pop_due(32.1) == [(0.6, "E"), (32.0, "a")]
+    assert len(queues) == 1
+
+
+def test_a_clock_that_goes_back_keeps_each_queue_in_order() -> None:
+    queues: TimerQueues[str] = TimerQueues()
+    queues.arm(1.0, 11.0, "late")
+    queues.arm(1.0, 3.0, "early")
+    queues.arm(1.0, 7.0, "middle")
+    assert queues.pop_due(7.0) == [(3.0, "early"), (7.0, "middle")]
+    assert queues.pop_due(20.0) == [(11.0, "late")]
+
+
+@given(
+    st.lists(
+        st.tuples(st.floats(0, 5, allow_nan=False), st.sampled_from(DURATIONS)),
+        max_size=60,
+    ),
+    st.lists(st.floats(0, 50, allow_nan=False), max_size=8),
+)
+def test_the_same_deadlines_as_a_heap(arms: list[tuple[float, float]], polls: list[float]) -> None:
+    """Armed at non-decreasing times (as an event loop's clock), polled at any times."""
+    queues: TimerQueues[int] = TimerQueues()
+    heap: list[tuple[float, int]] = []
+    now = 0.0
+    for owner, (step, duration) in enumerate(arms):
+        now += step
+        queues.arm(duration, now + duration, owner)
+        heapq.heappush(heap, (now + duration, owner))
+    for at in sorted(polls):
+        expected = []
+        while heap and heap[0][0] <= at:
+            expected.append(heapq.heappop(heap))
+        got = queues.pop_due(at)
+        assert [deadline for deadline, _ in got] == [deadline for deadline, _ in expected]
+        assert sorted(got) == sorted(expected)
+    assert queues.earliest(lambda deadline, owner: True) == (heap[0][0] if heap else None)
