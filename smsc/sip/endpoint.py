@@ -53,12 +53,13 @@ from smsc.sip.transaction import (
 )
 
 _UDP = Transport.UDP
+_TCP = Transport.TCP
 _TIMER_F = "F"
 """The timer queue of Timer F armed with the transaction (TCP: no Timer E)."""
 _TIMER_F_AFTER_E = "F after E"
 """The timer queue of Timer F armed when Timer E first fired (UDP, no answer within T1)."""
 _TIMER_K = "K"
-_TCP = Transport.TCP
+"""The timer queue of Timer K, armed at a final response over UDP."""
 _MANDATORY = (("call-id", "Call-ID"), ("from", "From"), ("to", "To"))
 _RESPONSE_COPY = (("from", "From"), ("call-id", "Call-ID"), ("cseq", "CSeq"))
 
@@ -308,8 +309,8 @@ class SipEndpoint:
         """RFC 3261 §17.1.2.2: a response meets its client transaction."""
         if txn.receive_response(status, now):
             self._events.append(ResponseReceived(status, txn.key, txn.context, response))
-            if txn.state is COMPLETED:  # a final response over UDP: Timer K
-                self._timers.arm(_TIMER_K, now + self.t4, txn)
+            if txn.timer_k is not None:  # a final response over UDP: Completed, Timer K
+                self._timers.arm(_TIMER_K, txn.timer_k, txn)
         else:
             self.counters.retransmissions_absorbed += 1
         if txn.state is TERMINATED:
@@ -606,8 +607,8 @@ class SipEndpoint:
             txn.top_via = ""
             txn.to_tag = None
         self._send(txn, data)
-        if txn.state is COMPLETED:
-            self._timers.arm(txn.timer_j, now + txn.timer_j, txn)
+        if txn.state is COMPLETED and txn.deadline is not None:  # UDP: Timer J
+            self._timers.arm(txn.timer_j, txn.deadline, txn)
         elif txn.state is TERMINATED:
             self._settle(txn)
 
@@ -697,7 +698,8 @@ class SipEndpoint:
         if txn.timer_e is not None:  # UDP: Timer E; Timer F is queued if E ever fires
             self._timers.arm(self.t1, txn.timer_e, txn)
         else:
-            self._timers.arm(_TIMER_F, now + 64 * self.t1, txn)
+            assert txn.timer_f is not None
+            self._timers.arm(_TIMER_F, txn.timer_f, txn)
         return txn
 
     def send_request(

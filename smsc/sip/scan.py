@@ -140,9 +140,7 @@ def scan_message(data: bytes, max_headers: int) -> ScannedMessage | None:
     except KeyError:
         return None
     body = data[end + 4 :]
-    if content_type != CONTENT_TYPE_SMS or (
-        int(length) if length.isdigit() and len(length) <= 10 else _length(length)
-    ) != len(body):
+    if content_type != CONTENT_TYPE_SMS or _length(length) != len(body):
         return None
     number, _, method = cseq.partition(" ")
     if method != "MESSAGE" or not number.isdigit() or len(number) > 10 or int(number) >= 2**31:

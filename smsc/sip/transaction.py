@@ -75,7 +75,7 @@ class ServerTransaction:
         self.key = key
         self.state = TRYING
         self.transport = transport
-        self.reliable = transport is not Transport.UDP  # .reliable, without a property call
+        self.reliable = transport.reliable
         self.destination = destination
         """RFC 3261 §18.2.2: where responses go."""
         self.connection_id = connection_id
@@ -156,7 +156,7 @@ class ClientTransaction:
         self.key = key
         self.request = request
         self.transport = transport
-        self.reliable = transport is not Transport.UDP  # .reliable, without a property call
+        self.reliable = transport.reliable
         self.destination = destination
         self.connection_id: int | None = None
         self.context = context
