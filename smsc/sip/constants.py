@@ -32,10 +32,10 @@ class Transport(Enum):
     UDP = "UDP"
     TCP = "TCP"
 
-    @property
-    def reliable(self) -> bool:
-        """RFC 3261 §17.1.2.2: Timers E, J and K depend on this."""
-        return self is not Transport.UDP
+    def __init__(self, value: str) -> None:
+        self.reliable = value != "UDP"
+        """RFC 3261 §17.1.2.2: Timers E, J and K depend on this (a plain attribute: it is
+        read for every transaction)."""
 
 
 class Method:

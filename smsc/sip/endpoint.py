@@ -40,7 +40,7 @@ from smsc.sip.headers import Via, parse_params, parse_via, split_list
 from smsc.sip.message import SipMessage, SipRequest, SipResponse, parse_message, reason_phrase
 from smsc.sip.native import scan_message, scan_response
 from smsc.sip.scan import ScannedMessage, ScannedResponse, response_destination, response_via
-from smsc.sip.timers import TimerQueues
+from smsc.sip.timers import FifoTimer, TimerQueues
 from smsc.sip.transaction import (
     COMPLETED,
     TERMINATED,
@@ -58,8 +58,6 @@ _TIMER_F = "F"
 """The timer queue of Timer F armed with the transaction (TCP: no Timer E)."""
 _TIMER_F_AFTER_E = "F after E"
 """The timer queue of Timer F armed when Timer E first fired (UDP, no answer within T1)."""
-_TIMER_K = "K"
-"""The timer queue of Timer K, armed at a final response over UDP."""
 _MANDATORY = (("call-id", "Call-ID"), ("from", "From"), ("to", "To"))
 _RESPONSE_COPY = (("from", "From"), ("call-id", "Call-ID"), ("cseq", "CSeq"))
 
@@ -141,6 +139,11 @@ def _response_destination(via: Via, source: Address, transport: Transport) -> Ad
     return source[0], via.sent_by[1]
 
 
+def _completed_at(txn: ServerTransaction | ClientTransaction, deadline: float) -> bool:
+    """Whether Timer J or K is still to fire at `deadline` (a dead queue head otherwise)."""
+    return txn.state is COMPLETED and txn.deadline == deadline
+
+
 class SipEndpoint:
     """RFC 3261 transaction layer and transport rules for one local SIP address."""
 
@@ -160,6 +163,10 @@ class SipEndpoint:
         answer_untrusted: bool = True,
     ) -> None:
         self.t1, self.t2, self.t4 = t1, t2, t4
+        self.shortest_timer = min(t1, t2, t4)
+        """No timer is ever armed nearer to `now` than this (Timers E, F, J and K all run
+        T1, T2 or T4 or longer): a transport whose wake-up comes sooner need not ask
+        next_timer after each message."""
         self.trusted = trusted
         """Which source addresses may talk to us; None: every one (tests, a closed network).
         Others get a stateless 403 no larger than their request, or nothing at all."""
@@ -178,7 +185,14 @@ class SipEndpoint:
         self._counter = 0
         self._server: dict[tuple[str, str, int, str], ServerTransaction] = {}
         self._client: dict[ClientTransactionKey, ClientTransaction] = {}
-        self._timers: TimerQueues[ServerTransaction | ClientTransaction] = TimerQueues()
+        self._timer_e1: FifoTimer[ClientTransaction] = FifoTimer()
+        """The first Timer E (T1, UDP) of each client transaction, in the order sent."""
+        self._timers: TimerQueues[ClientTransaction] = TimerQueues()
+        """The later Timers E, and Timer F, of client transactions without a final response."""
+        self._timer_j: FifoTimer[ServerTransaction] = FifoTimer()
+        """Timer J (64*T1, UDP) of Completed server transactions, in the order they completed."""
+        self._timer_k: FifoTimer[ClientTransaction] = FifoTimer()
+        """Timer K (T4, UDP) of Completed client transactions, in the order they completed."""
         self._events: deque[Event] = deque()
         self._outgoing: list[Outgoing] = []
         self._framers: dict[int, StreamFramer] = {}
@@ -310,7 +324,7 @@ class SipEndpoint:
         if txn.receive_response(status, now):
             self._events.append(ResponseReceived(status, txn.key, txn.context, response))
             if txn.timer_k is not None:  # a final response over UDP: Completed, Timer K
-                self._timers.arm(_TIMER_K, txn.timer_k, txn)
+                self._timer_k.arm(txn.timer_k, txn)
         else:
             self.counters.retransmissions_absorbed += 1
         if txn.state is TERMINATED:
@@ -590,7 +604,7 @@ class SipEndpoint:
             txn.to_tag = self.new_tag()
         if isinstance(request_event, MessageReceived):
             data = self._scanned_response_bytes(
-                request_event.message, txn, status, reason=reason, headers=headers, body=body
+                request_event.message, txn, status, reason, headers, body
             )
         else:
             data = self._response_bytes(
@@ -608,16 +622,15 @@ class SipEndpoint:
             txn.to_tag = None
         self._send(txn, data)
         if txn.state is COMPLETED and txn.deadline is not None:  # UDP: Timer J
-            self._timers.arm(txn.timer_j, txn.deadline, txn)
+            self._timer_j.arm(txn.deadline, txn)
         elif txn.state is TERMINATED:
             self._settle(txn)
 
-    def _scanned_response_bytes(
+    def _scanned_response_bytes(  # noqa: PLR0917 - positional: called once per MO
         self,
         message: ScannedMessage,
         txn: ServerTransaction,
         status: int,
-        *,
         reason: str | None,
         headers: Sequence[tuple[str, str]],
         body: bytes,
@@ -670,23 +683,22 @@ class SipEndpoint:
         key = (branch, "MESSAGE")
         if transport is _UDP and len(data) <= UDP_MTU_LIMIT:
             self.counters.client_transactions_created += 1
-            self._client_transaction(key, data, _UDP, destination, now=now, context=context)
+            self._client_transaction(key, data, _UDP, destination, now, context)
             self._outgoing.append(Outgoing(data, destination, _UDP, None, key))
             return key
         text = f"{line}TCP {self.local_sent_by};branch={branch}{tail}"
         data = text.encode("utf-8", "surrogateescape") + body
         self.counters.client_transactions_created += 1
-        self._client_transaction(key, data, _TCP, destination, now=now, context=context)
+        self._client_transaction(key, data, _TCP, destination, now, context)
         self._outgoing.append(Outgoing(data, destination, _TCP, None, key))
         return key
 
-    def _client_transaction(
+    def _client_transaction(  # noqa: PLR0917 - positional: called once per MESSAGE sent
         self,
         key: ClientTransactionKey,
         data: bytes,
         transport: Transport,
         destination: Address,
-        *,
         now: float,
         context: object,
     ) -> ClientTransaction:
@@ -696,7 +708,7 @@ class SipEndpoint:
         )
         self._client[key] = txn
         if txn.timer_e is not None:  # UDP: Timer E; Timer F is queued if E ever fires
-            self._timers.arm(self.t1, txn.timer_e, txn)
+            self._timer_e1.arm(txn.timer_e, txn)
         else:
             assert txn.timer_f is not None
             self._timers.arm(_TIMER_F, txn.timer_f, txn)
@@ -744,7 +756,7 @@ class SipEndpoint:
             data = self._encode(lines, request.body)
         key = (branch, method)
         self.counters.client_transactions_created += 1
-        self._client_transaction(key, data, transport, destination, now=now, context=context)
+        self._client_transaction(key, data, transport, destination, now, context)
         self._outgoing.append(Outgoing(data, destination, transport, None, key))
         return key
 
@@ -762,47 +774,78 @@ class SipEndpoint:
         if txn.state is not TERMINATED:
             return
         if isinstance(txn, ServerTransaction):
-            if self._server.pop(txn.key, None) is not None:
+            if self._server.get(txn.key) is txn:
+                del self._server[txn.key]
                 self.counters.server_transactions_terminated += 1
-        elif self._client.pop(txn.key, None) is not None:
+        elif self._client.get(txn.key) is txn:
+            del self._client[txn.key]
             self.counters.client_transactions_terminated += 1
             if txn.timed_out:
                 self.counters.timeouts += 1
                 self._events.append(TransactionTimedOut(txn.key, txn.context))
 
     @staticmethod
-    def _live(deadline: float, txn: ServerTransaction | ClientTransaction) -> bool:
-        """Whether a queued deadline is still one of the transaction's running timers."""
-        if txn.state is TERMINATED:
-            return False
-        if isinstance(txn, ServerTransaction):
-            return txn.deadline == deadline
-        return deadline in (txn.timer_e, txn.timer_f, txn.timer_k)
+    def _live(deadline: float, txn: ClientTransaction) -> bool:
+        """Whether a queued deadline is still Timer E or F of a transaction waiting."""
+        return txn.state is not TERMINATED and deadline in (txn.timer_e, txn.timer_f)
 
     def poll(self, now: float) -> None:
         """Fire every timer due at ``now``."""
-        for deadline, txn in self._timers.pop_due(now):
-            if not self._live(deadline, txn):
-                continue
-            if isinstance(txn, ClientTransaction):
-                first = txn.interval == self.t1
-                data = txn.on_timer(now)
-                if data is not None:  # Timer E fired: armed again, and F after the first
-                    self.counters.retransmissions_sent += 1
-                    self._outgoing.append(
-                        Outgoing(data, txn.destination, txn.transport, None, txn.key)
-                    )
-                    assert txn.timer_e is not None and txn.timer_f is not None
-                    self._timers.arm(txn.interval, txn.timer_e, txn)
-                    if first:
-                        self._timers.arm(_TIMER_F_AFTER_E, txn.timer_f, txn)
-            else:
-                txn.on_timer(now)
-            self._settle(txn)
+        entries = self._timer_j.entries
+        while entries and entries[0][0] <= now:  # Timer J: Completed -> Terminated
+            server = entries.popleft()[1]
+            server.on_timer(now)
+            if server.state is TERMINATED and self._server.get(server.key) is server:
+                del self._server[server.key]
+                self.counters.server_transactions_terminated += 1
+        entries_k = self._timer_k.entries
+        while entries_k and entries_k[0][0] <= now:  # Timer K: Completed -> Terminated
+            client = entries_k.popleft()[1]
+            client.on_timer(now)
+            if client.state is TERMINATED and self._client.get(client.key) is client:
+                del self._client[client.key]
+                self.counters.client_transactions_terminated += 1
+        entries_e = self._timer_e1.entries
+        while entries_e and entries_e[0][0] <= now:  # the first Timer E: mostly answered
+            deadline, client = entries_e.popleft()
+            if self._live(deadline, client):
+                self._client_timer(client, now)
+        for deadline, client in self._timers.pop_due(now):  # later Timers E, and F
+            if self._live(deadline, client):
+                self._client_timer(client, now)
+
+    def _client_timer(self, txn: ClientTransaction, now: float) -> None:
+        """Timer E or F of a client transaction fired (RFC 3261 §17.1.2.2)."""
+        first = txn.interval == self.t1
+        data = txn.on_timer(now)
+        if data is not None:  # Timer E fired: armed again, and F after the first
+            self.counters.retransmissions_sent += 1
+            self._outgoing.append(Outgoing(data, txn.destination, txn.transport, None, txn.key))
+            assert txn.timer_e is not None and txn.timer_f is not None
+            self._timers.arm(txn.interval, txn.timer_e, txn)
+            if first:
+                self._timers.arm(_TIMER_F_AFTER_E, txn.timer_f, txn)
+        self._settle(txn)
 
     def next_timer(self) -> float | None:
         """The earliest deadline, so the transport can sleep until then."""
-        return self._timers.earliest(self._live)
+        earliest = self._timers.earliest(self._live)
+        entries_e = self._timer_e1.entries
+        while entries_e and not self._live(*entries_e[0]):
+            entries_e.popleft()
+        if entries_e and (earliest is None or entries_e[0][0] < earliest):
+            earliest = entries_e[0][0]
+        entries = self._timer_j.entries
+        while entries and not _completed_at(entries[0][1], entries[0][0]):
+            entries.popleft()
+        if entries and (earliest is None or entries[0][0] < earliest):
+            earliest = entries[0][0]
+        entries_k = self._timer_k.entries
+        while entries_k and not _completed_at(entries_k[0][1], entries_k[0][0]):
+            entries_k.popleft()
+        if entries_k and (earliest is None or entries_k[0][0] < earliest):
+            earliest = entries_k[0][0]
+        return earliest
 
     def next_event(self) -> Event | None:
         """The next event for the application, None when there is none."""

@@ -9,6 +9,7 @@ what they accept, the general parser reads the same way.
 
 from __future__ import annotations
 
+import re
 from typing import NamedTuple
 
 from smsc.sip.constants import DEFAULT_PORT, MAGIC_COOKIE, Address
@@ -30,7 +31,32 @@ _READ = {
     "P-Access-Network-Info": "p-access-network-info",
 }
 _READ_KEYS = frozenset(_READ.values())
-_VIA_PREFIX = "SIP/2.0/UDP "
+_OTHER = frozenset(
+    (
+        "Max-Forwards",
+        "Route",
+        "Record-Route",
+        "Contact",
+        "User-Agent",
+        "Server",
+        "Allow",
+        "Supported",
+        "Require",
+        "Expires",
+        "Date",
+        "In-Reply-To",
+        "Request-Disposition",
+        "Accept-Contact",
+        "P-Charging-Vector",
+        "P-Charging-Function-Addresses",
+        "P-Visited-Network-ID",
+        "P-Called-Party-ID",
+        "P-Preferred-Identity",
+        "Content-Transfer-Encoding",
+    )
+)
+"""Headers the fast case passes over, spelled as S-CSCFs send them (header_key's answer for
+them is known: a valid name that is not one of those read)."""
 
 
 class ScannedMessage(NamedTuple):
@@ -76,6 +102,8 @@ def _fields(head: str) -> tuple[list[str], dict[str, str], list[str]] | None:
             return None  # not a header line: the general parser refuses it
         key = _READ.get(name)
         if key is None:
+            if name in _OTHER:
+                continue
             other = header_key(name)
             if other is None or other in _READ_KEYS or name[:1] in (" ", "\t"):
                 return None
@@ -95,10 +123,10 @@ def _length(text: str) -> int | None:
     leading zeros (no datagram is longer; int() of 4,301 digits and more raises)."""
     if not text.isdigit():
         return None
+    if len(text) <= 10:
+        return int(text)
     digits = text.lstrip("0")
-    if not digits:
-        return 0
-    return int(digits) if len(digits) <= 10 else None
+    return int(digits or "0") if len(digits) <= 10 else None
 
 
 def _split_head(data: bytes) -> tuple[str, int] | None:
@@ -167,8 +195,12 @@ def scan_message(data: bytes, max_headers: int) -> ScannedMessage | None:
                 or "\t" in uri_part
             ):
                 return None
+            inner = uri_part[1:-1]
+            if inner[:4] == "tel:" and ";" not in inner and len(inner) > 4 and inner[-1] > " ":
+                uris.append(inner)  # what parse_uri keeps of a tel URI without parameters
+                continue
             try:
-                uris.append(parse_uri(uri_part[1:-1]).raw)
+                uris.append(parse_uri(inner).raw)
             except SipParseError:
                 return None  # the general path answers 400
         asserted = tuple(uris)
@@ -190,34 +222,42 @@ def scan_message(data: bytes, max_headers: int) -> ScannedMessage | None:
     )
 
 
+_VIA_SHAPE = re.compile(
+    r"SIP/2\.0/UDP ([A-Za-z0-9.-]+)(?::([0-9]{1,5}))?((?:;[a-z0-9]+(?:=[!-:<-~]*)?)+)"
+)
+"""The top Via the fast case reads: UDP, a host name or IPv4 address, an optional port, and
+parameters with lower-case names and printable values, without whitespace or quoting."""
+
+
 def _scan_via(top: str) -> tuple[str, str, int, bool, bool] | None:
     """A top Via over UDP without whitespace, quoting, maddr or odd parameter names:
     (branch, host lower-cased, port, empty rport, any rport), or None."""
-    if not top.startswith(_VIA_PREFIX) or " " in top[len(_VIA_PREFIX) :] or "\t" in top:
+    shape = _VIA_SHAPE.fullmatch(top)
+    if shape is None:
         return None
-    sent_by, *params = top[len(_VIA_PREFIX) :].split(";")
-    host, colon, port_text = sent_by.partition(":")
-    if not host or not (host.replace(".", "").replace("-", "").isalnum() and host.isascii()):
-        return None
-    if colon and not (port_text.isdigit() and len(port_text) <= 5 and int(port_text) <= 65535):
-        return None
+    host, port_text, params = shape.groups()
+    if not host.strip(".-"):
+        return None  # no letter or digit (the pattern stays linear: these checks are here)
+    if port_text is None:
+        port = DEFAULT_PORT
+    else:
+        port = int(port_text)
+        if port > 65535:
+            return None
     branch = None
     rport = has_rport = False
     seen: set[str] = set()
-    for param in params:
+    for param in params[1:].split(";"):
         name, eq, value = param.partition("=")
-        if not name.isalnum() or not name.islower() or name == "maddr" or name in seen:
+        if name in seen or name == "maddr" or name.isdigit():
             return None
         seen.add(name)
         if name == "branch":
             branch = value
         elif name == "rport":
             has_rport, rport = True, not eq
-    if branch is None or not branch.startswith(MAGIC_COOKIE) or not branch.isprintable():
+    if branch is None or not branch.startswith(MAGIC_COOKIE):
         return None
-    if not all(value.isprintable() for value in params):
-        return None
-    port = int(port_text) if colon else DEFAULT_PORT
     return branch, host.lower(), port, rport, has_rport
 
 

@@ -34,13 +34,7 @@ class TimerQueues(Generic[T]):
         queue = self._queues.get(queue_key)
         if queue is None:
             queue = self._queues[queue_key] = deque()
-        if queue and queue[-1][0] > deadline:  # a clock that went back: keep the order
-            index = len(queue)
-            while index and queue[index - 1][0] > deadline:
-                index -= 1
-            queue.insert(index, (deadline, owner))
-            return
-        queue.append((deadline, owner))
+        arm_in_order(queue, deadline, owner)
 
     def pop_due(self, now: float) -> list[tuple[float, T]]:
         """Every entry due at `now`, earliest first, taken out of the queues."""
@@ -64,6 +58,38 @@ class TimerQueues(Generic[T]):
             if queue and (earliest is None or queue[0][0] < earliest):
                 earliest = queue[0][0]
         return earliest
+
+
+class FifoTimer(Generic[T]):
+    """The deadlines of one fixed duration (a server transaction's Timer J, a client one's
+    Timer K), in the order armed; the endpoint reads `entries` from the front."""
+
+    __slots__ = ("entries",)
+
+    def __init__(self) -> None:
+        self.entries: deque[tuple[float, T]] = deque()
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def arm(self, deadline: float, owner: T) -> None:
+        """Queue `owner` to be due at `deadline`."""
+        entries = self.entries
+        if entries and entries[-1][0] > deadline:
+            arm_in_order(entries, deadline, owner)
+        else:
+            entries.append((deadline, owner))
+
+
+def arm_in_order(queue: deque[tuple[float, T]], deadline: float, owner: T) -> None:
+    """Append (deadline, owner); a clock that went back inserts it where the order holds."""
+    if queue and queue[-1][0] > deadline:
+        index = len(queue)
+        while index and queue[index - 1][0] > deadline:
+            index -= 1
+        queue.insert(index, (deadline, owner))
+        return
+    queue.append((deadline, owner))
 
 
 _DEADLINE = itemgetter(0)

@@ -56,6 +56,9 @@ UDP_BUFFER_BYTES = 4 * 1024 * 1024
 """Socket buffers of the UDP listener: a burst of a few thousand datagrams while the loop is
 busy must queue in the kernel, not be dropped (each drop costs the peer a T1 = 500 ms resend).
 Linux caps the request at net.core.rmem_max / wmem_max."""
+TIMER_SLACK_S = 0.01
+"""How late the endpoint's timers may be served, so that those due close together are served
+by one wake-up (see SipTransport._arm_timer)."""
 
 
 def _enlarge_buffers(sock: socket.socket | None) -> None:
@@ -345,15 +348,24 @@ class SipTransport:
                 self.endpoint.send_response(event, 500, None, now=self.now())
 
     def _arm_timer(self) -> None:
+        """Wake up for the endpoint's timers, several at once: a deadline is served up to
+        TIMER_SLACK_S late (RFC 3261's timers are T1 = 500 ms and longer), so a steady flow of
+        Timer J and K expiries costs one wake-up per slack, not one per transaction."""
+        armed = self._timer_at
+        loop = self._loop
+        assert loop is not None
+        if armed is not None and armed <= loop.time() + self.endpoint.shortest_timer:
+            return  # nothing armed since can fall due before this wake-up
         deadline = self.endpoint.next_timer()
-        if deadline != self._timer_at:
-            if self._timer is not None:
-                self._timer.cancel()
-            self._timer_at = deadline
-            self._timer = None
-            if deadline is not None:
-                assert self._loop is not None
-                self._timer = self._loop.call_at(deadline, self._fire)
+        if deadline is None:
+            return  # an armed wake-up finds nothing to do, and arms nothing more
+        deadline += TIMER_SLACK_S
+        if armed is not None and armed <= deadline:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = deadline
+        self._timer = loop.call_at(deadline, self._fire)
 
     def _fire(self) -> None:
         self._timer = None

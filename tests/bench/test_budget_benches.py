@@ -1,6 +1,6 @@
 """bench/wire_ceiling.py's payload steering over real sockets, and smoke runs of
-bench/store_insert.py and bench/mo_throughput.py from the checkout (the C generator in
-bench/loadgen/ built on the spot); no timing assertions."""
+bench/store_insert.py, bench/mo_throughput.py and bench/sip_round.py from the checkout (the
+C generator in bench/loadgen/ built on the spot); no timing assertions."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import socket
 
 import pytest
 
-from bench import mo_throughput, store_insert, wire_ceiling
+from bench import mo_throughput, sip_round, store_insert, wire_ceiling
 
 
 def _group(size: int) -> list[socket.socket]:
@@ -69,3 +69,9 @@ def test_mo_throughput_runs_from_a_bare_checkout() -> None:
     assert figures["generator"] == "bench/loadgen sms_loadgen (C)"
     assert figures["sent"] == figures["rpack"] == figures["completed"] == 200, figures
     assert figures["errors"] == figures["timeouts_rpack"] == 0, figures
+
+
+def test_the_endpoint_round_bench_runs_its_rounds() -> None:
+    """bench/sip_round.py: every round's 200 meets its MESSAGE's client transaction (the
+    bench asserts it), with Timers J and K expiring within the run."""
+    assert sip_round.run(300, step=0.2) > 0

@@ -4,9 +4,15 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from smsc.sip.constants import Transport
+from smsc.sip.errors import SipParseError
+from smsc.sip.headers import parse_uri
+from smsc.sip.message import header_key
 from smsc.sip.native import Scanners
+from smsc.sip.scan import _OTHER, _READ_KEYS
 from tests.smsc.sip.samples import MO_MESSAGE, RP_DATA_BODY
 
 UDP, TCP = Transport.UDP, Transport.TCP
@@ -125,3 +131,66 @@ def test_responses_are_read_for_their_transaction(scanner: Scanners) -> None:
     assert scanner.scan_response(ok.replace(b"Via: ", b"Via: SIP/2.0/UDP 10.0.0.2, "), 70) is None
     assert scanner.scan_response(ok.replace(b"200 OK", b"2x0 OK"), 70) is None
     assert scanner.scan_response(ok.replace(b"z9hG4bKab", b"ab"), 70) is None
+
+
+@pytest.mark.parametrize("name", sorted(_OTHER))
+def test_the_headers_passed_over_are_other_headers_to_the_general_parser(
+    scanner: Scanners, name: str
+) -> None:
+    """The names the Python scanner passes over without asking header_key: each is a valid
+    name of a header not read, and a MESSAGE carrying it is read the same as without it."""
+    key = header_key(name)
+    assert key is not None and key not in _READ_KEYS
+    plain = scanner.scan_message(_head(_lines()), 70)
+    assert plain is not None
+    assert scanner.scan_message(_head([*_lines(), f"{name}: x"]), 70) == plain
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])  # one per implementation
+@given(
+    st.tuples(
+        st.sampled_from(["tel:", "TEL:", "sip:", "", "\x0btel:"]),
+        st.lists(st.sampled_from(["+", "1", ";", "=", "a", "@", "\x0b", ":"]), max_size=6),
+        st.sampled_from(["", "\x0b", "\x1f", "\x0c", "1"]),
+    ).map(lambda parts: parts[0] + "".join(parts[1]) + parts[2])
+)
+@example("tel:+1\x0b")
+def test_an_asserted_identity_is_kept_as_the_general_parser_keeps_it(
+    scanner: Scanners, text: str
+) -> None:
+    """A tel URI without parameters skips parse_uri in the Python scanner: for any URI, what
+    the scanner keeps is what parse_uri keeps, and what parse_uri refuses is not read."""
+    try:
+        expected: tuple[str, ...] | None = (parse_uri(text).raw,)
+    except SipParseError:
+        expected = None
+    scanned = scanner.scan_message(_head(_lines(P_Asserted_Identity=f"<{text}>")), 70)
+    assert (None if scanned is None else scanned.asserted) == expected
+
+
+@pytest.mark.parametrize(
+    "via",
+    [
+        "SIP/2.0/UDP .-;branch=z9hG4bK1",  # a host without a letter or digit
+        "SIP/2.0/UDP a.b;12;branch=z9hG4bK1",  # a parameter name without a letter
+        "SIP/2.0/UDP a.b:65536;branch=z9hG4bK1",
+        "SIP/2.0/UDP a.b;branch=z9hG4bK1;branch=z9hG4bK2",
+        "SIP/2.0/UDP a.b;maddr=10.0.0.1;branch=z9hG4bK1",
+        "SIP/2.0/UDP a.b;Branch=z9hG4bK1",
+    ],
+)
+def test_a_top_via_out_of_the_common_shape_is_not_read(scanner: Scanners, via: str) -> None:
+    assert scanner.scan_message(_head(_lines(Via=via)), 70) is None
+
+
+def test_a_top_via_in_the_common_shape_is_read(scanner: Scanners) -> None:
+    via = "SIP/2.0/UDP -a.B-:5090;ttl=1;branch=z9hG4bK1;rport;x1=y=z"
+    scanned = scanner.scan_message(_head(_lines(Via=via)), 70)
+    assert scanned is not None
+    assert (scanned.branch, scanned.host, scanned.port, scanned.rport, scanned.has_rport) == (
+        "z9hG4bK1",
+        "-a.b-",
+        5090,
+        True,
+        True,
+    )

@@ -7,7 +7,7 @@ import heapq
 from hypothesis import given
 from hypothesis import strategies as st
 
-from smsc.sip.timers import TimerQueues
+from smsc.sip.timers import FifoTimer, TimerQueues
 
 DURATIONS = (0.5, 1.0, 2.0, 4.0, 5.0, 32.0)
 
@@ -77,3 +77,13 @@ def test_the_same_deadlines_as_a_heap(arms: list[tuple[float, float]], polls: li
         assert [deadline for deadline, _ in got] == [deadline for deadline, _ in expected]
         assert sorted(got) == sorted(expected)
     assert queues.earliest(lambda deadline, owner: True) == (heap[0][0] if heap else None)
+
+
+def test_a_fifo_timer_keeps_the_order_armed_and_one_that_goes_back() -> None:
+    timer: FifoTimer[str] = FifoTimer()
+    timer.arm(5.0, "a")
+    timer.arm(5.5, "b")
+    timer.arm(5.2, "clock went back")
+    timer.arm(6.0, "c")
+    assert len(timer) == 4
+    assert list(timer.entries) == [(5.0, "a"), (5.2, "clock went back"), (5.5, "b"), (6.0, "c")]
