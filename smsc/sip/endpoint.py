@@ -40,10 +40,11 @@ from smsc.sip.headers import Via, parse_params, parse_via, split_list
 from smsc.sip.message import SipMessage, SipRequest, SipResponse, parse_message, reason_phrase
 from smsc.sip.native import scan_message, scan_response
 from smsc.sip.scan import ScannedMessage, ScannedResponse, response_destination, response_via
-from smsc.sip.timers import FifoTimer, TimerQueues
+from smsc.sip.timers import CompletedFifo, FifoTimer, TimerQueues
 from smsc.sip.transaction import (
     COMPLETED,
     TERMINATED,
+    Answer,
     ClientTransaction,
     ClientTransactionKey,
     ServerTransaction,
@@ -139,11 +140,6 @@ def _response_destination(via: Via, source: Address, transport: Transport) -> Ad
     return source[0], via.sent_by[1]
 
 
-def _completed_at(txn: ServerTransaction | ClientTransaction, deadline: float) -> bool:
-    """Whether Timer J or K is still to fire at `deadline` (a dead queue head otherwise)."""
-    return txn.state is COMPLETED and txn.deadline == deadline
-
-
 class SipEndpoint:
     """RFC 3261 transaction layer and transport rules for one local SIP address."""
 
@@ -181,6 +177,7 @@ class SipEndpoint:
         self._user_agent = f"User-Agent: {user_agent}" if user_agent else None
         self._server_header = f"\r\nServer: {user_agent}" if user_agent else ""
         self._status_lines: dict[tuple[int, str | None], str] = {}
+        self._answers: dict[tuple[int, str | None], Answer] = {}
         self._prefix = os.urandom(4).hex()
         self._counter = 0
         self._server: dict[tuple[str, str, int, str], ServerTransaction] = {}
@@ -189,9 +186,9 @@ class SipEndpoint:
         """The first Timer E (T1, UDP) of each client transaction, in the order sent."""
         self._timers: TimerQueues[ClientTransaction] = TimerQueues()
         """The later Timers E, and Timer F, of client transactions without a final response."""
-        self._timer_j: FifoTimer[ServerTransaction] = FifoTimer()
+        self._timer_j: CompletedFifo[ServerTransaction] = CompletedFifo()
         """Timer J (64*T1, UDP) of Completed server transactions, in the order they completed."""
-        self._timer_k: FifoTimer[ClientTransaction] = FifoTimer()
+        self._timer_k: CompletedFifo[ClientTransaction] = CompletedFifo()
         """Timer K (T4, UDP) of Completed client transactions, in the order they completed."""
         self._events: deque[Event] = deque()
         self._outgoing: list[Outgoing] = []
@@ -210,6 +207,29 @@ class SipEndpoint:
     def new_tag(self) -> str:
         """RFC 3261 §19.3 tag."""
         return self._unique()
+
+    def _tag_for(self, key: ServerTransactionKey) -> str:
+        """RFC 3261 §8.2.6.2 / §19.3: the To tag of every response of one server transaction,
+        derived from its key (this process's random prefix, and the key's hash, which is
+        keyed at random per process), so a Completed transaction need not keep it."""
+        return f"{self._prefix}{hash(key) & 0xFFFFFFFFFFFF:012x}"
+
+    def _answer(
+        self,
+        status: int,
+        reason: str | None,
+        headers: Sequence[tuple[str, str]],
+        body: bytes,
+    ) -> Answer:
+        """What a final response is built from, one shared tuple per common answer."""
+        if headers or body:
+            return status, reason, tuple(headers), body
+        answer = self._answers.get((status, reason))
+        if answer is None:
+            answer = (status, reason, (), b"")
+            if len(self._answers) < 1024:
+                self._answers[status, reason] = answer
+        return answer
 
     def new_call_id(self) -> str:
         """RFC 3261 §8.1.1.4 Call-ID."""
@@ -287,7 +307,8 @@ class SipEndpoint:
                 self._hosts.clear()
             host = self._hosts[scanned.host] = scanned.host
         key = (scanned.branch, host, scanned.port, "MESSAGE")
-        if self._absorbed(key):
+        if key in self._server:
+            self._absorbed(key, scanned, source)
             return
         txn = ServerTransaction(key, _UDP, response_destination(scanned, source), None, self.t1)
         txn.top_via = response_via(scanned, source)
@@ -295,7 +316,9 @@ class SipEndpoint:
         self.counters.server_transactions_created += 1
         self._events.append(MessageReceived(scanned, source, _UDP, key))
 
-    def _absorbed(self, key: ServerTransactionKey) -> bool:
+    def _absorbed(
+        self, key: ServerTransactionKey, request: ScannedMessage | SipRequest, source: Address
+    ) -> bool:
         """A retransmission of a request with a live server transaction: the last response
         again (RFC 3261 §17.2.2), and nothing for the application."""
         txn = self._server.get(key)
@@ -303,10 +326,43 @@ class SipEndpoint:
             return False
         self.counters.retransmissions_absorbed += 1
         data = txn.receive_request()
+        if data is None and txn.answer is not None:
+            data = self._answer_again(txn, txn.answer, request, source)
         if data is not None:
             self.counters.retransmissions_sent += 1
             self._send(txn, data)
         return True
+
+    def _answer_again(
+        self,
+        txn: ServerTransaction,
+        answer: Answer,
+        request: ScannedMessage | SipRequest,
+        source: Address,
+    ) -> bytes | None:
+        """The final response of a Completed transaction, built again from the retransmitted
+        request the way it was built from the first copy (the same octets for the same
+        request and source)."""
+        status, reason, headers, body = answer
+        tag = self._tag_for(txn.key)
+        try:
+            if isinstance(request, SipRequest):
+                top_via = _response_via(request.via, source)
+                return self._response_bytes(
+                    request,
+                    top_via,
+                    to_tag=tag,
+                    status=status,
+                    reason=reason,
+                    headers=headers,
+                    body=body,
+                )
+            top_via = response_via(request, source)
+            return self._scanned_response_bytes(
+                request, top_via, tag, status, reason, headers, body
+            )
+        except (SipParseError, SipBuildError):
+            return None  # a copy that differs from the first one: absorbed, not answered
 
     def _scanned_response(self, scanned: ScannedResponse, now: float) -> bool:
         """A scanned response to one of our client transactions; False: the general path
@@ -324,7 +380,7 @@ class SipEndpoint:
         if txn.receive_response(status, now):
             self._events.append(ResponseReceived(status, txn.key, txn.context, response))
             if txn.timer_k is not None:  # a final response over UDP: Completed, Timer K
-                self._timer_k.arm(txn.timer_k, txn)
+                self._timer_k.arm(txn)
         else:
             self.counters.retransmissions_absorbed += 1
         if txn.state is TERMINATED:
@@ -389,7 +445,7 @@ class SipEndpoint:
             if key_name not in index:
                 raise SipParseError(f"Missing {name}")
         key = server_key(request, via, cseq)
-        if self._absorbed(key):
+        if self._absorbed(key, request, source):
             return
         if request.method == "ACK":
             self.counters.stray_acks += 1
@@ -600,36 +656,35 @@ class SipEndpoint:
             raise SipBuildError("the server transaction is terminated")
         if not 100 <= status <= 699:
             raise SipBuildError(f"bad status {status}")
-        if txn.to_tag is None and status > 100:
-            txn.to_tag = self.new_tag()
+        tag = self._tag_for(txn.key) if status > 100 else ""
         if isinstance(request_event, MessageReceived):
             data = self._scanned_response_bytes(
-                request_event.message, txn, status, reason, headers, body
+                request_event.message, txn.top_via, tag, status, reason, headers, body
             )
         else:
             data = self._response_bytes(
                 request_event.request,
                 txn.top_via,
-                to_tag=txn.to_tag,
+                to_tag=tag,
                 status=status,
                 reason=reason,
                 headers=headers,
                 body=body,
             )
         txn.send_response(status, data, now)
-        if status >= 200:  # Completed keeps only what a retransmission needs (Timer J)
-            txn.top_via = ""
-            txn.to_tag = None
         self._send(txn, data)
         if txn.state is COMPLETED and txn.deadline is not None:  # UDP: Timer J
-            self._timer_j.arm(txn.deadline, txn)
+            txn.top_via = ""  # Completed keeps only what a retransmission needs
+            txn.keep_answer(self._answer(status, reason, headers, body))
+            self._timer_j.arm(txn)
         elif txn.state is TERMINATED:
             self._settle(txn)
 
     def _scanned_response_bytes(  # noqa: PLR0917 - positional: called once per MO
         self,
         message: ScannedMessage,
-        txn: ServerTransaction,
+        top_via: str,
+        to_tag: str,
         status: int,
         reason: str | None,
         headers: Sequence[tuple[str, str]],
@@ -639,8 +694,8 @@ class SipEndpoint:
         `_response_bytes` gives for it (its values are already stripped and checked)."""
         to = message.to
         if status > 100:
-            to = f"{to};tag={txn.to_tag}"
-        vias = txn.top_via
+            to = f"{to};tag={to_tag}"
+        vias = top_via
         if len(message.vias) > 1:
             vias = "\r\nVia: ".join([vias, *message.vias[1:]])
         return self._response_text(
@@ -792,15 +847,27 @@ class SipEndpoint:
     def poll(self, now: float) -> None:
         """Fire every timer due at ``now``."""
         entries = self._timer_j.entries
-        while entries and entries[0][0] <= now:  # Timer J: Completed -> Terminated
-            server = entries.popleft()[1]
+        while entries:  # Timer J: Completed -> Terminated
+            server = entries[0]
+            deadline = server.deadline
+            if deadline is not None and deadline > now:
+                break
+            entries.popleft()
+            if deadline is None:
+                continue  # ended otherwise (a transport error)
             server.on_timer(now)
             if server.state is TERMINATED and self._server.get(server.key) is server:
                 del self._server[server.key]
                 self.counters.server_transactions_terminated += 1
         entries_k = self._timer_k.entries
-        while entries_k and entries_k[0][0] <= now:  # Timer K: Completed -> Terminated
-            client = entries_k.popleft()[1]
+        while entries_k:  # Timer K: Completed -> Terminated
+            client = entries_k[0]
+            deadline = client.deadline
+            if deadline is not None and deadline > now:
+                break
+            entries_k.popleft()
+            if deadline is None:
+                continue
             client.on_timer(now)
             if client.state is TERMINATED and self._client.get(client.key) is client:
                 del self._client[client.key]
@@ -835,16 +902,10 @@ class SipEndpoint:
             entries_e.popleft()
         if entries_e and (earliest is None or entries_e[0][0] < earliest):
             earliest = entries_e[0][0]
-        entries = self._timer_j.entries
-        while entries and not _completed_at(entries[0][1], entries[0][0]):
-            entries.popleft()
-        if entries and (earliest is None or entries[0][0] < earliest):
-            earliest = entries[0][0]
-        entries_k = self._timer_k.entries
-        while entries_k and not _completed_at(entries_k[0][1], entries_k[0][0]):
-            entries_k.popleft()
-        if entries_k and (earliest is None or entries_k[0][0] < earliest):
-            earliest = entries_k[0][0]
+        for fifo in (self._timer_j, self._timer_k):
+            head = fifo.earliest()
+            if head is not None and (earliest is None or head < earliest):
+                earliest = head
         return earliest
 
     def next_event(self) -> Event | None:

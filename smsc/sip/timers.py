@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Hashable
 from operator import itemgetter
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -90,6 +90,59 @@ def arm_in_order(queue: deque[tuple[float, T]], deadline: float, owner: T) -> No
         queue.insert(index, (deadline, owner))
         return
     queue.append((deadline, owner))
+
+
+class Deadlined(Protocol):
+    """An owner that carries its own deadline (None once its timer is stopped)."""
+
+    @property
+    def deadline(self) -> float | None: ...
+
+
+D = TypeVar("D", bound=Deadlined)
+
+
+class CompletedFifo(Generic[D]):
+    """Owners armed once at a fixed distance before their own `deadline`, which stays put
+    while they are queued (a transaction's Timer J or K, armed at its final response): the
+    queue holds the owners alone, no (deadline, owner) pair each, since it holds the most
+    (32 s of Completed server transactions at the MO rate). An owner whose deadline became
+    None is dead and is dropped from the front."""
+
+    __slots__ = ("entries",)
+
+    def __init__(self) -> None:
+        self.entries: deque[D] = deque()
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def arm(self, owner: D) -> None:
+        """Queue `owner`, due at its deadline."""
+        entries = self.entries
+        deadline = owner.deadline
+        assert deadline is not None
+        last = entries[-1].deadline if entries else None
+        if last is None or last <= deadline:
+            entries.append(owner)
+            return
+        index = len(entries)  # a clock that went back: insert where the order holds
+        while index:
+            before = entries[index - 1].deadline
+            if before is None or before <= deadline:
+                break
+            index -= 1
+        entries.insert(index, owner)
+
+    def earliest(self) -> float | None:
+        """The deadline of the first live owner; dead ones in front are dropped."""
+        entries = self.entries
+        while entries:
+            deadline = entries[0].deadline
+            if deadline is not None:
+                return deadline
+            entries.popleft()
+        return None
 
 
 _DEADLINE = itemgetter(0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import Enum
 
 from smsc.sip.constants import MAGIC_COOKIE, Address, Transport
@@ -13,6 +14,8 @@ ServerTransactionKey = tuple[str, str, int, str]
 """RFC 3261 §17.2.3: (branch, sent-by host, sent-by port, method)."""
 ClientTransactionKey = tuple[str, str]
 """RFC 3261 §17.1.3: (branch, CSeq method)."""
+Answer = tuple[int, str | None, Sequence[tuple[str, str]], bytes]
+"""What the TU answered with: status, reason phrase, extra headers, body."""
 
 
 class TransactionState(Enum):
@@ -51,6 +54,7 @@ class ServerTransaction:
     """RFC 3261 §17.2.2 non-INVITE server transaction (Figure 8)."""
 
     __slots__ = (
+        "answer",
         "connection_id",
         "deadline",
         "destination",
@@ -59,7 +63,6 @@ class ServerTransaction:
         "reliable",
         "state",
         "timer_j",
-        "to_tag",
         "top_via",
         "transport",
     )
@@ -82,16 +85,25 @@ class ServerTransaction:
         self.timer_j = 0.0 if self.reliable else 64 * t1
         self.deadline: float | None = None
         self.last_response: bytes | None = None
-        self.to_tag: str | None = None
-        """RFC 3261 §8.2.6.2: the same To tag on every response of the transaction."""
+        self.answer: Answer | None = None
+        """Completed without `last_response`: what the final response was built from."""
         self.top_via = ""
         """RFC 3261 §18.2.1: the request's top Via with received/rport, echoed in responses."""
 
     def receive_request(self) -> bytes | None:
-        """§17.2.2: a retransmission; the last response to send again, None to absorb it."""
+        """§17.2.2: a retransmission; the last response to send again, None to absorb it
+        (or, with `answer` kept instead, for the endpoint to build that response again)."""
         if self.state is PROCEEDING or self.state is COMPLETED:
             return self.last_response
         return None
+
+    def keep_answer(self, answer: Answer) -> None:
+        """Completed: keep what the final response was built from instead of its octets
+        (about 350 bytes each, held for Timer J); a retransmission, the same request, gets
+        the same octets built again."""
+        if self.state is COMPLETED:
+            self.last_response = None
+            self.answer = answer
 
     def send_response(self, status: int, data: bytes, now: float) -> None:
         """§17.2.2: the TU answers; 1xx -> Proceeding, final -> Completed (Timer J)."""

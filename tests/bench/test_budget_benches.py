@@ -1,6 +1,7 @@
 """bench/wire_ceiling.py's payload steering over real sockets, and smoke runs of
-bench/store_insert.py, bench/mo_throughput.py and bench/sip_round.py from the checkout (the
-C generator in bench/loadgen/ built on the spot); no timing assertions."""
+bench/store_insert.py, bench/mo_throughput.py, bench/sip_round.py and bench/sip_memory.py
+from the checkout (the C generator in bench/loadgen/ built on the spot); no timing
+assertions."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import socket
 
 import pytest
 
-from bench import mo_throughput, sip_round, store_insert, wire_ceiling
+from bench import mo_throughput, sip_memory, sip_round, store_insert, wire_ceiling
 
 
 def _group(size: int) -> list[socket.socket]:
@@ -75,3 +76,9 @@ def test_the_endpoint_round_bench_runs_its_rounds() -> None:
     """bench/sip_round.py: every round's 200 meets its MESSAGE's client transaction (the
     bench asserts it), with Timers J and K expiring within the run."""
     assert sip_round.run(300, step=0.2) > 0
+
+
+def test_the_transaction_memory_bench_counts_both_kinds() -> None:
+    """bench/sip_memory.py: bytes held per Completed server and client transaction."""
+    server, client = sip_memory.per_transaction(500)
+    assert 100 < server < 5000 and 100 < client < 5000

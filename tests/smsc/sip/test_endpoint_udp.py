@@ -219,6 +219,46 @@ def test_a_retransmission_read_by_the_general_parser_meets_the_fast_transaction(
     assert fast.next_event() is None and fast.data_to_send() == [answer]
 
 
+@pytest.mark.parametrize("fast_case", [True, False])
+@pytest.mark.parametrize(
+    ("status", "reason", "headers"),
+    [(202, None, ()), (503, "Service Unavailable: overloaded", (("Retry-After", "5"),))],
+)
+def test_a_completed_transaction_keeps_the_answer_not_its_octets(
+    fast_case: bool, status: int, reason: str | None, headers: tuple[tuple[str, str], ...]
+) -> None:
+    """Held for Timer J, a Completed transaction keeps what its final response was built from;
+    a retransmission gets the same octets built again (same To tag, same headers)."""
+    ep = SipEndpoint(local_via_host="10.0.0.1", local_port=5060, fast_case=fast_case)
+    ep.receive_datagram(MO_MESSAGE, CSCF, UDP, 0.0)
+    event = ep.next_event()
+    assert isinstance(event, MessageReceived if fast_case else RequestReceived)
+    ep.send_response(event, status, reason, headers=headers, now=0.0)
+    (answer,) = ep.data_to_send()
+    txn = ep._server[event.key]
+    assert txn.last_response is None and txn.answer is not None
+    for copy in (MO_MESSAGE, MO_MESSAGE.replace(b"\r\nCall-ID:", b"\r\ni:")):
+        ep.receive_datagram(copy, CSCF, UDP, 1.0)
+        assert ep.next_event() is None
+        assert ep.data_to_send() == [answer]
+    assert ep.counters.retransmissions_sent == 2
+
+
+def test_to_tags_differ_between_transactions_and_processes() -> None:
+    tags = set()
+    for _ in range(2):  # two endpoints: two random prefixes
+        ep = SipEndpoint(local_via_host="10.0.0.1", local_port=5060)
+        for branch in (b"z9hG4bK-1", b"z9hG4bK-2"):
+            ep.receive_datagram(MO_MESSAGE.replace(b"z9hG4bK", branch + b"x", 1), CSCF, UDP, 0.0)
+            event = ep.next_event()
+            assert event is not None
+            ep.send_response(event, 202, now=0.0)
+            (answer,) = ep.data_to_send()
+            to = next(line for line in answer.data.split(b"\r\n") if line.startswith(b"To:"))
+            tags.add(to.rpartition(b";tag=")[2])
+    assert len(tags) == 4
+
+
 def test_responses_go_to_the_source_port_with_rport() -> None:
     fast, _ = endpoint_pair()
     data = _head(_lines())

@@ -7,7 +7,7 @@ import heapq
 from hypothesis import given
 from hypothesis import strategies as st
 
-from smsc.sip.timers import FifoTimer, TimerQueues
+from smsc.sip.timers import CompletedFifo, FifoTimer, TimerQueues
 
 DURATIONS = (0.5, 1.0, 2.0, 4.0, 5.0, 32.0)
 
@@ -87,3 +87,23 @@ def test_a_fifo_timer_keeps_the_order_armed_and_one_that_goes_back() -> None:
     timer.arm(6.0, "c")
     assert len(timer) == 4
     assert list(timer.entries) == [(5.0, "a"), (5.2, "clock went back"), (5.5, "b"), (6.0, "c")]
+
+
+class _Owner:
+    def __init__(self, deadline: float) -> None:
+        self.deadline: float | None = deadline
+
+
+def test_a_completed_fifo_reads_each_owner_s_deadline_and_drops_the_dead() -> None:
+    fifo: CompletedFifo[_Owner] = CompletedFifo()
+    a, b, back, c = _Owner(5.0), _Owner(5.5), _Owner(5.2), _Owner(6.0)
+    for owner in (a, b, back, c):
+        fifo.arm(owner)
+    assert list(fifo.entries) == [a, back, b, c]  # the clock went back: still in order
+    assert fifo.earliest() == 5.0
+    a.deadline = back.deadline = None  # stopped (fired, or a transport error)
+    assert fifo.earliest() == 5.5 and len(fifo) == 2
+    c.deadline = None
+    fifo.arm(_Owner(5.7))  # behind a dead last entry: appended
+    b.deadline = None
+    assert fifo.earliest() == 5.7 and len(fifo) == 1
