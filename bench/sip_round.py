@@ -81,12 +81,12 @@ def run(rounds: int, step: float = 0.002) -> float:
         endpoint.receive_datagram(template, SCSCF, udp, now)
         endpoint.next_event()
         counters.append(endpoint._counter)
-    step = counters[1] - counters[0]
+    ids_per_round = counters[1] - counters[0]
     branch = out[-1].key[0] if out[-1].key else ""
     prefix = branch[: -len(f"{endpoint._counter:x}")]
     oks = [  # the 200s, made beforehand with the branch each round's MESSAGE will get
         template.replace(
-            branch.encode(), f"{prefix}{endpoint._counter + step * (i + 1):x}".encode()
+            branch.encode(), f"{prefix}{endpoint._counter + ids_per_round * (i + 1):x}".encode()
         )
         for i in range(rounds)
     ]
