@@ -76,6 +76,7 @@ def test_the_endpoint_round_bench_runs_its_rounds() -> None:
     """bench/sip_round.py: every round's 200 meets its MESSAGE's client transaction (the
     bench asserts it), with Timers J and K expiring within the run."""
     assert sip_round.run(300, step=0.2) > 0
+    assert sip_round.run_mt(300, 64, step=0.2) > 0  # the MT pattern: windows of 64
 
 
 def test_the_transaction_memory_bench_counts_both_kinds() -> None:
