@@ -8,8 +8,12 @@ For a figure that does not depend on the machine's load, count instructions:
 ``valgrind --tool=callgrind --callgrind-out-file=/dev/null python bench/sip_round.py --rounds N``
 for two values of N; the difference over the difference of N is instructions per round.
 
+``--mt WINDOW`` runs the MT pattern instead: WINDOW MESSAGEs sent, the S-CSCF's 200s to them,
+then the UEs' MESSAGEs carrying RP-ACK and our 200s.
+
 Run from the repository root after `pip install -e .`:
-``python bench/sip_round.py [--rounds N] [--repeats R]``; ``SMSC_NATIVE=0`` for Python only.
+``python bench/sip_round.py [--rounds N] [--repeats R] [--mt WINDOW]``; ``SMSC_NATIVE=0``
+for Python only.
 """
 
 from __future__ import annotations
