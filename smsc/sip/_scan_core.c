@@ -163,12 +163,21 @@ static int digits(const unsigned char *d, scan_span s, uint64_t *value, int *big
     return 1;
 }
 
-/* The CSeq number: digits, at most 10 of them, below 2**31 (RFC 3261 §8.1.1.5). */
-static int cseq_number(const unsigned char *d, scan_span s)
+/* RFC 3261 §20.16 "number method", split at the first space: the method, when the number is
+   digits, at most 10 of them, below 2**31 (§8.1.1.5). */
+static int cseq_method(const unsigned char *d, scan_span cseq, scan_span *method)
 {
+    const unsigned char *space = memchr(d + cseq.off, ' ', cseq.len);
+    if (space == NULL)
+        return 0;
+    size_t number_len = (size_t)(space - d) - cseq.off;
     uint64_t v;
     int big;
-    return s.len <= 10 && digits(d, s, &v, &big) && !big && v < ((uint64_t)1 << 31);
+    if (number_len > 10 || !digits(d, span(cseq.off, number_len), &v, &big) || big ||
+        v >= ((uint64_t)1 << 31))
+        return 0;
+    *method = span(cseq.off + number_len + 1, cseq.len - number_len - 1);
+    return 1;
 }
 
 /* data.find(b"\r\n\r\n"): where the header section ends (RFC 3261 §7.5). */
@@ -489,14 +498,8 @@ int scan_message_core(const unsigned char *d, size_t len, size_t max_headers,
         return SCAN_NO;
     if (!digits(d, h.field[H_CLENGTH], &length, &big) || big || length != body.len)
         return SCAN_NO;
-    /* RFC 3261 §20.16: "number MESSAGE", split at the first space. */
-    scan_span cseq = h.field[H_CSEQ];
-    const unsigned char *space = memchr(d + cseq.off, ' ', cseq.len);
-    if (space == NULL)
-        return SCAN_NO;
-    size_t number_len = (size_t)(space - d) - cseq.off;
-    if (!equals(d, span(cseq.off + number_len + 1, cseq.len - number_len - 1), "MESSAGE") ||
-        !cseq_number(d, span(cseq.off, number_len)))
+    scan_span cseq = h.field[H_CSEQ], method;
+    if (!cseq_method(d, cseq, &method) || !equals(d, method, "MESSAGE"))
         return SCAN_NO;
     scan_span call_id = h.field[H_CALL_ID], from = h.field[H_FROM], to = h.field[H_TO];
     if (call_id.len == 0 || has(d, call_id, ' ') || from.len == 0 || to.len == 0 ||
@@ -547,13 +550,8 @@ int scan_response_core(const unsigned char *d, size_t len, size_t max_headers,
         return SCAN_NO;
     if (!h.have[H_CSEQ] || !h.have[H_CALL_ID] || !h.have[H_FROM] || !h.have[H_TO])
         return SCAN_NO;
-    scan_span cseq = h.field[H_CSEQ];
-    const unsigned char *space = memchr(d + cseq.off, ' ', cseq.len);
-    if (space == NULL)
-        return SCAN_NO;
-    size_t number_len = (size_t)(space - d) - cseq.off;
-    scan_span method = span(cseq.off + number_len + 1, cseq.len - number_len - 1);
-    if (!cseq_number(d, span(cseq.off, number_len)) || method.len == 0)
+    scan_span method;
+    if (!cseq_method(d, h.field[H_CSEQ], &method) || method.len == 0)
         return SCAN_NO;
     for (size_t i = 0; i < method.len; i++)
         if (!is_alpha(d[method.off + i]))

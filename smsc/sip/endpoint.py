@@ -339,30 +339,24 @@ class SipEndpoint:
         answer: Answer,
         request: ScannedMessage | SipRequest,
         source: Address,
-    ) -> bytes | None:
+    ) -> bytes:
         """The final response of a Completed transaction, built again from the retransmitted
         request the way it was built from the first copy (the same octets for the same
         request and source)."""
         status, reason, headers, body = answer
         tag = self._tag_for(txn.key)
-        try:
-            if isinstance(request, SipRequest):
-                top_via = _response_via(request.via, source)
-                return self._response_bytes(
-                    request,
-                    top_via,
-                    to_tag=tag,
-                    status=status,
-                    reason=reason,
-                    headers=headers,
-                    body=body,
-                )
-            top_via = response_via(request, source)
-            return self._scanned_response_bytes(
-                request, top_via, tag, status, reason, headers, body
+        if isinstance(request, SipRequest):
+            return self._response_bytes(
+                request,
+                _response_via(request.via, source),
+                to_tag=tag,
+                status=status,
+                reason=reason,
+                headers=headers,
+                body=body,
             )
-        except (SipParseError, SipBuildError):
-            return None  # a copy that differs from the first one: absorbed, not answered
+        top_via = response_via(request, source)
+        return self._scanned_response_bytes(request, top_via, tag, status, reason, headers, body)
 
     def _scanned_response(self, scanned: ScannedResponse, now: float) -> bool:
         """A scanned response to one of our client transactions; False: the general path
@@ -846,32 +840,12 @@ class SipEndpoint:
 
     def poll(self, now: float) -> None:
         """Fire every timer due at ``now``."""
-        entries = self._timer_j.entries
-        while entries:  # Timer J: Completed -> Terminated
-            server = entries[0]
-            deadline = server.deadline
-            if deadline is not None and deadline > now:
-                break
-            entries.popleft()
-            if deadline is None:
-                continue  # ended otherwise (a transport error)
+        for server in self._timer_j.pop_due(now):  # Timer J: Completed -> Terminated
             server.on_timer(now)
-            if server.state is TERMINATED and self._server.get(server.key) is server:
-                del self._server[server.key]
-                self.counters.server_transactions_terminated += 1
-        entries_k = self._timer_k.entries
-        while entries_k:  # Timer K: Completed -> Terminated
-            client = entries_k[0]
-            deadline = client.deadline
-            if deadline is not None and deadline > now:
-                break
-            entries_k.popleft()
-            if deadline is None:
-                continue
+            self._settle(server)
+        for client in self._timer_k.pop_due(now):  # Timer K: Completed -> Terminated
             client.on_timer(now)
-            if client.state is TERMINATED and self._client.get(client.key) is client:
-                del self._client[client.key]
-                self.counters.client_transactions_terminated += 1
+            self._settle(client)
         entries_e = self._timer_e1.entries
         while entries_e and entries_e[0][0] <= now:  # the first Timer E: mostly answered
             deadline, client = entries_e.popleft()

@@ -129,6 +129,15 @@ def _length(text: str) -> int | None:
     return int(digits or "0") if len(digits) <= 10 else None
 
 
+def _cseq_method(cseq: str) -> str | None:
+    """RFC 3261 §20.16: the method of "number method" (split at the first space), None
+    unless the number is digits below 2**31."""
+    number, _, method = cseq.partition(" ")
+    if not number.isdigit() or len(number) > 10 or int(number) >= 2**31:
+        return None
+    return method
+
+
 def _split_head(data: bytes) -> tuple[str, int] | None:
     """The ASCII header section and where it ends (the empty line), or None."""
     end = data.find(b"\r\n\r\n")
@@ -170,8 +179,7 @@ def scan_message(data: bytes, max_headers: int) -> ScannedMessage | None:
     body = data[end + 4 :]
     if content_type != CONTENT_TYPE_SMS or _length(length) != len(body):
         return None
-    number, _, method = cseq.partition(" ")
-    if method != "MESSAGE" or not number.isdigit() or len(number) > 10 or int(number) >= 2**31:
+    if _cseq_method(cseq) != "MESSAGE":
         return None
     if not call_id or " " in call_id or not from_ or not to or "tag" in to.lower():
         return None
@@ -307,8 +315,8 @@ def scan_response(data: bytes, max_headers: int) -> ScannedResponse | None:
     cseq = fields.get("cseq")
     if cseq is None or "call-id" not in fields or "from" not in fields or "to" not in fields:
         return None
-    number, _, method = cseq.partition(" ")
-    if not number.isdigit() or len(number) > 10 or int(number) >= 2**31 or not method.isalpha():
+    method = _cseq_method(cseq)
+    if method is None or not method.isalpha():
         return None
     length = fields.get("content-length")
     if length is not None:

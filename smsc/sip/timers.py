@@ -134,6 +134,19 @@ class CompletedFifo(Generic[D]):
             index -= 1
         entries.insert(index, owner)
 
+    def pop_due(self, now: float) -> list[D]:
+        """The live owners due at `now`, earliest first, taken out (dead ones dropped)."""
+        entries = self.entries
+        due: list[D] = []
+        while entries:
+            deadline = entries[0].deadline
+            if deadline is not None and deadline > now:
+                break
+            owner = entries.popleft()
+            if deadline is not None:
+                due.append(owner)
+        return due
+
     def earliest(self) -> float | None:
         """The deadline of the first live owner; dead ones in front are dropped."""
         entries = self.entries

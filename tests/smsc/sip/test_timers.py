@@ -107,3 +107,14 @@ def test_a_completed_fifo_reads_each_owner_s_deadline_and_drops_the_dead() -> No
     fifo.arm(_Owner(5.7))  # behind a dead last entry: appended
     b.deadline = None
     assert fifo.earliest() == 5.7 and len(fifo) == 1
+
+
+def test_a_completed_fifo_gives_the_live_owners_due_and_keeps_the_rest() -> None:
+    fifo: CompletedFifo[_Owner] = CompletedFifo()
+    a, stopped, b, later = _Owner(1.0), _Owner(1.5), _Owner(2.0), _Owner(9.0)
+    for owner in (a, stopped, b, later):
+        fifo.arm(owner)
+    stopped.deadline = None
+    assert fifo.pop_due(2.0) == [a, b]
+    assert list(fifo.entries) == [later]
+    assert fifo.pop_due(8.9) == []
