@@ -40,9 +40,10 @@ sys.path.insert(0, str(ROOT))  # run as `python bench/kamailio_baseline.py` from
 
 from bench.mo_throughput import (  # noqa: E402
     build_loadgen,
-    checkout_env,
     free_port,
     run_loadgen,
+    smsc_env,
+    start_smsc,
     wait_ready,
 )
 
@@ -181,23 +182,13 @@ def smsc_run(loadgen: Path, count: int, concurrency: int, python: bool) -> dict[
     workdir = Path(tempfile.mkdtemp(prefix="smsc-baseline-"))
     try:
         sip_port, http_port = free_port(), free_port()
-        env = checkout_env(
-            SMSC__SIP__LISTEN=f'["udp:127.0.0.1:{sip_port}"]',
-            SMSC__HTTP__LISTEN=f"127.0.0.1:{http_port}",
-            SMSC__STORAGE__DATABASE_URL=f"sqlite+aiosqlite:///{workdir / 'smsc.db'}",
-        )
+        env = smsc_env(workdir, sip_port, http_port)
         env.pop("SMSC_NATIVE", None)
         if python:
             env["SMSC_NATIVE"] = "0"
         log_path = workdir / "serve.log"
         with open(log_path, "wb") as log:
-            server = subprocess.Popen(
-                [sys.executable, "-m", "smsc.cli", "serve"],
-                env=env,
-                stdout=log,
-                stderr=log,
-                cwd=workdir,
-            )
+            server = start_smsc(env, workdir, log)
             try:
                 wait_ready(f"http://127.0.0.1:{http_port}", time.monotonic() + 30)
                 figures = run_loadgen(loadgen, sip_port, count, concurrency)

@@ -23,7 +23,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parents[1]
 LOADGEN_SOURCE = ROOT / "bench" / "loadgen"
@@ -70,6 +70,23 @@ def checkout_env(**settings: str) -> dict[str, str]:
         os.environ,
         PYTHONPATH=str(ROOT) if not path else os.pathsep.join((str(ROOT), path)),
         **settings,
+    )
+
+
+def smsc_env(workdir: Path, sip_port: int, http_port: int, **settings: str) -> dict[str, str]:
+    """The environment of a `smsc serve` on the defaults: SQLite in `workdir`, these ports."""
+    return checkout_env(
+        SMSC__SIP__LISTEN=f'["udp:127.0.0.1:{sip_port}"]',
+        SMSC__HTTP__LISTEN=f"127.0.0.1:{http_port}",
+        SMSC__STORAGE__DATABASE_URL=f"sqlite+aiosqlite:///{workdir / 'smsc.db'}",
+        **settings,
+    )
+
+
+def start_smsc(env: dict[str, str], workdir: Path, log: IO[bytes]) -> subprocess.Popen[bytes]:
+    """This checkout's `smsc serve` in `workdir`, its output to `log`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "smsc.cli", "serve"], env=env, stdout=log, stderr=log, cwd=workdir
     )
 
 
@@ -130,11 +147,7 @@ def run(
     try:
         loadgen = build_loadgen(workdir)
         sip_port, http_port = free_port(), free_port()
-        env = checkout_env(
-            SMSC__SIP__LISTEN=f'["udp:127.0.0.1:{sip_port}"]',
-            SMSC__HTTP__LISTEN=f"127.0.0.1:{http_port}",
-            SMSC__STORAGE__DATABASE_URL=f"sqlite+aiosqlite:///{workdir / 'smsc.db'}",
-        )
+        env = smsc_env(workdir, sip_port, http_port)
         if charging:
             ocs_port = free_port()
             ocs = start_ocs(ocs_port)
@@ -143,13 +156,7 @@ def run(
                 [{"host": "ocs.example.net", "address": "127.0.0.1", "port": ocs_port}]
             )
         log = open(workdir / "serve.log", "wb")  # noqa: SIM115
-        server = subprocess.Popen(
-            [sys.executable, "-m", "smsc.cli", "serve"],
-            env=env,
-            stdout=log,
-            stderr=log,
-            cwd=workdir,
-        )
+        server = start_smsc(env, workdir, log)
         try:
             wait_ready(f"http://127.0.0.1:{http_port}", time.monotonic() + 30)
             if charging:

@@ -22,12 +22,14 @@ import argparse
 import inspect
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's smsc and tests
 
 from smsc.sip.constants import Transport
 from smsc.sip.endpoint import SipEndpoint
+from smsc.sip.events import Outgoing
 from tests.fuzz_sip_lanes import LOADGEN_MESSAGE
 
 SCSCF = ("127.0.0.1", 5090)
@@ -67,6 +69,17 @@ def _ok_for(request: bytes) -> bytes:
 _COPY = (b"Via", b"From", b"To", b"Call-ID", b"CSeq")
 
 
+def _oks_to_come(
+    endpoint: SipEndpoint, template: bytes, last: Outgoing, numbers: Iterable[int]
+) -> list[bytes]:
+    """The S-CSCF's 200s to MESSAGEs not sent yet, made beforehand: `template` (the 200 to
+    the MESSAGE `last`, sent with the id counter's newest value) with the branch each will
+    get, by the counter value it will be made with."""
+    branch = last.key[0] if last.key else ""
+    prefix = branch[: -len(f"{endpoint._counter:x}")]
+    return [template.replace(branch.encode(), f"{prefix}{n:x}".encode()) for n in numbers]
+
+
 def run(rounds: int, step: float = 0.002) -> float:
     """Seconds for `rounds` MO rounds through a fresh endpoint (inputs made beforehand)."""
     endpoint = SipEndpoint(local_via_host="127.0.0.1", local_port=5060)
@@ -86,14 +99,8 @@ def run(rounds: int, step: float = 0.002) -> float:
         endpoint.next_event()
         counters.append(endpoint._counter)
     ids_per_round = counters[1] - counters[0]
-    branch = out[-1].key[0] if out[-1].key else ""
-    prefix = branch[: -len(f"{endpoint._counter:x}")]
-    oks = [  # the 200s, made beforehand with the branch each round's MESSAGE will get
-        template.replace(
-            branch.encode(), f"{prefix}{endpoint._counter + ids_per_round * (i + 1):x}".encode()
-        )
-        for i in range(rounds)
-    ]
+    numbers = (endpoint._counter + ids_per_round * (i + 1) for i in range(rounds))
+    oks = _oks_to_come(endpoint, template, out[-1], numbers)
     receive, send_response = endpoint.receive_datagram, endpoint.send_response
     send_message, next_event = endpoint.send_message, endpoint.next_event
     data_to_send, poll = endpoint.data_to_send, endpoint.poll
@@ -136,13 +143,11 @@ def run_mt(rounds: int, window: int, step: float = 0.002) -> float:
         endpoint.data_to_send()
         counters.append(endpoint._counter)
     ids_per_round = counters[1] - counters[0]
-    branch = out[-1].key[0] if out[-1].key else ""
-    prefix = branch[: -len(f"{endpoint._counter:x}")]
     first = endpoint._counter
-    oks = []
-    for i in range(rounds):  # branches: a window's MESSAGEs are sent before its answers
-        number = first + (i // window) * window * ids_per_round + (i % window) + 1
-        oks.append(template.replace(branch.encode(), f"{prefix}{number:x}".encode()))
+    numbers = (  # a window's MESSAGEs are sent before its answers
+        first + (i // window) * window * ids_per_round + (i % window) + 1 for i in range(rounds)
+    )
+    oks = _oks_to_come(endpoint, template, out[-1], numbers)
     receive, send_response = endpoint.receive_datagram, endpoint.send_response
     send_message, next_event = endpoint.send_message, endpoint.next_event
     data_to_send, poll = endpoint.data_to_send, endpoint.poll
