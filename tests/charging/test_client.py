@@ -40,6 +40,10 @@ EVENT = SmsChargingEvent(
 )
 SMSC = "+491710760000"
 TX_MS = 150
+READY_S = 6.0
+"""Long enough for one reconnect (reconnect_s=1 plus the node's 1 s timer check): python-diameter
+0.9's node can drop a connection it is still opening (it selects on the socket before connect()
+and reads ENOTCONN), so a test that needs both peers up allows one retry."""
 
 
 @pytest.fixture
@@ -161,8 +165,8 @@ async def test_silent_peer_times_out_and_the_ccr_goes_to_the_other_peer_with_t_f
     make_client,  # type: ignore[no-untyped-def]
 ) -> None:
     ocs1.behaviour.silent = True
-    client: ChargingClient = await make_client(settings_for(ocs1, ocs2))
-    await eventually(lambda: len(client.ready_peers()) == 2, within=4.0)
+    client: ChargingClient = await make_client(settings_for(ocs1, ocs2, reconnect_s=1))
+    await eventually(lambda: len(client.ready_peers()) == 2, within=READY_S)
     started = time.monotonic()
     result = await client.charge(EVENT)
 
@@ -184,8 +188,8 @@ async def test_protocol_error_fails_over_to_the_other_peer(
     make_client,  # type: ignore[no-untyped-def]
 ) -> None:
     ocs1.behaviour = Behaviour(result_code=3004)  # DIAMETER_TOO_BUSY, E bit
-    client: ChargingClient = await make_client(settings_for(ocs1, ocs2))
-    await eventually(lambda: len(client.ready_peers()) == 2, within=4.0)
+    client: ChargingClient = await make_client(settings_for(ocs1, ocs2, reconnect_s=1))
+    await eventually(lambda: len(client.ready_peers()) == 2, within=READY_S)
     result = await client.charge(EVENT)
     assert result.outcome == Proceed()
     assert (result.peer, result.retransmitted) == ("ocs2.ocs.example.net", True)
@@ -200,8 +204,10 @@ async def test_both_peers_silent_applies_failure_handling(
     policy: str,  # type: ignore[no-untyped-def]
 ) -> None:
     ocs1.behaviour.silent = ocs2.behaviour.silent = True
-    client: ChargingClient = await make_client(settings_for(ocs1, ocs2, failure_handling=policy))
-    await eventually(lambda: len(client.ready_peers()) == 2, within=4.0)
+    client: ChargingClient = await make_client(
+        settings_for(ocs1, ocs2, failure_handling=policy, reconnect_s=1)
+    )
+    await eventually(lambda: len(client.ready_peers()) == 2, within=READY_S)
     result = await client.charge(EVENT)
 
     assert result.outcome == Unreachable(policy, "timeout")  # type: ignore[arg-type]
@@ -236,8 +242,10 @@ async def test_peer_lost_while_waiting_fails_over_at_once(
     make_client,  # type: ignore[no-untyped-def]
 ) -> None:
     ocs1.behaviour.silent = True
-    client: ChargingClient = await make_client(settings_for(ocs1, ocs2, timeout_ms=3000))
-    await eventually(lambda: len(client.ready_peers()) == 2, within=4.0)
+    client: ChargingClient = await make_client(
+        settings_for(ocs1, ocs2, timeout_ms=3000, reconnect_s=1)
+    )
+    await eventually(lambda: len(client.ready_peers()) == 2, within=READY_S)
     task = asyncio.create_task(client.charge(EVENT))
     await eventually(lambda: len(ocs1.received) == 1)
     started = time.monotonic()
