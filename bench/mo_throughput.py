@@ -148,6 +148,8 @@ def run(
         loadgen = build_loadgen(workdir)
         sip_port, http_port = free_port(), free_port()
         env = smsc_env(workdir, sip_port, http_port)
+        if workers is not None:
+            env["SMSC__SIP__WORKERS"] = str(workers)
         if charging:
             ocs_port = free_port()
             ocs = start_ocs(ocs_port)
@@ -168,6 +170,7 @@ def run(
             log.close()
         figures["generator"] = "bench/loadgen sms_loadgen (C)"
         figures["charging"] = "Ro CCR per MO, instant local OCS" if charging else "off"
+        figures["workers"] = "auto" if workers is None else workers
         figures["machine"] = f"{os.cpu_count()} cpus, {platform.python_implementation()} " + (
             platform.python_version()
         )
@@ -183,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--count", type=int, default=50_000)
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument(
+        "--workers", type=int, default=None, help="sip.workers (default: the service's, auto)"
+    )
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--charging", action="store_true", help="charge every MO (Ro CCR)")
     args = parser.parse_args(argv)

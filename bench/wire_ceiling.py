@@ -3,9 +3,10 @@
 Each worker does only what every MO costs on the wire: it reads the MESSAGE, finds its
 headers with `bytes.find`, sends the 202 and a MESSAGE with an RP-ACK back, and ignores the
 200. No transactions, no decoding, no store. With `--workers N` (N > 1) the workers share
-the port through SO_REUSEPORT and a classic BPF program (SO_ATTACH_REUSEPORT_CBPF) that picks
-the socket from a hash of payload words, so one generator socket is spread over the workers
-and a retransmission (the same octets) always reaches the same one.
+the port through SO_REUSEPORT and the classic BPF program of smsc/transport/reuseport.py
+(SO_ATTACH_REUSEPORT_CBPF) that picks the socket from a hash of payload words, so one generator
+socket is spread over the workers and a retransmission (the same octets) always reaches the
+same one.
 
     python bench/wire_ceiling.py [--count 100000] [--concurrency 64] [--workers 1] [--json]
 """
@@ -14,12 +15,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import ctypes
 import json
 import os
 import shutil
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -30,31 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.mo_throughput import build_loadgen, free_port, run_loadgen
-
-SO_ATTACH_REUSEPORT_CBPF = 51
-_BPF_LD_W_ABS, _BPF_TAX, _BPF_XOR_X, _BPF_MOD_K, _BPF_RET_A = 0x20, 0x07, 0xAC, 0x94, 0x16
-_HASHED_WORDS = range(64, 132, 4)
-"""Payload offsets XOR-ed together: they cover the top Via's branch of a typical MESSAGE."""
-
-
-class _SockFilter(ctypes.Structure):
-    _fields_ = (
-        ("code", ctypes.c_uint16),
-        ("jt", ctypes.c_uint8),
-        ("jf", ctypes.c_uint8),
-        ("k", ctypes.c_uint32),
-    )
-
-
-def steer_by_payload(sock: socket.socket, workers: int) -> None:
-    """Attach the payload-hash program to the reuseport group of `sock`."""
-    program = [(_BPF_LD_W_ABS, _HASHED_WORDS[0])]
-    for offset in _HASHED_WORDS[1:]:
-        program += [(_BPF_TAX, 0), (_BPF_LD_W_ABS, offset), (_BPF_XOR_X, 0)]
-    program += [(_BPF_MOD_K, workers), (_BPF_RET_A, 0)]
-    filters = (_SockFilter * len(program))(*[_SockFilter(c, 0, 0, k) for c, k in program])
-    fprog = struct.pack("HL", len(program), ctypes.addressof(filters))
-    sock.setsockopt(socket.SOL_SOCKET, SO_ATTACH_REUSEPORT_CBPF, fprog)
+from smsc.transport.reuseport import steer_by_payload
 
 
 class _Responder(asyncio.DatagramProtocol):

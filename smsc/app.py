@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aiohttp import web
 from redis.asyncio import Redis
+from sqlalchemy.engine import make_url
 
 from aml.emergency import load_emergency_numbers
 from aml.psap import PsapDelivery
@@ -21,6 +24,7 @@ from smsc.api.http_app import build_http_app
 from smsc.api.message_request import RequestPolicy
 from smsc.api.metrics import Metrics
 from smsc.api.rate_limit import SourceRateLimit
+from smsc.errors import StartupError
 from smsc.log_summary import SummaryTask
 from smsc.outbox.engine import parse_header_line
 from smsc.outbox.jobs import OutboxKind
@@ -44,8 +48,10 @@ from smsc.service.shared_state import (
 )
 from smsc.settings import Settings
 from smsc.settings_fields import masked_url, split_host_port
+from smsc.sip.constants import Transport
 from smsc.sip.endpoint import SipEndpoint
 from smsc.sip.locate import NextHopUnresolved, Unresolved
+from smsc.sip.steering import MAIN, branch_tag, handler_of
 from smsc.sip.trust import TrustedPeers
 from smsc.startup import EXIT_CONFIGURATION, check_listeners, failing_as
 from smsc.store.aml_sql import SqlAmlStore
@@ -57,18 +63,69 @@ from smsc.store.redis_registrations import RedisRegistrationStore
 from smsc.store.sql import SqlMessageStore
 from smsc.transport.dns import DnsResolver
 from smsc.transport.sip import ListenAddress, SipTransport, TcpLimits
+from smsc.workers.link import WorkerLink, WorkerRole
+from smsc.workers.pool import WorkerPool
 
 log = logging.getLogger("smsc")
 
 RECENT_MO_LIMIT = 100_000
 """MO read back into the duplicate filter at start (the in-process filter's size)."""
 
+WORKERS_READY_S = 30.0
+"""How long start-up waits for the worker processes to serve (traffic meanwhile goes to the
+processes already serving)."""
+
+
+def _in_memory(database_url: str) -> bool:
+    """An SQLite database that lives in one process only."""
+    url = make_url(database_url)
+    return url.get_backend_name() == "sqlite" and (
+        url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
+    )
+
+
+def worker_processes(settings: Settings) -> int:
+    """How many processes share the SIP UDP port (`sip.workers`); StartupError when an
+    explicit number cannot be honoured."""
+    wanted = settings.sip.workers
+    blockers = []
+    if settings.charging.enabled:
+        blockers.append(
+            "charging.enabled (each process would open its own Diameter connections "
+            "with the same Origin-Host)"
+        )
+    if not any(entry.lower().startswith("udp:") for entry in settings.sip.listen):
+        blockers.append("no udp: entry in sip.listen")
+    if _in_memory(settings.storage.database_url):
+        blockers.append("an in-memory database (the processes share the store)")
+    if wanted == "auto":
+        return 1 if blockers else max(1, os.cpu_count() or 1)
+    if wanted > 1 and blockers:
+        raise StartupError(
+            f"sip.workers {wanted}: not possible with {'; '.join(blockers)}",
+            exit_status=EXIT_CONFIGURATION,
+        )
+    return wanted
+
 
 class Application:
     """The running service."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        worker: WorkerRole | None = None,
+        serve_argv: Sequence[str] = (),
+    ) -> None:
+        """``worker``: this process is one of the workers of `sip.workers` (started by the
+        main process with ``serve_argv`` and the hidden --worker option)."""
         self.settings = settings
+        self.worker = worker
+        self._serve_argv = tuple(serve_argv)
+        self.processes = 1
+        self.pool: WorkerPool | None = None
+        self.link: WorkerLink | None = None
         self.metrics = Metrics()
         self.store = SqlMessageStore(settings.storage.database_url, schema=settings.storage.schema)
         self.registrar = Registrar()
@@ -86,7 +143,7 @@ class Application:
             },
             # alone on its database, what a stopped process left delivering is due at start;
             # with other instances, when its lease runs out (a live one may be POSTing it)
-            requeue_on_start=settings.storage.redis_url is None,
+            requeue_on_start=settings.storage.redis_url is None and worker is None,
             on_internal_error=self.metrics.internal_errors.labels("outbox").inc,
         )
         self.next_hops = NextHops(
@@ -132,15 +189,22 @@ class Application:
     async def start(self) -> None:
         """Start every part in order; a failure is a StartupError naming what and where."""
         settings = self.settings
-        check_listeners(
-            settings.sip.listen,
-            ("http.listen", settings.http.listen),
-            *(
-                ()
-                if settings.aml.intake.listen is None
-                else (("aml.intake.listen", settings.aml.intake.listen),)
-            ),
-        )
+        worker = self.worker
+        if worker is None:
+            # only `smsc serve` (serve_argv) can start workers: they load the same settings
+            self.processes = worker_processes(settings) if self._serve_argv else 1
+            check_listeners(
+                settings.sip.listen,
+                ("http.listen", settings.http.listen),
+                *(
+                    ()
+                    if settings.aml.intake.listen is None
+                    else (("aml.intake.listen", settings.aml.intake.listen),)
+                ),
+                shared_udp=self.processes > 1,
+            )
+        else:
+            self.processes = worker.processes
         with failing_as("emergency numbers", exit_status=EXIT_CONFIGURATION):
             emergency = load_emergency_numbers(
                 Path(settings.smsc.emergency_numbers_file)
@@ -178,15 +242,20 @@ class Application:
         # A message delivering longer than TR1M plus a whole SIP transaction was claimed by an
         # instance that died; alone, whatever is delivering at start was ours.
         lease = settings.smsc.tr1m_s + 64 * settings.sip.t1_ms / 1000 + 1.0
-        requeued = (
-            await self.store.requeue_delivering(datetime.now(UTC) - timedelta(seconds=lease))
-            if shared
-            else await self.store.requeue_delivering()
-        )
+        if worker is not None:
+            requeued = 0  # the main process did it before it started this one
+        elif shared:
+            requeued = await self.store.requeue_delivering(
+                datetime.now(UTC) - timedelta(seconds=lease)
+            )
+        else:
+            requeued = await self.store.requeue_delivering()
         if requeued:
             log.info("%d messages left in delivering are queued again", requeued)
         listen = [ListenAddress.parse(entry) for entry in settings.sip.listen]
         first = listen[0]
+        if worker is not None:  # TCP stays with the main process
+            listen = [entry for entry in listen if entry.transport is Transport.UDP]
         endpoint = SipEndpoint(
             local_via_host=settings.sip.via_host or first.host,
             local_port=first.port,
@@ -195,6 +264,9 @@ class Application:
             t4=settings.sip.t4_ms / 1000,
             trusted=TrustedPeers(settings.sip.trusted_peers),
             answer_untrusted=settings.sip.untrusted_response == "403",
+            branch_tag=branch_tag(MAIN if worker is None else worker.index)
+            if self.processes > 1
+            else "",
         )
         transport = SipTransport(
             endpoint,
@@ -205,8 +277,13 @@ class Application:
                 max_per_source=settings.sip.tcp_max_per_source,
             ),
             on_internal_error=self.metrics.internal_errors.labels("sip").inc,
+            udp_group=self.processes,
         )
         self.transport = transport
+        if worker is not None:
+            self.link = WorkerLink(
+                worker, on_datagram=transport.receive, snapshot=self.metrics.snapshot
+            )
         prefixes = settings.smsc.fill_rp_da_prefixes
         self.mt = mt = MtService(
             store=self.store,
@@ -233,7 +310,7 @@ class Application:
             new_call_id=endpoint.new_call_id,
             new_tag=endpoint.new_tag,
             metrics=self.metrics,
-            on_stored=lambda recipient: mt.wake((recipient,)),
+            on_stored=self._on_stored,
             gate=gate,
             emergency=emergency,
             psaps=self.emergency_service,
@@ -264,6 +341,14 @@ class Application:
         ).on_event
         with failing_as("sip.listen"):
             await transport.start()
+        if self.link is not None:
+            transport.divert = self._divert_to_main
+            self.link.start()
+            self._ready = self._started = True
+            log.info("SIP worker %d of %d serving", self.link.role.index, self.processes)
+            return
+        if self.processes > 1:
+            await self._start_workers(transport, mt)
         self._mt_task = asyncio.get_running_loop().create_task(mt.run())
         with failing_as(f"http.listen {settings.http.listen}"):
             await self._start_http(mt)
@@ -276,6 +361,54 @@ class Application:
         self._summary.start()
         self._ready = self._started = True
         self._log_started()
+
+    def _on_stored(self, recipient: str) -> None:
+        """MO stored for `recipient`: the MT loop (of the main process) looks now."""
+        if self.link is not None:
+            self.link.wake(recipient)
+        elif self.mt is not None:
+            self.mt.wake((recipient,))
+
+    def _divert_to_main(self, data: bytes, source: tuple[str, int]) -> bool:
+        """A worker's UDP datagram that the main process handles, or passes to its owner."""
+        link = self.link
+        assert link is not None
+        if handler_of(data, link.role.index, self.processes) is None:
+            return False
+        link.forward(data, source)
+        return True
+
+    def _divert_to_worker(self, data: bytes, source: tuple[str, int]) -> bool:
+        """A response to a worker's request, received here or passed on by another worker."""
+        index = handler_of(data, MAIN, self.processes)
+        if index is None:
+            return False
+        assert self.pool is not None
+        self.pool.forward(index, data, source)
+        return True
+
+    async def _start_workers(self, transport: SipTransport, mt: MtService) -> None:
+        """Worker processes 1 .. processes-1 on the same UDP port (smsc/workers/)."""
+        transport.divert = self._divert_to_worker
+        self.pool = pool = WorkerPool(
+            self.processes,
+            self._serve_argv,
+            on_datagram=transport.receive,
+            on_wake=lambda recipient: mt.wake((recipient,)),
+            on_metrics=self.metrics.merge_remote,
+            on_gone=self.metrics.forget_remote,
+        )
+        with failing_as("sip.workers"):
+            await pool.start()
+        if await pool.wait_ready(WORKERS_READY_S):
+            log.info("SIP workers: %d processes share the UDP port", self.processes)
+        else:
+            log.warning(
+                "SIP workers: %d of %d serving after %.0f s; the others join when they start",
+                pool.ready,
+                self.processes - 1,
+                WORKERS_READY_S,
+            )
 
     def _log_started(self) -> None:
         """What an operator needs to know the service is what they configured."""
@@ -437,6 +570,8 @@ class Application:
             if runner is not None:
                 await runner.cleanup()
         self._runner = self._intake_runner = None
+        if self.pool is not None:
+            await self.pool.stop()  # each worker drains its MO in flight
         if self.mt is not None:
             self.mt.stop()
         if self._mt_task is not None:
@@ -447,6 +582,8 @@ class Application:
             await self.mt.drain()
         if self.transport is not None:
             await self.transport.stop()
+        if self.link is not None:
+            await self.link.stop()
         if self.charging is not None:
             await self.charging.stop()
         if self.psap_delivery is not None:
@@ -461,16 +598,25 @@ class Application:
             log.info("drained and stopped")
 
 
-async def serve(settings: Settings) -> None:
-    """Run until SIGINT or SIGTERM; a failure to start stops what had started."""
-    application = Application(settings)
+async def serve(
+    settings: Settings, *, worker: WorkerRole | None = None, serve_argv: Sequence[str] = ()
+) -> None:
+    """Run until SIGINT or SIGTERM (a worker: also until the main process is gone); a failure
+    to start stops what had started."""
+    application = Application(settings, worker=worker, serve_argv=serve_argv)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
         await application.start()
-        await stop.wait()
+        if application.link is not None:
+            gone = loop.create_task(application.link.closed.wait())
+            await asyncio.wait(
+                (gone, loop.create_task(stop.wait())), return_when=asyncio.FIRST_COMPLETED
+            )
+        else:
+            await stop.wait()
         log.info("stopping: draining what is in flight")
     finally:
         await application.stop()

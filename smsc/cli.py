@@ -32,6 +32,8 @@ from smsc.sms.tp import decode_tpdu
 from smsc.startup import EXIT_CONFIGURATION, EXIT_ENVIRONMENT, reason_of
 from smsc.store.migrate import upgrade_sync
 from smsc.version import version_line
+from smsc.workers.link import WorkerRole
+from smsc.workers.pool import WORKER_OPTION
 
 EXIT_MALFORMED = 2
 log = logging.getLogger("smsc")
@@ -110,7 +112,26 @@ def _load(args: argparse.Namespace) -> Settings | None:
         return None
 
 
+def _serve_argv(args: argparse.Namespace) -> list[str]:
+    """The `smsc serve` arguments a worker process gets (plus --worker)."""
+    argv = ["serve"]
+    if args.config is not None:
+        argv += ["--config", str(Path(args.config).resolve())]
+    if args.log_level is not None:
+        argv += ["--log-level", args.log_level]
+    if args.debug:
+        argv.append("--debug")
+    return argv
+
+
 def _serve(args: argparse.Namespace) -> int:
+    worker = None
+    if args.worker is not None:
+        try:
+            worker = WorkerRole.parse(args.worker)
+        except ValueError as exc:
+            print(f"smsc: {exc}", file=sys.stderr)
+            return EXIT_CONFIGURATION
     settings = _load(args)
     if settings is None:
         return EXIT_CONFIGURATION
@@ -118,13 +139,15 @@ def _serve(args: argparse.Namespace) -> int:
         args.log_level or settings.logging.level,
         settings.logging.format,
         show_subscriber_data=settings.logging.show_subscriber_data,
+        process=None if worker is None else f"w{worker.index}",
     )
-    log.info("%s", version_line())
-    log.info("configuration %s", args.config or "embedded defaults")
+    if worker is None:
+        log.info("%s", version_line())
+        log.info("configuration %s", args.config or "embedded defaults")
     _tune_gc()
     _raise_file_limit()
     try:
-        _run(serve(settings))
+        _run(serve(settings, worker=worker, serve_argv=_serve_argv(args)))
     except StartupError as exc:
         if args.debug:
             log.exception("start failed")
@@ -198,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--debug", action="store_true", help="show the traceback when the service cannot start"
     )
+    run.add_argument(WORKER_OPTION, default=None, help=argparse.SUPPRESS)
     run.set_defaults(handler=_serve)
     config = commands.add_parser("config", help="configuration tools")
     config_commands = config.add_subparsers(dest="config_command", required=True)

@@ -25,7 +25,12 @@ QUIET_LIBRARIES = {
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time (ISO 8601, UTC), level, logger, message, exception."""
+    """One JSON object per line: time (ISO 8601, UTC), level, logger, message, exception, and
+    the worker process (`sip.workers`) that wrote it."""
+
+    def __init__(self, process: str | None = None) -> None:
+        super().__init__()
+        self._process = process
 
     def format(self, record: logging.LogRecord) -> str:
         document = {
@@ -34,6 +39,8 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        if self._process is not None:
+            document["process"] = self._process
         if record.exc_info:
             document["exception"] = self.formatException(record.exc_info)
         return json.dumps(document, ensure_ascii=False)
@@ -83,10 +90,17 @@ def configure_logging(
     *,
     show_subscriber_data: bool = False,
     stream: TextIO | None = None,
+    process: str | None = None,
 ) -> logging.Handler:
-    """Set up the root logger once at start; returns the handler it installed."""
+    """Set up the root logger once at start; returns the handler it installed. ``process``
+    names a worker process ("w1"): its lines say so."""
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
+    text = (
+        TEXT_FORMAT
+        if process is None
+        else TEXT_FORMAT.replace(" %(name)s", f" [{process}] %(name)s")
+    )
+    handler.setFormatter(JsonFormatter(process) if fmt == "json" else logging.Formatter(text))
     handler.addFilter(WarningFloodFilter())
     root = logging.getLogger()
     for old in list(root.handlers):

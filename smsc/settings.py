@@ -87,6 +87,8 @@ class SipSettings:
     """Name servers (HOST:PORT) for next hops given as host names; () = the system's."""
     dns_failover_s: PositiveFloat = 30.0
     """How long a next-hop target that failed (503, timeout, unreachable) is tried last."""
+    workers: Literal["auto"] | Annotated[int, Field(ge=1, le=64)] = "auto"
+    """Processes sharing the UDP port; "auto": one per core (one with charging on)."""
 
 
 @dataclass(frozen=True, slots=True, config=_STRICT)

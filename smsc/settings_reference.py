@@ -56,7 +56,8 @@ def _type_of(schema: dict[str, Any], defs: dict[str, Any]) -> str:
         return "mapping"
     if "anyOf" in schema:
         kinds = [_type_of(s, defs) for s in schema["anyOf"] if s.get("type") != "null"]
-        return " or ".join(kinds) + " or null"
+        nullable = len(kinds) < len(schema["anyOf"])
+        return " or ".join(kinds) + (" or null" if nullable else "")
     if "enum" in schema or "const" in schema:
         return "one of " + ", ".join(f"`{v}`" for v in schema.get("enum", [schema.get("const")]))
     kind = str(schema.get("type", "any"))

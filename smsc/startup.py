@@ -42,25 +42,31 @@ def failing_as(what: str, *, exit_status: int = EXIT_ENVIRONMENT) -> Iterator[No
         raise StartupError(f"{what}: {reason_of(exc)}", exit_status=exit_status) from exc
 
 
-def _probe(kind: int, host: str, port: int) -> None:
+def _probe(kind: int, host: str, port: int, *, shared: bool = False) -> None:
     for family, socktype, proto, _, address in socket.getaddrinfo(
         host or None, port, type=kind, flags=socket.AI_PASSIVE
     )[:1]:
         with socket.socket(family, socktype, proto) as probe:
             if kind == socket.SOCK_STREAM:
                 probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            elif shared:  # as the worker processes bind it (smsc/transport/reuseport.py)
+                probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
             probe.bind(address)
 
 
-def check_listeners(sip_listen: tuple[str, ...], *tcp_listen: tuple[str, str]) -> None:
+def check_listeners(
+    sip_listen: tuple[str, ...], *tcp_listen: tuple[str, str], shared_udp: bool = False
+) -> None:
     """Bind and release every listening address before anything else (migrations) runs, so a
-    port in use or a foreign address is reported at once."""
+    port in use or a foreign address is reported at once. ``shared_udp``: UDP is bound with
+    SO_REUSEPORT (`sip.workers`), so the workers of a process that has just been killed, still
+    draining, are no conflict; any other socket on the port is."""
     for entry in sip_listen:
         scheme, _, rest = entry.partition(":")
         host, port = split_host_port(rest)
         kind = socket.SOCK_DGRAM if scheme.lower() == "udp" else socket.SOCK_STREAM
         with failing_as(f"sip.listen {entry}"):
-            _probe(kind, host, port)
+            _probe(kind, host, port, shared=shared_udp)
     for key, entry in tcp_listen:
         host, port = split_host_port(entry)
         with failing_as(f"{key} {entry}"):

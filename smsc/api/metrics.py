@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import platform
-from collections.abc import Awaitable, Callable
-from typing import Self, cast
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Self, TypedDict, cast
 
 from aiohttp import web
 from prometheus_client import (
@@ -20,6 +20,8 @@ from prometheus_client import (
     ProcessCollector,
     generate_latest,
 )
+from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 
 from smsc import __version__
 from smsc.version import SIP_IMPLEMENTATION
@@ -66,6 +68,103 @@ class _Settle:
         return []
 
 
+class SnapshotFamily(TypedDict):
+    """One metric family of a snapshot: its type, its help, and `[sample name, labels, value]`s."""
+
+    type: str
+    help: str
+    samples: list[tuple[str, dict[str, str], float]]
+
+
+# What a worker process sends the main one (`Metrics.snapshot`), by family name, e.g.
+# {"smsc_mo_received": {"type": "counter", "help": "...",
+#   "samples": [["smsc_mo_received_total", {"type": "RP_DATA_MS_TO_N"}, 3.0]]}};
+# JSON-serialisable; JSON turns the tuples into lists, which `Metrics.merge_remote` takes too.
+Snapshot = dict[str, SnapshotFamily]
+
+_LOCAL_ONLY_PREFIXES = ("process_", "python_")
+"""Families of ProcessCollector, PlatformCollector and GCCollector: each process's own."""
+_LOCAL_ONLY_NAMES = frozenset({"smsc_build"})
+"""Families that are the same in every process, never summed."""
+_CUMULATIVE = frozenset({"counter", "histogram", "summary"})
+"""Family types whose samples only grow, kept (as departed totals) after their source exits."""
+
+_SampleKey = tuple[str, tuple[tuple[str, str], ...]]
+
+
+class _Family:
+    """Values of one family's samples, by sample name and sorted labels."""
+
+    __slots__ = ("help", "type", "values")
+
+    def __init__(self, typ: str, help_: str) -> None:
+        self.type = typ
+        self.help = help_
+        self.values: dict[_SampleKey, float] = {}
+
+    def add(self, other: _Family) -> None:
+        """Add `other`'s values to these."""
+        values = self.values
+        for key, value in other.values.items():
+            values[key] = values.get(key, 0.0) + value
+
+
+def _local_only(name: str) -> bool:
+    """Whether the family `name` belongs to one process and is neither sent nor summed."""
+    return name.startswith(_LOCAL_ONLY_PREFIXES) or name in _LOCAL_ONLY_NAMES
+
+
+def _parse_snapshot(snapshot: Mapping[str, SnapshotFamily]) -> dict[str, _Family]:
+    """The families of `snapshot` (as made by `Metrics.snapshot`, maybe through JSON)."""
+    families: dict[str, _Family] = {}
+    for name, family in snapshot.items():
+        if _local_only(name):
+            continue
+        parsed = _Family(str(family["type"]), str(family["help"]))
+        values = parsed.values
+        for sample_name, labels, value in family["samples"]:
+            key = (str(sample_name), tuple(sorted((str(k), str(v)) for k, v in labels.items())))
+            values[key] = values.get(key, 0.0) + float(value)
+        families[str(name)] = parsed
+    return families
+
+
+class _Merged(Collector):
+    """The registry's families with the remote sums added, for `generate_latest`."""
+
+    def __init__(self, registry: CollectorRegistry, totals: dict[str, _Family]) -> None:
+        self._registry = registry
+        self._totals = totals
+
+    def collect(self) -> Iterable[Metric]:
+        """Yield the local families, summed with the remote ones, then the remote-only ones."""
+        totals = self._totals
+        for family in self._registry.collect():
+            remote = totals.pop(family.name, None)
+            if remote is None:
+                yield family
+                continue
+            merged = Metric(family.name, family.documentation, family.type, family.unit)
+            values = remote.values
+            samples = merged.samples
+            for sample in family.samples:
+                extra = values.pop((sample.name, tuple(sorted(sample.labels.items()))), None)
+                samples.append(
+                    sample if extra is None else sample._replace(value=sample.value + extra)
+                )
+            samples.extend(
+                Sample(name, dict(labels), value) for (name, labels), value in values.items()
+            )
+            yield merged
+        for name, remote in totals.items():
+            merged = Metric(name, remote.help, remote.type)
+            merged.samples.extend(
+                Sample(sample_name, dict(labels), value)
+                for (sample_name, labels), value in remote.values.items()
+            )
+            yield merged
+
+
 class Metrics:
     """Every metric the service exports, on a registry of its own."""
 
@@ -73,6 +172,8 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self._tallies: dict[tuple[CachedCounter, tuple[str, ...]], int] = {}
+        self._remote: dict[str, dict[str, _Family]] = {}
+        self._departed: dict[str, _Family] = {}
         r.register(_Settle(self))
         ProcessCollector(registry=r)
         PlatformCollector(registry=r)
@@ -202,8 +303,57 @@ class Metrics:
         for (counter, labels), amount in tallies.items():
             (counter.labels(*labels) if labels else counter).inc(amount)
 
+    def snapshot(self) -> Snapshot:
+        """This process's counters, gauges and histograms (no `_created`), for the main process."""
+        self.settle()
+        snapshot: Snapshot = {}
+        for family in self.registry.collect():
+            name = family.name
+            if _local_only(name):
+                continue
+            snapshot[name] = {
+                "type": family.type,
+                "help": family.documentation,
+                "samples": [
+                    (sample.name, sample.labels, sample.value)
+                    for sample in family.samples
+                    if not sample.name.endswith("_created")
+                ],
+            }
+        return snapshot
+
+    def merge_remote(self, source: str, snapshot: Mapping[str, SnapshotFamily]) -> None:
+        """Keep `snapshot` as the latest of worker `source`, replacing its previous one."""
+        self._remote[source] = _parse_snapshot(snapshot)
+
+    def forget_remote(self, source: str) -> None:
+        """Drop worker `source` (it exited): its counts stay in the sums, its gauges go."""
+        # A worker started again under the same `source` must be forgotten first: otherwise
+        # its new process's counters, starting from zero, replace the old ones and sums drop.
+        families = self._remote.pop(source, None)
+        if families is None:
+            return
+        departed = self._departed
+        for name, family in families.items():
+            if family.type not in _CUMULATIVE:
+                continue
+            kept = departed.get(name)
+            if kept is None:
+                kept = departed[name] = _Family(family.type, family.help)
+            kept.add(family)
+
     def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+        """The Prometheus text of this registry plus the workers' sums (and departed totals)."""
+        if not self._remote and not self._departed:
+            return generate_latest(self.registry)
+        totals: dict[str, _Family] = {}
+        for families in (self._departed, *self._remote.values()):
+            for name, family in families.items():
+                total = totals.get(name)
+                if total is None:
+                    total = totals[name] = _Family(family.type, family.help)
+                total.add(family)
+        return generate_latest(_Merged(self.registry, totals))
 
 
 def metrics_route(

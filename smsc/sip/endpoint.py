@@ -157,8 +157,12 @@ class SipEndpoint:
         fast_case: bool = True,
         trusted: Callable[[str], bool] | None = None,
         answer_untrusted: bool = True,
+        branch_tag: str = "",
     ) -> None:
         self.t1, self.t2, self.t4 = t1, t2, t4
+        self._branch_tag = MAGIC_COOKIE + branch_tag
+        """Starts every branch of ours: the magic cookie, then the process's tag when worker
+        processes share the port (sip/steering.py: a response finds the process that sent)."""
         self.shortest_timer = min(t1, t2, t4)
         """No timer is ever armed nearer to `now` than this (Timers E, F, J and K all run
         T1, T2 or T4 or longer): a transport whose wake-up comes sooner need not ask
@@ -202,7 +206,7 @@ class SipEndpoint:
 
     def new_branch(self) -> str:
         """RFC 3261 §8.1.1.7: a branch unique in space and time, with the magic cookie."""
-        return MAGIC_COOKIE + self._unique()
+        return self._branch_tag + self._unique()
 
     def new_tag(self) -> str:
         """RFC 3261 §19.3 tag."""

@@ -17,6 +17,7 @@ from smsc.sip.endpoint import SipEndpoint
 from smsc.sip.errors import SipBuildError
 from smsc.sip.events import Event, IncomingRequest, MessageReceived, Outgoing, RequestReceived
 from smsc.sip.message import SipRequest
+from smsc.transport.reuseport import open_shared_udp
 
 log = logging.getLogger("smsc.transport")
 
@@ -81,9 +82,7 @@ class _Datagrams(asyncio.DatagramProtocol):
         self.owner = owner
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-        owner = self.owner
-        owner.endpoint.receive_datagram(data, (str(addr[0]), int(addr[1])), _UDP, owner.now())
-        owner.pump()
+        self.owner.receive(data, (str(addr[0]), int(addr[1])))
 
     def error_received(self, exc: Exception) -> None:
         log.debug("UDP error: %s", exc)
@@ -154,8 +153,14 @@ class SipTransport:
         on_event: Callable[[Event], None] | None = None,
         tcp_limits: TcpLimits | None = None,
         on_internal_error: Callable[[], None] | None = None,
+        *,
+        udp_group: int = 1,
     ) -> None:
         self.endpoint = endpoint
+        self.udp_group = udp_group
+        """Processes sharing the UDP port (SO_REUSEPORT, payload-hash steering) when over 1."""
+        self.divert: Callable[[bytes, Address], bool] | None = None
+        """Takes a UDP datagram another process of this service must handle (True: taken)."""
         self.on_internal_error = on_internal_error
         self.internal_errors = 0
         self.tcp_limits = tcp_limits or TcpLimits()
@@ -244,9 +249,15 @@ class SipTransport:
         for entry in self.listen:
             try:
                 if entry.transport is _UDP:
-                    udp, _ = await loop.create_datagram_endpoint(
-                        lambda: _Datagrams(self), local_addr=(entry.host, entry.port)
-                    )
+                    if self.udp_group > 1:
+                        udp, _ = await loop.create_datagram_endpoint(
+                            lambda: _Datagrams(self),
+                            sock=open_shared_udp(entry.host, entry.port, self.udp_group),
+                        )
+                    else:
+                        udp, _ = await loop.create_datagram_endpoint(
+                            lambda: _Datagrams(self), local_addr=(entry.host, entry.port)
+                        )
                     self._udp = udp
                     sock = udp.get_extra_info("socket")
                     self._udp_v6 = sock is not None and sock.family == socket.AF_INET6
@@ -278,6 +289,14 @@ class SipTransport:
             await server.wait_closed()
         if self._udp is not None:
             self._udp.close()
+
+    def receive(self, data: bytes, source: Address) -> None:
+        """A UDP datagram from the socket, or one another process of this service passed on."""
+        divert = self.divert
+        if divert is not None and divert(data, source):
+            return
+        self.endpoint.receive_datagram(data, source, _UDP, self.now())
+        self.pump()
 
     def respond(
         self,
