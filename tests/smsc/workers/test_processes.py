@@ -32,7 +32,7 @@ def test_auto_is_one_process_per_core() -> None:
 def test_auto_is_one_process_where_workers_cannot_run(environ: dict[str, str]) -> None:
     assert worker_processes(load_settings(environ=environ)) == 1
     assert worker_processes(load_settings(environ={**environ, "SMSC__SIP__WORKERS": "1"})) == 1
-    with pytest.raises(StartupError, match="sip.workers 3: not possible with") as raised:
+    with pytest.raises(StartupError, match=r"sip\.workers 3: not possible with") as raised:
         worker_processes(load_settings(environ={**environ, "SMSC__SIP__WORKERS": "3"}))
     assert raised.value.exit_status == 2
 
