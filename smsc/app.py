@@ -232,6 +232,8 @@ class Application:
             retry_initial_s=settings.aml.retry_initial_ms / 1000,
             retry_max_s=settings.aml.retry_max_ms / 1000,
             on_internal_error=self.metrics.internal_errors.labels("aml").inc,
+            # a worker starts beside live processes: what is delivering may be theirs
+            requeue_on_start=worker is None,
         )
         await self.psap_delivery.start()
         await self.outbox.start()

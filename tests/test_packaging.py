@@ -34,6 +34,19 @@ def test_every_package_of_the_tree_is_listed_and_nothing_else() -> None:
     assert set(SETUPTOOLS["packages"]) == packages_in_tree() | {"smsc.shipped"}
 
 
+def test_every_folder_of_modules_is_a_package() -> None:
+    """A folder of modules without __init__.py imports from a checkout (a namespace package)
+    but is left out of the wheel: `smsc.workers` once was."""
+    folders = {
+        module.parent
+        for top in TOP_LEVEL
+        for module in (ROOT / top).rglob("*.py")
+        if "__pycache__" not in module.parts
+    }
+    missing = sorted(str(f.relative_to(ROOT)) for f in folders if not (f / "__init__.py").exists())
+    assert missing == []
+
+
 def test_config_ships_as_smsc_shipped() -> None:
     assert SETUPTOOLS["package-dir"] == {"smsc.shipped": "config"}
     assert SETUPTOOLS["package-data"]["smsc.shipped"] == ["*.yaml"]

@@ -157,8 +157,7 @@ class WorkerPool:
             case MetricsSnapshot(samples):
                 self._on_metrics(str(worker.index), samples)
             case Ready():
-                worker.ready = True
-                log.info("SIP worker %d serving", worker.index)
+                worker.ready = True  # it logs so itself
 
     async def stop(self) -> None:
         """SIGTERM to every worker; each drains its MO in flight and exits (killed after

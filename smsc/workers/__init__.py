@@ -1,0 +1,1 @@
+"""Worker processes of `sip.workers`: started, supervised and spoken to by the main process."""
