@@ -84,6 +84,29 @@ def _in_memory(database_url: str) -> bool:
     )
 
 
+AUTO_WORKERS_MAX = 8
+"""`sip.workers: auto` takes at most this many processes: they share one store, and past a few
+the database, not the CPU, sets the pace."""
+
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+"""cgroup v2: "QUOTA PERIOD" (or "max PERIOD"), the CPU limit of a container (docker --cpus)."""
+
+
+def available_cores(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """The cores this process may use: its CPU affinity, within its cgroup's CPU quota."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        cores = os.cpu_count() or 1
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, -(-int(quota) // int(period))))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 limit visible
+    return max(1, cores)
+
+
 def worker_processes(settings: Settings) -> int:
     """How many processes share the SIP UDP port (`sip.workers`); StartupError when an
     explicit number cannot be honoured."""
@@ -99,7 +122,7 @@ def worker_processes(settings: Settings) -> int:
     if _in_memory(settings.storage.database_url):
         blockers.append("an in-memory database (the processes share the store)")
     if wanted == "auto":
-        return 1 if blockers else max(1, os.cpu_count() or 1)
+        return 1 if blockers else min(available_cores(), AUTO_WORKERS_MAX)
     if wanted > 1 and blockers:
         raise StartupError(
             f"sip.workers {wanted}: not possible with {'; '.join(blockers)}",

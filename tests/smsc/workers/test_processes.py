@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
-from smsc.app import worker_processes
+from smsc.app import available_cores, worker_processes
 from smsc.errors import StartupError
 from smsc.settings import load_settings
 from smsc.workers.link import WorkerRole
@@ -18,7 +19,19 @@ CHARGING = {
 
 
 def test_auto_is_one_process_per_core() -> None:
-    assert worker_processes(load_settings(environ={})) == max(1, os.cpu_count() or 1)
+    assert worker_processes(load_settings(environ={})) == min(available_cores(), 8)
+
+
+def test_cores_are_the_affinity_within_the_cgroup_quota(tmp_path: Path) -> None:
+    affinity = len(os.sched_getaffinity(0))
+    limit = tmp_path / "cpu.max"
+    limit.write_text("max 100000\n")
+    assert available_cores(limit) == affinity
+    limit.write_text("150000 100000\n")  # docker --cpus=1.5: two processes
+    assert available_cores(limit) == min(affinity, 2)
+    limit.write_text("50000 100000\n")
+    assert available_cores(limit) == 1
+    assert available_cores(tmp_path / "absent") == affinity
 
 
 @pytest.mark.parametrize(
