@@ -51,10 +51,13 @@ from smsc.store.errors import (
 from smsc.store.migrate import create_engine, run_upgrade
 from smsc.store.sql_batches import write_isolating_unknown_ids
 from smsc.store.sqlite_writer import (
+    MESSAGE_COLUMNS,
     SqliteBatchWriter,
+    sqlite_datetime,
     sqlite_duplicate_row,
     sqlite_file_of,
     sqlite_message_row,
+    sqlite_outcome_rows,
     sqlite_time,
 )
 from smsc.store.tables import (
@@ -218,6 +221,8 @@ _QUEUED_AMONG = (
     )
     .distinct()
 )
+_DATETIME_COLUMNS = tuple(c.name for c in messages.columns if isinstance(c.type, UtcDateTime))
+"""The columns a row of the SQLite writer holds as DATETIME text (read back aware UTC)."""
 _DUE_RECIPIENTS = _build_due_recipients()
 _RELEASE = _build_release()
 _GET = select(messages).where(messages.c.id == bindparam("id"))
@@ -273,7 +278,8 @@ class SqlMessageStore:
     `add()` and `record_attempt()` go through group committers (one transaction per batch);
     they return only after the commit. On SQLite every write is serialised in-process (one
     writer); on PostgreSQL claims use FOR UPDATE SKIP LOCKED so several stores may share a
-    database.
+    database. On a SQLite file the hot writes (`add`, `record_attempt`, `claim_heads`,
+    `release_recipient`) go through the SqliteBatchWriter thread (stdlib sqlite3) instead.
     """
 
     def __init__(
@@ -439,6 +445,12 @@ class SqlMessageStore:
         """`claim_next` for several recipients in one statement; oldest first, no history."""
         if not recipients:
             return []
+        writer = self._writer
+        if writer is not None:
+            heads, more_queued = await writer.claim_heads(recipients, sqlite_time(now))
+            found = [_claimed_from_sqlite(head, more_queued) for head in heads]
+            found.sort(key=lambda m: m.id)
+            return found
         params = {"b_recipients": list(recipients), "b_now": to_utc(now)}
         async with self._write() as conn:
             if not self._sqlite:
@@ -459,6 +471,9 @@ class SqlMessageStore:
 
     async def release_recipient(self, recipient: str, now: datetime) -> int:
         """The recipient's queued messages waiting past `now` become due now; returns how many."""
+        writer = self._writer
+        if writer is not None:
+            return await writer.release(recipient, sqlite_time(now))
         params = {"b_recipient": recipient, "b_now": to_utc(now)}
         async with self._write() as conn:
             return int((await conn.execute(_RELEASE, params)).rowcount)
@@ -615,7 +630,17 @@ class SqlMessageStore:
         )
 
     async def _write_outcomes(self, batch: list[_Outcome]) -> None:
-        """Insert the attempts (the foreign key refuses unknown ids) and update the messages."""
+        """Insert the attempts (the foreign key refuses unknown ids) and update the messages;
+        through the writer thread on a SQLite file."""
+        writer = self._writer
+        if writer is not None:
+            await writer.record_outcomes(
+                [
+                    sqlite_outcome_rows(o.message_id, o.state, o.attempt, o.next_attempt_at)
+                    for o in batch
+                ]
+            )
+            return
         async with self._write() as conn:
             await conn.execute(insert(attempts), [_attempt_row(o) for o in batch])
             await conn.execute(_UPDATE_OUTCOME, [_outcome_params(o) for o in batch])
@@ -696,6 +721,16 @@ def _outcome_params(outcome: _Outcome) -> dict[str, Any]:
         "b_at": outcome.attempt.at,
         "b_delivered": outcome.attempt.at if delivered else None,
     }
+
+
+def _claimed_from_sqlite(row: tuple[Any, ...], more_queued: set[str]) -> StoredMessage:
+    """A claimed row of the SQLite writer (`MESSAGE_COLUMNS`) as the SQLAlchemy path makes it."""
+    mapping = dict(zip(MESSAGE_COLUMNS, row, strict=True))
+    for name in _DATETIME_COLUMNS:
+        value = mapping[name]
+        if value is not None:
+            mapping[name] = sqlite_datetime(value)
+    return replace(stored_message(mapping), more_queued=mapping["recipient"] in more_queued)
 
 
 def _duplicate(message: NewMessage) -> DuplicateMessageError:

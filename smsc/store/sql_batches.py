@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -13,7 +14,9 @@ T = TypeVar("T")
 
 
 def _is_unknown_id(exc: StoreUnavailable) -> bool:
-    return isinstance(exc.__cause__, IntegrityError)
+    """Whether a constraint refused the write: SQLAlchemy's error, or the stdlib's from the
+    SQLite writer thread (sqlite_writer.py)."""
+    return isinstance(exc.__cause__, IntegrityError | sqlite3.IntegrityError)
 
 
 async def write_isolating_unknown_ids(

@@ -1,13 +1,15 @@
-"""The SQLite fast path of `add()`: whole batches written by one thread with the stdlib module.
+"""The SQLite fast path of the hot writes: whole batches written by one thread, stdlib module.
 
 SQLAlchemy's parameter processing costs ~60 µs per row on the event loop thread, and aiosqlite's
 thread then competes with the loop for the GIL once per row. Here a batch costs one cheap tuple
 per row (built on the loop, which also validates) and, in one dedicated thread, `BEGIN
-IMMEDIATE`, one multi-row INSERT per chunk (a single `sqlite3_step`, so the GIL is released
+IMMEDIATE`, one multi-row statement per chunk (a single `sqlite3_step`, so the GIL is released
 once for the whole chunk, not once per row), and `COMMIT`. The caller awaits a future that the
 thread settles through `loop.call_soon_threadsafe` (`run_in_executor`).
 
-The schema is still Alembic's (tables.py); only the INSERT of new messages takes this path.
+The schema is still Alembic's (tables.py). This path takes the INSERT of new messages, the
+outcomes of delivery attempts (attempts rows, messages updated), the claims of recipients'
+heads and releases; each writes the same values and text formats as the SQLAlchemy path.
 """
 
 from __future__ import annotations
@@ -15,31 +17,36 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from itertools import chain
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from smsc.service.model import MessageState, NewMessage
+from smsc.service.model import Attempt, MessageState, NewMessage
 from smsc.store.duplicate_keys import PURGE_EVERY_S, first_windows, rows_to_insert
 from smsc.store.errors import StoreClosedError, StoreUnavailable
 from smsc.store.migrate import sqlite_pragmas
-from smsc.store.tables import clean_text, messages, mo_duplicate_keys
+from smsc.store.tables import ACTIVE_STATES, attempts, clean_text, messages, mo_duplicate_keys
 
 __all__ = [
+    "MESSAGE_COLUMNS",
     "DuplicateRow",
+    "OutcomeRows",
     "SqliteBatchWriter",
+    "sqlite_datetime",
     "sqlite_duplicate_row",
     "sqlite_file_of",
     "sqlite_message_row",
+    "sqlite_outcome_rows",
     "sqlite_time",
 ]
 
 Row = tuple[Any, ...]
+T = TypeVar("T")
 
 _COLUMNS = (
     "submission_id",
@@ -69,7 +76,7 @@ _COLUMNS = (
 _PLACEHOLDERS = "(" + ",".join("?" * len(_COLUMNS)) + ")"
 _INSERT = f"INSERT INTO {messages.name} ({', '.join(_COLUMNS)}) VALUES "
 _CHUNK = 1_000
-"""Rows per INSERT statement: 23 parameters each stays under SQLite's 32,766 limit."""
+"""Rows (or recipients) per statement: at most 23 parameters each stays under SQLite's 32,766."""
 _QUEUED = MessageState.QUEUED.value
 _KEYS = mo_duplicate_keys.name
 _HELD_KEYS = f"SELECT key FROM {_KEYS} WHERE until > ? AND key IN "
@@ -78,8 +85,53 @@ _TAKE_KEYS = f"INSERT OR REPLACE INTO {_KEYS} (key, until) VALUES "
 """Take keys known free: new ones, or rows whose window ended (replaced)."""
 _PURGE_KEYS = f"DELETE FROM {_KEYS} WHERE until <= ?"
 
+_MESSAGES = messages.name
+_DELIVERING = MessageState.DELIVERING.value
+MESSAGE_COLUMNS = tuple(column.name for column in messages.columns)
+"""The columns of a claimed row, in the order of the table (as SQLAlchemy's RETURNING)."""
+_ATTEMPT_COLUMNS = ("message_id", "at", "sip_status", "rp_cause", "outcome")
+_INSERT_ATTEMPTS = f"INSERT INTO {attempts.name} ({', '.join(_ATTEMPT_COLUMNS)}) VALUES "
+_ATTEMPT_PLACEHOLDERS = "(" + ",".join("?" * len(_ATTEMPT_COLUMNS)) + ")"
+_OUTCOME_COLUMNS = ("id", "state", "sip_status", "rp_cause", "next_at", "at", "delivered")
+_UPDATE_OUTCOMES = (
+    f"WITH outcome({', '.join(_OUTCOME_COLUMNS)}) AS (VALUES {{values}})"
+    f" UPDATE {_MESSAGES} SET state = outcome.state, last_sip_status = outcome.sip_status,"
+    " last_rp_cause = outcome.rp_cause, next_attempt_at = outcome.next_at, updated_at = outcome.at,"
+    f" delivered_at = coalesce(outcome.delivered, {_MESSAGES}.delivered_at)"
+    f" FROM outcome WHERE {_MESSAGES}.id = outcome.id"
+)
+"""`_UPDATE_OUTCOME` of sql.py for many messages in one statement (UPDATE ... FROM, SQLite
+3.33): each message at most once per statement (`_rounds`)."""
+_OUTCOME_PLACEHOLDERS = "(" + ",".join("?" * len(_OUTCOME_COLUMNS)) + ")"
+_ACTIVE = ", ".join(f"'{state}'" for state in ACTIVE_STATES)
+_CLAIM_HEADS = (
+    f"WITH heads AS (SELECT min(id) AS id FROM {_MESSAGES}"
+    f" WHERE recipient IN ({{values}}) AND state IN ({_ACTIVE}) GROUP BY recipient)"
+    f" UPDATE {_MESSAGES} SET state = '{_DELIVERING}', attempts = attempts + 1, updated_at = ?"
+    f" WHERE id IN (SELECT id FROM heads) AND +state = '{_QUEUED}'"
+    " AND (+next_attempt_at IS NULL OR +next_attempt_at <= ?)"
+    f" RETURNING {', '.join(MESSAGE_COLUMNS)}"
+)
+"""`_CLAIM_HEADS_SQLITE` of sql.py: the heads of the recipients, claimed where queued and due.
+
+Its `candidates` CTE (there for FOR UPDATE SKIP LOCKED on PostgreSQL) folded into the WHERE:
+the same rows. The unary `+` keeps SQLite off the state indexes, which it otherwise scans
+whole for state = 'queued' (measured, 50,000 queued: 3 ms per claim of 20 heads; by the heads'
+ids: 0.2 ms)."""
+_QUEUED_AMONG = (
+    f"SELECT DISTINCT recipient FROM {_MESSAGES}"
+    f" WHERE recipient IN ({{values}}) AND state = '{_QUEUED}'"
+)
+_RELEASE = (
+    f"UPDATE {_MESSAGES} SET next_attempt_at = ?, updated_at = ?"
+    f" WHERE recipient = ? AND state = '{_QUEUED}' AND next_attempt_at > ?"
+)
+
 DuplicateRow = tuple[str, str]
 """A row's duplicate key and the end of its window (as `sqlite_time` text)."""
+
+OutcomeRows = tuple[Row, Row]
+"""One attempt's outcome: its `attempts` row and its `messages` update (`_OUTCOME_COLUMNS`)."""
 
 
 def sqlite_time(value: datetime) -> str:
@@ -90,6 +142,12 @@ def sqlite_time(value: datetime) -> str:
             raise ValueError(f"naive datetime {value.isoformat()}: the store needs aware datetimes")
         value = value.astimezone(UTC)
     return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def sqlite_datetime(value: str) -> datetime:
+    """SQLite DATETIME text as SQLAlchemy and UtcDateTime read it: fromisoformat, aware UTC."""
+    moment = datetime.fromisoformat(value)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _optional_text(value: str | None) -> str | None:
@@ -129,6 +187,27 @@ def sqlite_message_row(message: NewMessage, updated_at: str) -> Row:
     )
 
 
+def sqlite_outcome_rows(
+    message_id: int, state: MessageState, attempt: Attempt, next_attempt_at: datetime | None
+) -> OutcomeRows:
+    """The rows of one recorded attempt (already cleaned): as `_attempt_row` and
+    `_outcome_params` of sql.py, times as `sqlite_time` text."""
+    at = sqlite_time(attempt.at)
+    sip_status, rp_cause = attempt.sip_status, attempt.rp_cause
+    return (
+        (message_id, at, sip_status, rp_cause, attempt.outcome),
+        (
+            message_id,
+            state.value,
+            sip_status,
+            rp_cause,
+            None if next_attempt_at is None else sqlite_time(next_attempt_at),
+            at,
+            at if state is MessageState.DELIVERED else None,
+        ),
+    )
+
+
 def sqlite_duplicate_row(message: NewMessage) -> DuplicateRow | None:
     """The message's duplicate key and window end as the writer takes them, or None."""
     duplicate = message.duplicate
@@ -152,10 +231,12 @@ def sqlite_file_of(database_url: str) -> str | None:
 
 
 class SqliteBatchWriter:
-    """Inserts batches of message rows in one dedicated thread; one transaction per batch.
+    """Writes batches to a SQLite file in one dedicated thread; one transaction per batch.
 
-    A row may carry a duplicate key (key, window end): it is inserted only when its key is not
-    held by a stored MO whose window is still open at `now`; otherwise its id comes back None.
+    `insert`: new message rows. A row may carry a duplicate key (key, window end): it is
+    inserted only when its key is not held by a stored MO whose window is still open at `now`;
+    otherwise its id comes back None. `record_outcomes`, `claim_heads` and `release`: the MT
+    writes of the store (sql.py), serialised with the inserts by the one thread.
     """
 
     def __init__(
@@ -169,7 +250,7 @@ class SqliteBatchWriter:
         self._path = path
         self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(1, thread_name_prefix=name)
         self._connection: sqlite3.Connection | None = None
-        self._statements: dict[int, str] = {}
+        self._statements: dict[tuple[str, int], str] = {}
         self._purge_every_s = purge_every_s
         self._clock = clock
         self._next_purge = clock()
@@ -179,14 +260,33 @@ class SqliteBatchWriter:
     ) -> list[int | None]:
         """Insert the rows in one transaction; their ids in the same order once committed,
         None for a row whose duplicate key is held (that row is not inserted)."""
-        if self._executor is None:
-            raise StoreClosedError("the SQLite writer is closed")
         if not rows:
+            self._require_open()
             return []
         if len(keys) != len(rows):
             raise ValueError(f"{len(keys)} duplicate keys for {len(rows)} rows")
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._insert, rows, keys, now)
+        return await self._call(self._insert, rows, keys, now)
+
+    async def record_outcomes(self, outcomes: list[OutcomeRows]) -> None:
+        """Insert the attempts and update their messages in one transaction, in batch order.
+
+        An unknown message id fails the whole batch: StoreUnavailable caused by the foreign
+        key's sqlite3.IntegrityError (sql_batches isolates it)."""
+        if outcomes:
+            await self._call(self._transaction, self._record_outcomes, outcomes)
+
+    async def claim_heads(self, recipients: Sequence[str], now: str) -> tuple[list[Row], set[str]]:
+        """Claim the recipients' heads that are queued and due (`now` as `sqlite_time` text):
+        the claimed rows (columns `MESSAGE_COLUMNS`), and which of their recipients have more
+        messages queued, in one transaction."""
+        if not recipients:
+            self._require_open()
+            return [], set()
+        return await self._call(self._transaction, self._claim_heads, list(recipients), now)
+
+    async def release(self, recipient: str, now: str) -> int:
+        """The recipient's queued messages waiting past `now` become due now; how many."""
+        return await self._call(self._transaction, self._release, recipient, now)
 
     async def close(self) -> None:
         """Close the connection in its thread, then stop the thread."""
@@ -198,6 +298,17 @@ class SqliteBatchWriter:
             await loop.run_in_executor(executor, self._disconnect)
         finally:
             executor.shutdown(wait=False)
+
+    def _require_open(self) -> ThreadPoolExecutor:
+        executor = self._executor
+        if executor is None:
+            raise StoreClosedError("the SQLite writer is closed")
+        return executor
+
+    async def _call(self, work: Callable[..., T], *args: Any) -> T:
+        """Run `work(*args)` in the writer thread."""
+        executor = self._require_open()
+        return await asyncio.get_running_loop().run_in_executor(executor, work, *args)
 
     # -- in the writer thread -----------------------------------------------------------------
 
@@ -217,37 +328,14 @@ class SqliteBatchWriter:
         if connection is not None:
             connection.close()
 
-    def _statement(self, count: int) -> str:
-        sql = self._statements.get(count)
-        if sql is None:
-            sql = _INSERT + ",".join([_PLACEHOLDERS] * count)
-            if len(self._statements) < 64:
-                self._statements[count] = sql
-        return sql
-
-    def _insert(
-        self, rows: list[Row], keys: list[DuplicateRow | None], now: str
-    ) -> list[int | None]:
+    def _transaction(self, work: Callable[..., T], *args: Any) -> T:
+        """`work(connection, *args)` between BEGIN IMMEDIATE and COMMIT (ROLLBACK if it raises);
+        sqlite3 errors become StoreUnavailable (caused by them)."""
         connection = self._connect()
         try:
             connection.execute("BEGIN IMMEDIATE")
             try:
-                kept = self._claim_keys(connection, keys, now)
-                fresh = (
-                    rows if kept is None else [row for row, k in zip(rows, kept, strict=True) if k]
-                )
-                count = len(fresh)
-                before = connection.total_changes
-                for start in range(0, count, _CHUNK):
-                    chunk = fresh[start : start + _CHUNK]
-                    connection.execute(
-                        self._statement(len(chunk)), list(chain.from_iterable(chunk))
-                    )
-                last = connection.execute("SELECT last_insert_rowid()").fetchone()[0]
-                inserted = connection.total_changes - before
-                if inserted != count:
-                    raise StoreUnavailable(f"inserted {inserted} rows for {count} messages")
-                self._purge_keys(connection, now)
+                result = work(connection, *args)
                 connection.execute("COMMIT")
             except BaseException:
                 if connection.in_transaction:
@@ -255,12 +343,90 @@ class SqliteBatchWriter:
                 raise
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"database error: {type(exc).__name__}: {exc}") from exc
+        return result
+
+    def _statement(self, kind: str, template: str, count: int, placeholders: str) -> str:
+        """`template` with `count` placeholder groups in place of `{values}` (cached)."""
+        key = (kind, count)
+        sql = self._statements.get(key)
+        if sql is None:
+            sql = template.format(values=",".join([placeholders] * count))
+            if len(self._statements) < 256:
+                self._statements[key] = sql
+        return sql
+
+    def _insert(
+        self, rows: list[Row], keys: list[DuplicateRow | None], now: str
+    ) -> list[int | None]:
+        kept, count, last = self._transaction(self._insert_rows, rows, keys, now)
         # BEGIN IMMEDIATE made this the only writer: the rows got consecutive rowids
         # (max + 1 each) in VALUES order.
         ids = iter(range(int(last) - count + 1, int(last) + 1))
         if kept is None:
             return list(ids)
         return [next(ids) if k else None for k in kept]
+
+    def _insert_rows(
+        self,
+        connection: sqlite3.Connection,
+        rows: list[Row],
+        keys: list[DuplicateRow | None],
+        now: str,
+    ) -> tuple[list[bool] | None, int, int]:
+        """The duplicate keys taken, then the rows inserted: (which rows, how many, last id)."""
+        kept = self._claim_keys(connection, keys, now)
+        fresh = rows if kept is None else [row for row, k in zip(rows, kept, strict=True) if k]
+        count = len(fresh)
+        before = connection.total_changes
+        for start in range(0, count, _CHUNK):
+            chunk = fresh[start : start + _CHUNK]
+            sql = self._statement("insert", _INSERT + "{values}", len(chunk), _PLACEHOLDERS)
+            connection.execute(sql, list(chain.from_iterable(chunk)))
+        last = connection.execute("SELECT last_insert_rowid()").fetchone()[0]
+        inserted = connection.total_changes - before
+        if inserted != count:
+            raise StoreUnavailable(f"inserted {inserted} rows for {count} messages")
+        self._purge_keys(connection, now)
+        return kept, count, int(last)
+
+    def _record_outcomes(self, connection: sqlite3.Connection, outcomes: list[OutcomeRows]) -> None:
+        """Every attempts row first (the foreign key refuses unknown ids), then the updates."""
+        for start in range(0, len(outcomes), _CHUNK):
+            chunk = outcomes[start : start + _CHUNK]
+            sql = self._statement(
+                "attempts", _INSERT_ATTEMPTS + "{values}", len(chunk), _ATTEMPT_PLACEHOLDERS
+            )
+            connection.execute(sql, list(chain.from_iterable(row for row, _ in chunk)))
+        for updates in _rounds([update for _, update in outcomes]):
+            for start in range(0, len(updates), _CHUNK):
+                chunk = updates[start : start + _CHUNK]
+                sql = self._statement(
+                    "outcomes", _UPDATE_OUTCOMES, len(chunk), _OUTCOME_PLACEHOLDERS
+                )
+                connection.execute(sql, list(chain.from_iterable(chunk)))
+
+    def _claim_heads(
+        self, connection: sqlite3.Connection, recipients: list[str], now: str
+    ) -> tuple[list[Row], set[str]]:
+        """The UPDATE ... RETURNING of the heads, then which claimed recipients have more
+        queued (a query of its own: SQLite runs a correlated subquery in RETURNING without
+        the index)."""
+        rows: list[Row] = []
+        for start in range(0, len(recipients), _CHUNK):
+            chunk = recipients[start : start + _CHUNK]
+            sql = self._statement("claim", _CLAIM_HEADS, len(chunk), "?")
+            rows.extend(connection.execute(sql, [*chunk, now, now]))
+        claimed = list({row[_RECIPIENT] for row in rows})
+        more: set[str] = set()
+        for start in range(0, len(claimed), _CHUNK):
+            chunk = claimed[start : start + _CHUNK]
+            sql = self._statement("queued", _QUEUED_AMONG, len(chunk), "?")
+            more.update(recipient for (recipient,) in connection.execute(sql, chunk))
+        return rows, more
+
+    @staticmethod
+    def _release(connection: sqlite3.Connection, recipient: str, now: str) -> int:
+        return int(connection.execute(_RELEASE, (now, now, recipient, now)).rowcount)
 
     @staticmethod
     def _claim_keys(
@@ -301,3 +467,23 @@ class SqliteBatchWriter:
             return
         self._next_purge = moment + self._purge_every_s
         connection.execute(_PURGE_KEYS, (now,))
+
+
+_RECIPIENT = MESSAGE_COLUMNS.index("recipient")
+
+
+def _rounds(updates: list[Row]) -> list[list[Row]]:
+    """The updates split so that no message is twice in one statement (UPDATE ... FROM would
+    apply only one of its rows): the n-th update of each message goes in round n, so the
+    rounds in turn apply each message's updates in batch order, as one UPDATE per row would."""
+    if len({update[0] for update in updates}) == len(updates):
+        return [updates]
+    rounds: list[list[Row]] = []
+    seen: dict[Any, int] = {}
+    for update in updates:
+        turn = seen.get(update[0], 0)
+        seen[update[0]] = turn + 1
+        if turn == len(rounds):
+            rounds.append([])
+        rounds[turn].append(update)
+    return rounds
