@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -279,7 +279,8 @@ class SqlMessageStore:
     they return only after the commit. On SQLite every write is serialised in-process (one
     writer); on PostgreSQL claims use FOR UPDATE SKIP LOCKED so several stores may share a
     database. On a SQLite file the hot writes (`add`, `record_attempt`, `claim_heads`,
-    `release_recipient`) go through the SqliteBatchWriter thread (stdlib sqlite3) instead.
+    `release_recipient`) go through the SqliteBatchWriter thread (stdlib sqlite3) instead, and
+    the MT loop's `due_recipients` through its reading thread.
     """
 
     def __init__(
@@ -423,6 +424,9 @@ class SqlMessageStore:
 
     async def due_recipients(self, now: datetime, limit: int) -> list[str]:
         """Recipients whose oldest active message is queued and due, oldest message first."""
+        writer = self._writer
+        if writer is not None:
+            return await writer.due_recipients(sqlite_time(now), limit)
         params = {"b_now": to_utc(now), "b_limit": max(limit, 0)}
         async with self._connect() as conn:
             return list((await conn.execute(_DUE_RECIPIENTS, params)).scalars())
@@ -463,9 +467,7 @@ class SqlMessageStore:
                 if claimed_recipients:
                     among = {"b_recipients": claimed_recipients}
                     more = set((await conn.execute(_QUEUED_AMONG, among)).scalars())
-        claimed = [
-            replace(stored_message(row), more_queued=row["recipient"] in more) for row in rows
-        ]
+        claimed = [stored_message(row, more_queued=row["recipient"] in more) for row in rows]
         claimed.sort(key=lambda m: m.id)
         return claimed
 
@@ -730,7 +732,7 @@ def _claimed_from_sqlite(row: tuple[Any, ...], more_queued: set[str]) -> StoredM
         value = mapping[name]
         if value is not None:
             mapping[name] = sqlite_datetime(value)
-    return replace(stored_message(mapping), more_queued=mapping["recipient"] in more_queued)
+    return stored_message(mapping, more_queued=mapping["recipient"] in more_queued)
 
 
 def _duplicate(message: NewMessage) -> DuplicateMessageError:

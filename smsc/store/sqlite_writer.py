@@ -9,7 +9,8 @@ thread settles through `loop.call_soon_threadsafe` (`run_in_executor`).
 
 The schema is still Alembic's (tables.py). This path takes the INSERT of new messages, the
 outcomes of delivery attempts (attempts rows, messages updated), the claims of recipients'
-heads and releases; each writes the same values and text formats as the SQLAlchemy path.
+heads and releases; each writes the same values and text formats as the SQLAlchemy path. The
+MT loop's read of the due recipients runs beside it, on a reading thread of its own.
 """
 
 from __future__ import annotations
@@ -122,6 +123,15 @@ _QUEUED_AMONG = (
     f"SELECT DISTINCT recipient FROM {_MESSAGES}"
     f" WHERE recipient IN ({{values}}) AND state = '{_QUEUED}'"
 )
+_DUE_RECIPIENTS = (
+    f"SELECT m.recipient FROM {_MESSAGES} AS m WHERE m.state = '{_QUEUED}'"
+    " AND (m.next_attempt_at IS NULL OR m.next_attempt_at <= ?)"
+    f" AND NOT EXISTS (SELECT 1 FROM {_MESSAGES} AS older WHERE older.recipient = m.recipient"
+    f" AND older.state IN ({_ACTIVE}) AND older.id < m.id)"
+    " ORDER BY m.id LIMIT ?"
+)
+"""`_DUE_RECIPIENTS` of sql.py: recipients whose head (no older queued or delivering message)
+is queued and due, oldest head first."""
 _RELEASE = (
     f"UPDATE {_MESSAGES} SET next_attempt_at = ?, updated_at = ?"
     f" WHERE recipient = ? AND state = '{_QUEUED}' AND next_attempt_at > ?"
@@ -237,6 +247,7 @@ class SqliteBatchWriter:
     inserted only when its key is not held by a stored MO whose window is still open at `now`;
     otherwise its id comes back None. `record_outcomes`, `claim_heads` and `release`: the MT
     writes of the store (sql.py), serialised with the inserts by the one thread.
+    `due_recipients`, the MT loop's read, runs on a reading thread (and connection) of its own.
     """
 
     def __init__(
@@ -250,6 +261,10 @@ class SqliteBatchWriter:
         self._path = path
         self._executor: ThreadPoolExecutor | None = ThreadPoolExecutor(1, thread_name_prefix=name)
         self._connection: sqlite3.Connection | None = None
+        self._reader: ThreadPoolExecutor | None = ThreadPoolExecutor(
+            1, thread_name_prefix=f"{name}-read"
+        )
+        self._read_connection: sqlite3.Connection | None = None
         self._statements: dict[tuple[str, int], str] = {}
         self._purge_every_s = purge_every_s
         self._clock = clock
@@ -284,6 +299,17 @@ class SqliteBatchWriter:
             return [], set()
         return await self._call(self._transaction, self._claim_heads, list(recipients), now)
 
+    async def due_recipients(self, now: str, limit: int) -> list[str]:
+        """The recipients whose head is queued and due at `now` (`sqlite_time` text), oldest
+        head first, at most `limit`. One hop to a reading thread of its own (SQLAlchemy's aiosqlite
+        read takes several trips through a busy event loop), with its own connection: a long
+        read (every head delivering: all queued rows walked) does not hold up the writes."""
+        self._require_open()
+        reader = self._reader
+        assert reader is not None
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(reader, self._due_recipients, now, max(limit, 0))
+
     async def release(self, recipient: str, now: str) -> int:
         """The recipient's queued messages waiting past `now` become due now; how many."""
         return await self._call(self._transaction, self._release, recipient, now)
@@ -291,13 +317,18 @@ class SqliteBatchWriter:
     async def close(self) -> None:
         """Close the connection in its thread, then stop the thread."""
         executor, self._executor = self._executor, None
+        reader, self._reader = self._reader, None
         if executor is None:
             return
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(executor, self._disconnect)
+            if reader is not None:
+                await loop.run_in_executor(reader, self._disconnect_reader)
         finally:
             executor.shutdown(wait=False)
+            if reader is not None:
+                reader.shutdown(wait=False)
 
     def _require_open(self) -> ThreadPoolExecutor:
         executor = self._executor
@@ -312,19 +343,27 @@ class SqliteBatchWriter:
 
     # -- in the writer thread -----------------------------------------------------------------
 
+    def _open(self) -> sqlite3.Connection:
+        try:
+            connection = sqlite3.connect(self._path, isolation_level=None)
+            sqlite_pragmas(connection, None)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"database unreachable: {exc}") from exc
+        return connection
+
     def _connect(self) -> sqlite3.Connection:
         connection = self._connection
         if connection is None:
-            try:
-                connection = sqlite3.connect(self._path, isolation_level=None)
-                sqlite_pragmas(connection, None)
-            except sqlite3.Error as exc:
-                raise StoreUnavailable(f"database unreachable: {exc}") from exc
-            self._connection = connection
+            connection = self._connection = self._open()
         return connection
 
     def _disconnect(self) -> None:
         connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
+
+    def _disconnect_reader(self) -> None:  # in the reading thread
+        connection, self._read_connection = self._read_connection, None
         if connection is not None:
             connection.close()
 
@@ -423,6 +462,15 @@ class SqliteBatchWriter:
             sql = self._statement("queued", _QUEUED_AMONG, len(chunk), "?")
             more.update(recipient for (recipient,) in connection.execute(sql, chunk))
         return rows, more
+
+    def _due_recipients(self, now: str, limit: int) -> list[str]:  # in the reading thread
+        connection = self._read_connection
+        if connection is None:
+            connection = self._read_connection = self._open()
+        try:
+            return [recipient for (recipient,) in connection.execute(_DUE_RECIPIENTS, (now, limit))]
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"database error: {type(exc).__name__}: {exc}") from exc
 
     @staticmethod
     def _release(connection: sqlite3.Connection, recipient: str, now: str) -> int:

@@ -246,7 +246,9 @@ def message_row(message: NewMessage, updated_at: datetime) -> dict[str, Any]:
     }
 
 
-def stored_message(row: Mapping[Any, Any], history: Iterable[Attempt] = ()) -> StoredMessage:
+def stored_message(
+    row: Mapping[Any, Any], history: Iterable[Attempt] = (), *, more_queued: bool = False
+) -> StoredMessage:
     """A StoredMessage from a `messages` row (mapping keyed by column name)."""
     return StoredMessage(
         id=int(row["id"]),
@@ -280,6 +282,7 @@ def stored_message(row: Mapping[Any, Any], history: Iterable[Attempt] = ()) -> S
         updated_at=row["updated_at"],
         delivered_at=row["delivered_at"],
         history=tuple(history),
+        more_queued=more_queued,
     )
 
 
