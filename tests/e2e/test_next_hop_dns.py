@@ -119,9 +119,8 @@ async def test_a_next_hop_that_does_not_resolve_leaves_the_message_queued_with_i
     app = await start(start_smsc, "sip:nowhere.example.net", dns)
     message = await submit_api(http, app, "491710000105")
     deadline = time.monotonic() + 5
-    while True:
+    while True:  # claimed (delivering) while its next hop is looked up, then put back
         current = await status(http, app, message)
-        assert current["state"] != "delivering"
         history = current["segments"][0]["history"]
         if history or time.monotonic() > deadline:
             break
