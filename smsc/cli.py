@@ -19,7 +19,7 @@ import yaml
 
 from aml.formats import report_as_dict
 from aml.parser import parse_aml
-from smsc.app import serve
+from smsc.app import serve, worker_processes
 from smsc.errors import SmscError, StartupError
 from smsc.log_setup import configure_logging
 from smsc.settings import Settings, SettingsError, effective_configuration, load_settings
@@ -170,6 +170,11 @@ def _run(main: Coroutine[Any, Any, None]) -> None:
 def _config_check(args: argparse.Namespace) -> int:
     settings = _load(args)
     if settings is None:
+        return EXIT_CONFIGURATION
+    try:
+        worker_processes(settings)  # the one check across sections, as `serve` makes it
+    except StartupError as exc:
+        print(f"smsc: configuration error: {exc}", file=sys.stderr)
         return EXIT_CONFIGURATION
     print(f"# effective configuration of {args.config or 'the embedded defaults'}", end="")
     print(" with SMSC__ overrides; secrets masked")

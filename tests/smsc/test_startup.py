@@ -95,6 +95,24 @@ def test_config_check_reports_every_error_and_exits_2(tmp_path: Path) -> None:
     ]
 
 
+def test_config_check_reports_workers_that_cannot_run(tmp_path: Path) -> None:
+    result = run_smsc(
+        "config",
+        "check",
+        cwd=tmp_path,
+        env={
+            "SMSC__SIP__WORKERS": "2",
+            "SMSC__CHARGING__ENABLED": "true",
+            "SMSC__CHARGING__PEERS": '[{"host": "ocs.example.net", "address": "127.0.0.1"}]',
+        },
+    )
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert one_line(result).startswith(
+        "smsc: configuration error: sip.workers 2: not possible with charging.enabled"
+    )
+
+
 @pytest.mark.parametrize(
     ("env", "expected"),
     [
