@@ -636,10 +636,13 @@ async def serve(
     try:
         await application.start()
         if application.link is not None:
-            gone = loop.create_task(application.link.closed.wait())
-            await asyncio.wait(
-                (gone, loop.create_task(stop.wait())), return_when=asyncio.FIRST_COMPLETED
+            waits = (
+                loop.create_task(application.link.closed.wait()),
+                loop.create_task(stop.wait()),
             )
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+            for wait in waits:
+                wait.cancel()
         else:
             await stop.wait()
         log.info("stopping: draining what is in flight")

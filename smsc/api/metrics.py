@@ -24,6 +24,7 @@ from prometheus_client.registry import Collector
 from prometheus_client.samples import Sample
 
 from smsc import __version__
+from smsc.errors import SmscError
 from smsc.version import SIP_IMPLEMENTATION
 
 
@@ -66,6 +67,10 @@ class _Settle:
     def collect(self) -> list[Metric]:
         self._metrics.settle()
         return []
+
+
+class SnapshotError(SmscError):
+    """A worker's metrics snapshot that is not in the shape `Metrics.snapshot` makes."""
 
 
 class SnapshotFamily(TypedDict):
@@ -115,17 +120,24 @@ def _local_only(name: str) -> bool:
 
 
 def _parse_snapshot(snapshot: Mapping[str, SnapshotFamily]) -> dict[str, _Family]:
-    """The families of `snapshot` (as made by `Metrics.snapshot`, maybe through JSON)."""
+    """The families of `snapshot` (as made by `Metrics.snapshot`, maybe through JSON);
+    SnapshotError if it is not that shape."""
     families: dict[str, _Family] = {}
-    for name, family in snapshot.items():
-        if _local_only(name):
-            continue
-        parsed = _Family(str(family["type"]), str(family["help"]))
-        values = parsed.values
-        for sample_name, labels, value in family["samples"]:
-            key = (str(sample_name), tuple(sorted((str(k), str(v)) for k, v in labels.items())))
-            values[key] = values.get(key, 0.0) + float(value)
-        families[str(name)] = parsed
+    try:
+        for name, family in snapshot.items():
+            if _local_only(name):
+                continue
+            parsed = _Family(str(family["type"]), str(family["help"]))
+            values = parsed.values
+            for sample_name, labels, value in family["samples"]:
+                key = (
+                    str(sample_name),
+                    tuple(sorted((str(k), str(v)) for k, v in labels.items())),
+                )
+                values[key] = values.get(key, 0.0) + float(value)
+            families[str(name)] = parsed
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise SnapshotError(f"not a metrics snapshot: {type(exc).__name__}: {exc}") from exc
     return families
 
 
@@ -323,7 +335,8 @@ class Metrics:
         return snapshot
 
     def merge_remote(self, source: str, snapshot: Mapping[str, SnapshotFamily]) -> None:
-        """Keep `snapshot` as the latest of worker `source`, replacing its previous one."""
+        """Keep `snapshot` as the latest of worker `source`, replacing its previous one;
+        SnapshotError (the previous one kept) if it is not a snapshot."""
         self._remote[source] = _parse_snapshot(snapshot)
 
     def forget_remote(self, source: str) -> None:

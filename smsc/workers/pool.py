@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from smsc.api.metrics import SnapshotError
 from smsc.startup import EXIT_CONFIGURATION
 from smsc.workers.channel import Channel
 from smsc.workers.frames import (
@@ -67,7 +68,6 @@ class WorkerPool:
         self._on_gone = on_gone
         self._workers = {index: _Worker(index) for index in range(1, processes)}
         self._stopping = False
-        self.restarts = 0
 
     @property
     def ready(self) -> int:
@@ -136,7 +136,6 @@ class WorkerPool:
                 "SIP worker %d could not start (configuration); not started again", worker.index
             )
             return
-        self.restarts += 1
         log.error(
             "SIP worker %d (pid %d) exited with status %s; starting it again in %.0f s",
             worker.index,
@@ -155,7 +154,10 @@ class WorkerPool:
             case Wake(recipient):
                 self._on_wake(recipient)
             case MetricsSnapshot(samples):
-                self._on_metrics(str(worker.index), samples)
+                try:
+                    self._on_metrics(str(worker.index), samples)
+                except SnapshotError as exc:
+                    log.warning("SIP worker %d: %s", worker.index, exc)
             case Ready():
                 worker.ready = True  # it logs so itself
 

@@ -8,7 +8,7 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from smsc.api.metrics import Metrics
+from smsc.api.metrics import Metrics, SnapshotError
 
 
 def _values(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -110,6 +110,24 @@ def test_a_newer_snapshot_replaces_the_previous_one() -> None:
     values = _values(main)
     assert values[DELIVERED] == 4
     assert values[RECEIVED] == 4
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"smsc_mt_delivered": {"type": "counter"}},
+        {"smsc_mt_delivered": {"type": "counter", "help": "", "samples": [["x", {}, "many"]]}},
+        {"smsc_mt_delivered": {"type": "counter", "help": "", "samples": [["x", [], 1.0]]}},
+        {"smsc_mt_delivered": []},
+        [],
+    ],
+)
+def test_a_malformed_snapshot_is_a_typed_error_and_the_last_good_one_stays(bad: object) -> None:
+    main, worker = _main(), _worker()
+    main.merge_remote("1", worker.snapshot())
+    with pytest.raises(SnapshotError):
+        main.merge_remote("1", bad)  # type: ignore[arg-type]
+    assert _values(main)[DELIVERED] == 3
 
 
 def test_two_workers_are_both_summed() -> None:
