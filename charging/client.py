@@ -1,47 +1,39 @@
-"""Ro client: one CCR per chargeable SMS through python-diameter's node, awaited from asyncio.
+"""Ro client: one CCR per chargeable SMS over our own Diameter peers, awaited on the loop.
 
-Threads and the loop (see charging/bridge.py): ``charge`` encodes the CCR (charging/ccr.py) on
-the event loop, asks the node to route it (``Node.route_request``: peer choice, hop-by-hop id)
-and queues it (``Node.send_message``); nothing there blocks. The node's reader thread parses
-the answer, clears the node's waiting-answer entries (0.9.0 never does) and puts the result in
-an inbox that resolves the request's Future on the loop. A loop timer is the Tx timer
-(RFC 4006 §13). There is no executor and no cap on CCRs in flight.
+Each configured OCS peer is a `PeerLink` (charging/diameter/connection.py) driving the sans-IO
+base protocol of charging/diameter/peer.py: CER/CEA with our identity, the RFC 3539 watchdog,
+DPR/DPA, Tc reconnect. ``charge`` encodes the CCR (charging/ccr.py) and sends it to the usable
+peer with the best priority and the fewest requests in flight (load sharing among equals); a
+loop timer is the Tx timer (RFC 4006 §13). No threads.
 
-Failures (RFC 4006 §5.7, TS 32.299 §6.1.4): on Tx expiry, on loss of the connection the
-request went out on, or on a 3xxx answer (``Failover``), the same CCR (same Session-Id and
-End-to-End id, new hop-by-hop id, T flag) goes once to another ready peer. If that fails too,
-or no other peer is ready, ``charging.failure_handling`` decides: ``Unreachable('continue')``
-(deliver; the CCR is in the result, to be recorded and sent later) or
-``Unreachable('terminate')`` (RP-ERROR with a temporary cause).
+Failures (RFC 4006 §5.7, TS 32.299 §6.1.4, RFC 6733 §5.5.4): on Tx expiry, on loss of the
+connection the request went out on, or on a 3xxx answer (``Failover``), the same CCR (same
+Session-Id and End-to-End id, new hop-by-hop id, T flag) goes once to another usable peer. If
+that fails too, or no other peer is usable, ``charging.failure_handling`` decides:
+``Unreachable('continue')`` (deliver; the CCR is in the result, kept and sent again later by
+the deferred-charging replayer through ``charge_again``) or ``Unreachable('terminate')``
+(RP-ERROR with a temporary cause).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
-import threading
+import socket
 import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
-from diameter.node.application import Application  # type: ignore[import-untyped]
-from diameter.node.node import NotRoutable  # type: ignore[import-untyped]
-
-from charging.avp import ApplicationId, CcaResult, CommandFlag
-from charging.bridge import (
-    PEER_READY_STATES,
-    AnswerInbox,
-    DiameterNode,
-    EncodedRequest,
-    cca_result,
-    message_id,
-)
+from charging.avp import HEADER_LENGTH, AvpCode, CcaResult, CommandFlag, decode_cca, iter_avps
 from charging.ccr import OcsProfile, SmsChargingEvent, SmsNode, build_ccr
+from charging.diameter.base import LocalIdentity
+from charging.diameter.connection import PeerLink
+from charging.diameter.errors import PeerNotOpen
+from charging.diameter.peer import DiameterPeer, PeerTimers
 from charging.errors import CcaDecodeError, CcrEncodeError, ChargingError, ChargingUnavailable
 from charging.results import (
     FAILOVER,
@@ -56,9 +48,6 @@ from smsc import __version__
 from smsc.settings import ChargingSettings, SettingsError
 
 log = logging.getLogger(__name__)
-
-WAKEUP_INTERVAL_S = 1.0
-"""How often the node's select loop checks peer timers (watchdog, reconnect); 0.9.0 uses 6 s."""
 
 STOP_TIMEOUT_S = 5.0
 """Longest ``stop`` waits for DPAs and for the node's threads."""
@@ -154,7 +143,7 @@ class ChargingMetrics:
 
 
 class _NoAnswer(ChargingUnavailable):
-    """One attempt got no answer (Tx expiry, connection lost, not routable)."""
+    """One attempt got no answer (Tx expiry, connection lost, no usable peer)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -165,14 +154,17 @@ _TX_EXPIRED = "timeout"
 _PEER_LOST = "peer lost"
 _NO_PEER = "no peer"
 
+DPA_WAIT_S = 2.0
+"""Longest ``stop`` waits for each peer's DPA (RFC 6733 §5.4)."""
+
 
 @dataclass(slots=True)
 class _Pending:
     """One CCR copy on the wire, waiting for its CCA."""
 
     future: asyncio.Future[CcaResult]
-    connection: str  # PeerConnection.ident
-    peer: str
+    link: PeerLink
+    end_to_end: int
     timer: asyncio.TimerHandle | None = None
 
 
@@ -186,27 +178,6 @@ class _Attempt:
     @property
     def wants_failover(self) -> bool:
         return isinstance(self.outcome, Failover)
-
-
-class _RoApplication(Application):  # type: ignore[misc]
-    """The node's Credit-Control application: answers go to the client, not to waiting threads."""
-
-    def __init__(self, on_answer: Callable[[Any], None]) -> None:
-        super().__init__(ApplicationId.DIAMETER_CREDIT_CONTROL, is_auth_application=True)
-        self._on_answer = on_answer
-
-    def receive_answer(self, message: Any) -> None:
-        """Node reader thread: drop the node's bookkeeping for this request, pass the answer on."""
-        header = message.header
-        key = message_id(header.hop_by_hop_identifier, header.end_to_end_identifier)
-        node = self._node
-        node._app_waiting_answer.pop(key, None)  # 0.9.0 keeps one per routed request
-        node._origin_waiting_answer.pop(key, None)  # ... and one per received answer
-        self._on_answer(message)
-
-    def handle_request(self, message: Any) -> None:
-        """An OCS does not send requests on Ro for event charging (no RAR for IEC): ignore."""
-        log.warning("ignoring a request from an OCS: %s", message)
 
 
 def _profile(settings: ChargingSettings, smsc_address: str) -> OcsProfile:
@@ -225,6 +196,41 @@ _PROBE = SmsChargingEvent(
 )
 
 
+def local_address_towards(address: str, port: int) -> str:
+    """The local IP address the kernel would use to reach a peer (Host-IP-Address of the CER)."""
+    try:
+        family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.connect((address, port))  # no packet: only the route is looked up
+            local: str = probe.getsockname()[0]
+            return local
+    except OSError:
+        return "::1" if ":" in address else "127.0.0.1"
+
+
+def peer_timers(settings: ChargingSettings) -> PeerTimers:
+    """Tw with its RFC 3539 jitter (at most a quarter of Tw), Tc."""
+    tw = float(settings.watchdog_s)
+    return PeerTimers(tw_s=tw, tw_jitter_s=min(2.0, tw / 4), tc_s=float(settings.reconnect_s))
+
+
+@dataclass(slots=True)
+class _Links:
+    """The configured peers, in the order of the settings."""
+
+    all: list[PeerLink] = field(default_factory=list)
+
+    def choose(self, avoid: PeerLink | None) -> PeerLink | None:
+        """The usable peer of best priority with the fewest requests in flight, not ``avoid``."""
+        best: PeerLink | None = None
+        for link in self.all:
+            if link is avoid or not link.usable:
+                continue
+            if best is None or (link.priority, link.in_flight) < (best.priority, best.in_flight):
+                best = link
+        return best
+
+
 class ChargingClient:
     """Diameter Ro (IEC) client for MO SMS: ``await start()``, ``await charge(event)``, ``stop``."""
 
@@ -241,7 +247,6 @@ class ChargingClient:
             "terminate" if settings.failure_handling == "terminate" else "continue"
         )
         self._timeout_s = settings.timeout_ms / 1000
-        self._realm = settings.destination_realm.encode("ascii")
         try:
             self._encode(_PROBE, "probe", 0, datetime.now(UTC))
         except CcrEncodeError as exc:
@@ -251,134 +256,78 @@ class ChargingClient:
         self._session_seq = random.getrandbits(32)
         self._end_to_end = (int(time.time()) & 0xFFF) << 20 | random.getrandbits(20)  # §3
         self._pending: dict[tuple[int, int], _Pending] = {}
-        self._in_flight: Counter[str] = Counter()
-        self._node: DiameterNode | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._inbox: AnswerInbox[tuple[tuple[int, int], CcaResult | ChargingError]] | None = None
-        self._maintenance: asyncio.Task[None] | None = None
+        self._links = _Links()
         self._running = False
+        self.on_peer_open: Callable[[], None] | None = None
+        """Called whenever a peer opens (the deferred-charging replayer's wake-up)."""
 
     # --- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Start the node, connect to every peer; wait (up to one Tx) for the CER/CEAs."""
-        if self._node is not None:
+        """Connect to every peer; wait (up to one Tx, at least 0.5 s) for their CER/CEAs."""
+        if self._links.all:
             raise ChargingError("the charging client was already started")
-        loop = asyncio.get_running_loop()
-        self._loop = loop
-        self._inbox = AnswerInbox(loop, self._deliver)
         settings = self._settings
-        node = DiameterNode(
-            settings.origin_host,
-            settings.origin_realm,
-            vendor_ids=[10415],
-            on_connection_lost=self._connection_lost_threadsafe,
-        )
-        node.vendor_id = settings.vendor_id
-        node.product_name = settings.product_name
-        node.firmware_revision = (
+        firmware = (
             firmware_revision_of(__version__)
             if settings.firmware_revision is None
             else settings.firmware_revision
         )
-        node.wakeup_interval = WAKEUP_INTERVAL_S
-        node.idle_timeout = settings.watchdog_s
-        node.peer_route_select_func = self._select_peer
-        app = _RoApplication(self._answer_threadsafe)
-        try:
-            peers = [
-                node.add_peer(
-                    f"aaa://{peer.host}:{peer.port};transport=tcp",
-                    settings.destination_realm,
-                    ip_addresses=[peer.address],
-                    is_persistent=True,
-                )
-                for peer in settings.peers
-            ]
-            for peer in peers:
-                peer.reconnect_wait = settings.reconnect_s
-                peer.always_reconnect = True  # also after the OCS sent DPR (it restarts)
-            node.add_application(app, peers)
-            node.start()
-        except (OSError, ValueError, RuntimeError) as exc:
-            await asyncio.get_running_loop().run_in_executor(None, node.shutdown, 1.0)
-            raise ChargingUnavailable(f"cannot start the Diameter node: {exc}") from exc
-        self._node, self._app = node, app
+        state_id = int(time.time()) & 0xFFFFFFFF  # RFC 6733 §8.16: grows with each start
+        timers = peer_timers(settings)
+        for peer in settings.peers:
+            identity = LocalIdentity(
+                origin_host=settings.origin_host,
+                origin_realm=settings.origin_realm,
+                host_ip_addresses=(local_address_towards(peer.address, peer.port),),
+                vendor_id=settings.vendor_id,
+                product_name=settings.product_name,
+                origin_state_id=state_id,
+                firmware_revision=firmware,
+            )
+            link = PeerLink(
+                peer.host,
+                peer.address,
+                peer.port,
+                DiameterPeer(identity, timers),
+                self,
+                priority=peer.priority,
+            )
+            self._links.all.append(link)
         self._running = True
-        self._maintenance = loop.create_task(self._maintain(), name="charging-maintenance")
+        for link in self._links.all:
+            link.start()
+        loop = asyncio.get_running_loop()
         deadline = loop.time() + max(self._timeout_s, 0.5)
-        while loop.time() < deadline and not self._all_peers_settled():
+        while loop.time() < deadline and not all(link.settled for link in self._links.all):
             await asyncio.sleep(0.005)
         if not self.ready_peers():
             log.warning("no OCS peer is ready yet; charging follows %s", self._policy)
 
     async def stop(self) -> None:
-        """DPR to every peer, end the node and every thread it started; pending charges fail."""
-        node = self._node
-        if node is None or not self._running:
+        """DPR to every open peer and close; pending charges fail, new ones are refused."""
+        if not self._running:
             return
         self._running = False
-        loop = asyncio.get_running_loop()
-        if self._maintenance is not None:
-            self._maintenance.cancel()
         for pending in list(self._pending.values()):
             if not pending.future.done():
                 pending.future.set_exception(_NoAnswer("client stopped"))
-        node.disconnect_peers()
-        deadline = loop.time() + min(STOP_TIMEOUT_S / 2, max(self._timeout_s, 0.2))
-        while node.connections and loop.time() < deadline:
-            await asyncio.sleep(0.005)
-        done: asyncio.Future[bool] = loop.create_future()
-
-        def shutdown() -> None:
-            ended = node.shutdown(STOP_TIMEOUT_S)
-            loop.call_soon_threadsafe(_set_result, done, ended)
-
-        thread = threading.Thread(target=shutdown, name="charging-stop")
-        thread.start()
-        if not await done:
-            log.warning("some Diameter node threads did not end within %s s", STOP_TIMEOUT_S)
-        thread.join()
+        await asyncio.gather(*(link.stop(DPA_WAIT_S) for link in self._links.all))
 
     # --- state -------------------------------------------------------------------------------
 
     def ready_peers(self) -> list[str]:
-        """Configured hosts of the peers whose connection is open (after CER/CEA)."""
-        node = self._node
-        if node is None:
-            return []
-        return [
-            name
-            for name, peer in node.peers.items()
-            if peer.connection is not None and peer.connection.state in PEER_READY_STATES
-        ]
+        """Configured hosts of the peers that are open (CER/CEA done) and not suspect."""
+        return [link.name for link in self._links.all if link.usable]
 
     @property
     def in_flight(self) -> int:
         """CCR copies waiting for an answer."""
         return len(self._pending)
 
-    def node_table_sizes(self) -> dict[str, int]:
-        """Sizes of the node's per-request tables (they must not grow with traffic)."""
-        node = self._node
-        if node is None:
-            return {}
-        return {
-            "app_waiting_answer": len(node._app_waiting_answer),
-            "origin_waiting_answer": len(node._origin_waiting_answer),
-            "peer_waiting_answer": sum(len(v) for v in node._peer_waiting_answer.values()),
-        }
-
-    def _all_peers_settled(self) -> bool:
-        node = self._node
-        assert node is not None
-        for peer in node.peers.values():
-            conn = peer.connection
-            if conn is not None and conn.state not in PEER_READY_STATES:
-                return False  # still connecting
-            if conn is None and not peer.last_disconnect:
-                return False  # not tried yet
-        return True
+    def waiting_answers(self) -> dict[str, int]:
+        """Requests each peer's state machine still waits an answer for (must not grow)."""
+        return {link.name: link.peer.pending for link in self._links.all}
 
     # --- charging ----------------------------------------------------------------------------
 
@@ -392,13 +341,24 @@ class ChargingClient:
         """
         if not self._running:
             raise ChargingUnavailable("the charging client is not running")
-        started = time.perf_counter()
         self._session_seq = (self._session_seq + 1) & 0xFFFFFFFF
         session_id = f"{self._session_prefix}{self._session_seq}"
         self._end_to_end = end_to_end = (self._end_to_end + 1) & 0xFFFFFFFF
         ccr = self._encode(
             event, session_id, end_to_end, datetime.now(UTC) if event_time is None else event_time
         )
+        return await self._charge(ccr, session_id)
+
+    async def charge_again(self, ccr: bytes) -> ChargeResult:
+        """Send a kept CCR again as it is (T flag, same Session-Id and End-to-End id).
+
+        Raises CcaDecodeError when the bytes are not a CCR with a Session-Id."""
+        if not self._running:
+            raise ChargingUnavailable("the charging client is not running")
+        return await self._charge(_with_t_flag(ccr), session_id_of(ccr))
+
+    async def _charge(self, ccr: bytes, session_id: str) -> ChargeResult:
+        started = time.perf_counter()
         attempt = await self._attempt(ccr, None)
         retransmitted = False
         if attempt.wants_failover and attempt.peer is not None and self._running:
@@ -428,7 +388,7 @@ class ChargingClient:
     def _encode(
         self, event: SmsChargingEvent, session_id: str, end_to_end: int, event_time: datetime
     ) -> bytes:
-        """The CCR with hop-by-hop 0 (the node assigns it when routing) and no T flag."""
+        """The CCR with hop-by-hop 0 (the peer sets it when sending) and no T flag."""
         settings = self._settings
         return build_ccr(
             event,
@@ -444,126 +404,83 @@ class ChargingClient:
 
     async def _attempt(self, ccr: bytes, avoid: str | None) -> _Attempt:
         """Send one copy and wait for its answer or its failure."""
+        links = self._links
+        link = links.choose(next((k for k in links.all if k.name == avoid), None))
+        if link is None:
+            return _Attempt(None, failure=_NO_PEER)
         try:
-            key, pending = self._send(ccr, avoid)
-        except _NoAnswer as exc:
-            return _Attempt(None, failure=exc.reason)
+            hop_by_hop = link.send(ccr)
+        except PeerNotOpen:
+            return _Attempt(None, failure=_NO_PEER)
+        loop = asyncio.get_running_loop()
+        key = (id(link), hop_by_hop)
+        end_to_end = int.from_bytes(ccr[16:20], "big")
+        pending = _Pending(loop.create_future(), link, end_to_end)
+        pending.timer = loop.call_later(self._timeout_s, self._expire, key)
+        self._pending[key] = pending
+        link.in_flight += 1
         try:
             cca = await pending.future
         except _NoAnswer as exc:
-            return _Attempt(pending.peer, failure=exc.reason)
+            return _Attempt(link.name, failure=exc.reason)
         except CcaDecodeError as exc:
-            log.warning("malformed CCA from %s: %s", pending.peer, exc)
-            return _Attempt(pending.peer, failure="malformed answer")
+            log.warning("malformed CCA from %s: %s", link.name, exc)
+            return _Attempt(link.name, failure="malformed answer")
         finally:
-            self._forget(key, pending)
-        return _Attempt(pending.peer, cca, outcome_of(cca))
+            self._forget(key, pending, hop_by_hop)
+        return _Attempt(link.name, cca, outcome_of(cca))
 
-    def _send(self, ccr: bytes, avoid: str | None) -> tuple[tuple[int, int], _Pending]:
-        """Route (the node picks the peer and hop-by-hop id) and queue one copy; never blocks."""
-        node, loop = self._node, self._loop
-        assert node is not None and loop is not None
-        request = EncodedRequest(ccr, self._realm, avoid)
-        try:
-            conn, _ = node.route_request(self._app, request)
-        except NotRoutable as exc:
-            raise _NoAnswer(_NO_PEER) from exc
-        hop_by_hop = request.header.hop_by_hop_identifier
-        end_to_end = request.header.end_to_end_identifier
-        peer = conn.node_name
-        if peer == avoid:  # the only ready peer is the one that just failed
-            node._app_waiting_answer.pop(message_id(hop_by_hop, end_to_end), None)
-            raise _NoAnswer(_NO_PEER)
-        request.set_hop_by_hop(hop_by_hop)
-        key = (hop_by_hop, end_to_end)
-        pending = _Pending(loop.create_future(), conn.ident, peer)
-        pending.timer = loop.call_later(self._timeout_s, self._expire, key)
-        self._pending[key] = pending
-        self._in_flight[peer] += 1
-        node.send_message(conn, request)
-        return key, pending
-
-    def _forget(self, key: tuple[int, int], pending: _Pending) -> None:
+    def _forget(self, key: tuple[int, int], pending: _Pending, hop_by_hop: int) -> None:
         if self._pending.get(key) is pending:
             del self._pending[key]
         if pending.timer is not None:
             pending.timer.cancel()
-        self._in_flight[pending.peer] -= 1
-        future = pending.future
-        answered = future.done() and not future.cancelled() and future.exception() is None
-        if not answered and self._node is not None:  # the reader thread did not clear it
-            self._node._app_waiting_answer.pop(message_id(*key), None)
-
-    def _select_peer(self, node: Any, app: Any, message: Any, peers: list[Any]) -> Any:
-        """Node callback (our loop, in route_request): least in flight, skipping ``avoid``."""
-        avoid = getattr(message, "avoid", None)
-        candidates = [p for p in peers if p.node_name != avoid] or peers
-        in_flight = self._in_flight
-        return min(candidates, key=lambda p: in_flight[p.node_name])
-
-    # --- callbacks from the node's threads ---------------------------------------------------
-
-    def _answer_threadsafe(self, message: Any) -> None:
-        """Reader thread: read the CCA here (not on the loop) and post it to the loop."""
-        header = message.header
-        key = (header.hop_by_hop_identifier, header.end_to_end_identifier)
-        item: CcaResult | ChargingError
-        try:
-            item = cca_result(message)
-        except CcaDecodeError as exc:
-            item = exc
-        except Exception as exc:  # python-diameter raised while reading its own message
-            item = CcaDecodeError(f"unreadable CCA: {exc!r}")
-        inbox = self._inbox
-        if inbox is not None:
-            inbox.put((key, item))
-
-    def _connection_lost_threadsafe(self, connection: str) -> None:
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(self._connection_lost, connection)
-
-    # --- on the loop -------------------------------------------------------------------------
-
-    def _deliver(self, item: tuple[tuple[int, int], CcaResult | ChargingError]) -> None:
-        key, value = item
-        pending = self._pending.get(key)
-        if pending is None or pending.future.done():
-            return  # late (after the Tx timer) or duplicate
-        if isinstance(value, CcaResult):
-            pending.future.set_result(value)
-        else:
-            pending.future.set_exception(value)
+        pending.link.in_flight -= 1
+        pending.link.forget(hop_by_hop)
 
     def _expire(self, key: tuple[int, int]) -> None:
         pending = self._pending.get(key)
         if pending is not None and not pending.future.done():
             pending.future.set_exception(_NoAnswer(_TX_EXPIRED))
 
-    def _connection_lost(self, connection: str) -> None:
-        for pending in list(self._pending.values()):
-            if pending.connection == connection and not pending.future.done():
+    # --- LinkOwner: what the peers report ----------------------------------------------------
+
+    def link_opened(self, link: PeerLink) -> None:
+        if self.on_peer_open is not None and self._running:
+            self.on_peer_open()
+
+    def link_down(self, link: PeerLink, reason: str) -> None:
+        """Nothing to do here: requests on it fail through ``link_failed`` or their Tx."""
+
+    def link_answer(self, link: PeerLink, hop_by_hop: int, end_to_end: int, data: bytes) -> None:
+        pending = self._pending.get((id(link), hop_by_hop))
+        if pending is None or pending.future.done():
+            return  # late (after the Tx timer) or duplicate
+        if end_to_end != pending.end_to_end:  # RFC 6733 §6.2: answers keep the request's ids
+            pending.future.set_exception(CcaDecodeError("End-to-End id of the answer differs"))
+            return
+        try:
+            pending.future.set_result(decode_cca(data))
+        except CcaDecodeError as exc:
+            pending.future.set_exception(exc)
+
+    def link_failed(self, link: PeerLink, hop_by_hops: tuple[int, ...], reason: str) -> None:
+        for hop_by_hop in hop_by_hops:
+            pending = self._pending.get((id(link), hop_by_hop))
+            if pending is not None and not pending.future.done():
                 pending.future.set_exception(_NoAnswer(_PEER_LOST))
 
-    async def _maintain(self) -> None:
-        """Every wake-up: drop node entries for answers nobody waited for (late, or CEA/DWA)."""
-        node = self._node
-        assert node is not None
-        while True:
-            await asyncio.sleep(WAKEUP_INTERVAL_S)
-            horizon = time.time() - max(60.0, 2 * self._timeout_s)
-            table = node._origin_waiting_answer
-            for key, (_, received) in list(table.items()):
-                if received < horizon:
-                    table.pop(key, None)
+
+def session_id_of(message: bytes) -> str:
+    """RFC 6733 §8.8: the Session-Id AVP of an encoded message."""
+    if len(message) < HEADER_LENGTH:
+        raise CcaDecodeError("too short for a Diameter message")
+    for code, _vendor, start, end in iter_avps(message, HEADER_LENGTH, len(message)):
+        if code == AvpCode.SESSION_ID:
+            return message[start:end].decode("utf-8", "replace")
+    raise CcaDecodeError("no Session-Id")
 
 
 def _with_t_flag(ccr: bytes) -> bytes:
     """RFC 6733 §3: the T flag marks a request that may already have been received."""
     return ccr[:4] + bytes((ccr[4] | CommandFlag.RETRANSMITTED,)) + ccr[5:]
-
-
-def _set_result(future: asyncio.Future[bool], value: bool) -> None:
-    if not future.done():
-        future.set_result(value)

@@ -34,6 +34,7 @@ from smsc.routing.applications import ApplicationTable
 from smsc.routing.numbering import DiallingPlan
 from smsc.service.applications import compose_jobs
 from smsc.service.charging_gate import ChargingGate
+from smsc.service.deferred_charging import DeferredChargeReplayer, lease_s_for
 from smsc.service.emergency import EmergencyService, render_stored
 from smsc.service.front import SipFront
 from smsc.service.mo import MoService
@@ -185,6 +186,7 @@ class Application:
         self._started = False
         self._summary: SummaryTask | None = None
         self.charging: ChargingClient | None = None
+        self.replayer: DeferredChargeReplayer | None = None
         self.aml_store = SqlAmlStore(self.store)
         self.psap_delivery: PsapDelivery | None = None
         self.emergency_service: EmergencyService | None = None
@@ -517,6 +519,18 @@ class Application:
         logging.getLogger("diameter").setLevel(logging.WARNING)
         self.charging = ChargingClient(settings, smsc_address=self.settings.smsc.sc_address)
         await self.charging.start()
+        if self.worker is None:  # the main process replays the deferred CCRs, workers do not
+            self.replayer = DeferredChargeReplayer(
+                self.store,
+                self.charging,
+                self.metrics,
+                interval_s=settings.replay_interval_s,
+                batch=settings.replay_batch,
+                max_age_s=settings.replay_max_age_h * 3600.0,
+                lease_s=lease_s_for(settings.replay_batch, settings.timeout_ms / 1000),
+            )
+            self.charging.on_peer_open = self.replayer.wake
+            self.replayer.start()
         return ChargingGate(
             self.charging,
             self.store,
@@ -609,6 +623,8 @@ class Application:
             await self.transport.stop()
         if self.link is not None:
             await self.link.stop()
+        if self.replayer is not None:
+            await self.replayer.stop()  # before the client: a replay in progress ends first
         if self.charging is not None:
             await self.charging.stop()
         if self.psap_delivery is not None:

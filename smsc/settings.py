@@ -115,6 +115,7 @@ class ChargingPeer:
     host: DiameterIdentity
     address: Token
     port: Port = 3868
+    priority: Annotated[int, Field(ge=1, le=100)] = 1
 
 
 @dataclass(frozen=True, slots=True, config=_STRICT)
@@ -137,6 +138,9 @@ class ChargingSettings:
     vendor_id: Unsigned32 = 0
     product_name: str = "smsc"
     firmware_revision: Unsigned32 | None = None
+    replay_interval_s: PositiveInt = 30
+    replay_batch: PositiveInt = 100
+    replay_max_age_h: PositiveInt = 72
 
 
 @dataclass(frozen=True, slots=True, config=_STRICT)

@@ -10,6 +10,7 @@ from aiohttp import web
 from aml.store import AmlStore
 from smsc.api.access import Credential, token_auth
 from smsc.api.aml import aml_routes
+from smsc.api.charging import charging_routes
 from smsc.api.errors import INTERNAL_ERROR_HOOK, error_middleware
 from smsc.api.health import health_routes
 from smsc.api.message_request import MAX_BODY_OCTETS, RequestPolicy
@@ -44,5 +45,6 @@ def build_http_app(
     app.add_routes(message_routes(store, metrics, on_submitted, explainer, policy))
     app.add_routes(aml_routes(aml_store))
     app.add_routes(subscriber_routes(store, registrations, clock))
+    app.add_routes(charging_routes(store))
     app.add_routes([metrics_route(metrics, refresh), openapi_route()])
     return app

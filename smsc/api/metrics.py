@@ -253,6 +253,18 @@ class Metrics:
             registry=r,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
         )
+        self.charging_deferred = CachedGauge(
+            "smsc_charging_deferred",
+            "Deferred CCRs (no OCS answered; kept to be sent again) by state",
+            ["state"],
+            registry=r,
+        )
+        self.charging_deferred_replayed = CachedCounter(
+            "smsc_charging_deferred_replayed",
+            "Deferred CCRs sent again, by outcome (charged, rejected, retry, failed)",
+            ["outcome"],
+            registry=r,
+        )
         self.mo_rejected_short_codes = CachedCounter(
             "smsc_mo_unknown_short_codes",
             "MO short messages to a short code no application has (RP-ERROR, RP-Cause 1)",

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from smsc import __version__
 from smsc.api.message_request import MessageRequest
+from smsc.service.model import DeferredChargeState
 
 OPENAPI_PATH = "/api/v1/openapi.json"
 
@@ -71,6 +72,25 @@ _AML_REPORT = _object(
         "report": {},
     },
     ("id", "state"),
+)
+
+_DEFERRED_STATES = tuple(state.value for state in DeferredChargeState)
+_DEFERRED_CHARGES = _object(
+    {
+        "counts": _object(
+            {state: {"type": "integer", "minimum": 0} for state in _DEFERRED_STATES},
+            _DEFERRED_STATES,
+        ),
+        "oldest_pending_at": {
+            "type": ["string", "null"],
+            "description": "When the oldest pending or sending CCR was kept, or null",
+        },
+        "oldest_pending_age_s": {
+            "type": ["number", "null"],
+            "description": "Its age in seconds, or null when none waits",
+        },
+    },
+    ("counts", "oldest_pending_at", "oldest_pending_age_s"),
 )
 
 
@@ -214,6 +234,18 @@ def openapi_document() -> dict[str, Any]:
                             "200": _json({"$ref": "#/components/schemas/AmlReport"}, "The report"),
                             "404": _error("No such report"),
                             "422": _error("Not a report id"),
+                            "503": _error("The store is unavailable"),
+                        },
+                    }
+                )
+            },
+            "/api/v1/charging/deferred": {
+                "get": _with_token(
+                    {
+                        "summary": "CCRs no OCS answered, kept to be sent again: counts by "
+                        "state and the oldest pending one's age",
+                        "responses": {
+                            "200": _json(_DEFERRED_CHARGES, "The deferred CCRs"),
                             "503": _error("The store is unavailable"),
                         },
                     }

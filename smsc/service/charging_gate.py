@@ -12,10 +12,11 @@ from charging.errors import ChargingError
 from charging.results import DeliverFree, Proceed, Reject
 from smsc.api.metrics import Metrics
 from smsc.redact import subscriber
-from smsc.service.model import ChargingRecord, NewMessage
+from smsc.service.model import ChargingRecord, DeferredCharge, NewMessage
 from smsc.service.ports import Charger, MessageStore
 from smsc.sms.constants import RpCause, TpFailureCause
 from smsc.sms.tp import SmsSubmit
+from smsc.store.errors import StoreError
 
 log = logging.getLogger("smsc.charging")
 
@@ -129,7 +130,30 @@ class ChargingGate:
             )
         if rp_cause is not None:
             return Admission(False, rp_cause, TpFailureCause.UNSPECIFIED_ERROR_CAUSE)
+        if isinstance(outcome, Unreachable) and result.ccr is not None:
+            await self._defer(stored, result, record.at)
         return Admission(True)
+
+    async def _defer(self, stored: NewMessage, result: ChargeResult, at: datetime) -> None:
+        """Keep the unanswered CCR durably before the RP-ACK; on failure log and deliver."""
+        assert result.ccr is not None
+        charge = DeferredCharge(
+            submission_id=stored.submission_id,
+            session_id=result.session_id,
+            originator=stored.originator,
+            ccr=result.ccr,
+            created_at=at,
+        )
+        try:
+            await self.store.add_deferred_charge(charge)
+        except StoreError as exc:
+            log.error(
+                "could not keep the unanswered CCR of an MO from %s (RP-MR %s), delivered "
+                "uncharged: %s",
+                subscriber("+" + stored.originator),
+                stored.rp_mr,
+                exc,
+            )
 
     def _unavailable(self, stored: NewMessage) -> Admission:
         if self.failure_handling == "terminate":

@@ -104,7 +104,9 @@ class ChargingRecord:
     session_id: str
     """Diameter Session-Id of the CCR."""
     outcome: str
-    """proceed, deliver-free, reject, unreachable-continue or unreachable-terminate."""
+    """proceed, deliver-free, reject, unreachable-continue or unreachable-terminate; for a
+    deferred CCR sent again later (smsc.service.deferred_charging): deferred-charged,
+    deferred-rejected or deferred-failed."""
     result_code: int | None = None
     """Diameter Result-Code (or Experimental-Result-Code) of the CCA; None without answer."""
     units: int | None = None
@@ -146,3 +148,61 @@ class RecentMo:
     rp_mr: int
     submit_tpdu: bytes
     received_at: datetime
+
+
+class DeferredChargeState(StrEnum):
+    """Life of a CCR kept for later (`charging.failure_handling: continue`, no OCS answered)."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    CHARGED = "charged"
+    REJECTED = "rejected"
+    FAILED = "failed"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (
+            DeferredChargeState.CHARGED,
+            DeferredChargeState.REJECTED,
+            DeferredChargeState.FAILED,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DeferredCharge:
+    """A CCR no OCS answered while its SMS was delivered, kept to be sent again."""
+
+    submission_id: str
+    session_id: str
+    """Diameter Session-Id of the CCR."""
+    originator: str
+    ccr: bytes
+    """The CCR as last sent: T flag set, same Session-Id and End-to-End id; sent unchanged."""
+    created_at: datetime
+    """When the first attempt gave up; aware."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDeferredCharge:
+    """A deferred CCR as the store holds it."""
+
+    id: int
+    charge: DeferredCharge
+    state: DeferredChargeState
+    attempts: int = 0
+    """Replays so far (the first attempt, by the charging gate, is not counted)."""
+    next_attempt_at: datetime | None = None
+    lease_until: datetime | None = None
+    """While sending: when another claimer may take the CCR over."""
+    last_result_code: int | None = None
+    last_reason: str | None = None
+    done_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeferredChargeCounts:
+    """Deferred CCRs per state (every state present) and the oldest not yet settled."""
+
+    by_state: dict[DeferredChargeState, int]
+    oldest_pending_at: datetime | None = None
+    """created_at of the oldest pending or sending CCR; None when there is none."""

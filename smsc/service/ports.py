@@ -9,10 +9,14 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 from smsc.service.model import (
     Attempt,
     ChargingRecord,
+    DeferredCharge,
+    DeferredChargeCounts,
+    DeferredChargeState,
     DuplicateKey,
     MessageState,
     NewMessage,
     RecentMo,
+    StoredDeferredCharge,
     StoredMessage,
 )
 from smsc.sip.constants import Address, Transport
@@ -25,7 +29,42 @@ if TYPE_CHECKING:
     from smsc.outbox.jobs import NewOutboxJob, StoredOutboxJob
 
 
-class MessageStore(Protocol):
+class DeferredChargeStore(Protocol):
+    """CCRs no OCS answered, kept until one does (smsc.service.deferred_charging)."""
+
+    async def add_deferred_charge(self, charge: DeferredCharge) -> int:
+        """Keep a CCR, pending and due at once; returns its id once it is committed."""
+
+    async def claim_due_deferred_charges(
+        self, now: datetime, limit: int, lease_s: float
+    ) -> list[StoredDeferredCharge]:
+        """Move up to `limit` due CCRs to sending until `now` + `lease_s`, oldest first, and
+        return them. Due: pending and its retry time reached (or none), or sending with its
+        lease run out (a sender that died). Concurrent claimers never get the same CCR."""
+
+    async def record_deferred_outcome(
+        self,
+        charge_id: int,
+        *,
+        at: datetime,
+        state: DeferredChargeState,
+        result_code: int | None = None,
+        reason: str | None = None,
+        next_attempt_at: datetime | None = None,
+        record: ChargingRecord | None = None,
+    ) -> bool:
+        """Count one replay of a claimed CCR: pending again (due at `next_attempt_at`), or a
+        final state (charged, rejected, failed) kept with `record` in the same transaction.
+
+        False, and nothing kept, when the CCR is final already, or (pending asked) no longer
+        sending: another claimer took it over after this one's lease ran out.
+        """
+
+    async def deferred_charge_counts(self) -> DeferredChargeCounts:
+        """CCRs per state, and when the oldest unsettled one was kept, for /metrics and the API."""
+
+
+class MessageStore(DeferredChargeStore, Protocol):
     """Durable message store (SQLAlchemy on SQLite or PostgreSQL, or the in-memory twin)."""
 
     async def start(self) -> None:
@@ -174,6 +213,10 @@ class Charger(Protocol):
 
     async def charge(self, event: SmsChargingEvent) -> ChargeResult:
         """Debit it; OCS failures come back as an Unreachable outcome, not as exceptions."""
+
+    async def charge_again(self, ccr: bytes) -> ChargeResult:
+        """Send a kept CCR (`ChargeResult.ccr` of an Unreachable outcome) as it is; OCS
+        failures come back as an Unreachable outcome (its `ccr` unset or the same bytes)."""
 
 
 class RouteExplainer(Protocol):

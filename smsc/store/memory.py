@@ -5,19 +5,30 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from smsc.service.model import (
     Attempt,
     ChargingRecord,
+    DeferredCharge,
+    DeferredChargeCounts,
+    DeferredChargeState,
     MessageOrigin,
     MessageState,
     NewMessage,
     RecentMo,
+    StoredDeferredCharge,
     StoredMessage,
 )
 from smsc.store.errors import DuplicateMessageError, MessageNotFoundError, StoreClosedError
-from smsc.store.tables import clean_attempt, clean_charging_record, clean_message, to_utc
+from smsc.store.tables import (
+    clean_attempt,
+    clean_charging_record,
+    clean_deferred_charge,
+    clean_message,
+    clean_text,
+    to_utc,
+)
 
 __all__ = ["MemoryMessageStore"]
 
@@ -69,6 +80,8 @@ class MemoryMessageStore:
         self._records: dict[int, _Record] = {}
         self._ids = itertools.count(1)
         self._charging: dict[str, list[ChargingRecord]] = {}
+        self._deferred: dict[int, StoredDeferredCharge] = {}
+        self._deferred_ids = itertools.count(1)
         self._duplicate_until: dict[str, datetime] = {}
         self._open = False
 
@@ -258,6 +271,87 @@ class MemoryMessageStore:
         self._require_open()
         return sorted(self._charging.get(submission_id, ()), key=lambda record: record.at)
 
+    async def add_deferred_charge(self, charge: DeferredCharge) -> int:
+        """Keep a CCR no OCS answered, pending and due at once; its id."""
+        self._require_open()
+        charge = clean_deferred_charge(charge)
+        charge_id = next(self._deferred_ids)
+        self._deferred[charge_id] = StoredDeferredCharge(
+            charge_id, charge, DeferredChargeState.PENDING
+        )
+        return charge_id
+
+    async def claim_due_deferred_charges(
+        self, now: datetime, limit: int, lease_s: float
+    ) -> list[StoredDeferredCharge]:
+        """Move up to `limit` due CCRs to sending with a lease, oldest first."""
+        self._require_open()
+        now = to_utc(now)
+        lease_until = now + timedelta(seconds=lease_s)
+        claimed: list[StoredDeferredCharge] = []
+        for charge in self._deferred.values():  # insertion order is id order
+            if len(claimed) >= limit:
+                break
+            if _deferred_due(charge, now):
+                taken = replace(charge, state=DeferredChargeState.SENDING, lease_until=lease_until)
+                self._deferred[charge.id] = taken
+                claimed.append(taken)
+        return claimed
+
+    async def record_deferred_outcome(
+        self,
+        charge_id: int,
+        *,
+        at: datetime,
+        state: DeferredChargeState,
+        result_code: int | None = None,
+        reason: str | None = None,
+        next_attempt_at: datetime | None = None,
+        record: ChargingRecord | None = None,
+    ) -> bool:
+        """One replay's outcome, with the final charging record kept alongside."""
+        self._require_open()
+        if state is DeferredChargeState.SENDING:
+            raise ValueError("a replay ends pending or in a final state, not sending")
+        at = to_utc(at)
+        current = self._deferred.get(charge_id)
+        allowed = (
+            (DeferredChargeState.PENDING, DeferredChargeState.SENDING)
+            if state.is_final
+            else (DeferredChargeState.SENDING,)
+        )
+        if current is None or current.state not in allowed:
+            return False
+        final = state.is_final
+        kept_record = clean_charging_record(record) if record is not None and final else None
+        self._deferred[charge_id] = replace(
+            current,
+            state=state,
+            attempts=current.attempts + 1,
+            next_attempt_at=None
+            if state.is_final or next_attempt_at is None
+            else to_utc(next_attempt_at),
+            lease_until=None,
+            last_result_code=result_code,
+            last_reason=None if reason is None else clean_text(reason),
+            done_at=at if state.is_final else None,
+        )
+        if kept_record is not None:
+            self._charging.setdefault(kept_record.submission_id, []).append(kept_record)
+        return True
+
+    async def deferred_charge_counts(self) -> DeferredChargeCounts:
+        """Deferred CCRs per state and the oldest unsettled one's created_at."""
+        self._require_open()
+        counts = dict.fromkeys(DeferredChargeState, 0)
+        oldest: datetime | None = None
+        for charge in self._deferred.values():
+            counts[charge.state] += 1
+            if not charge.state.is_final:
+                created = charge.charge.created_at
+                oldest = created if oldest is None else min(oldest, created)
+        return DeferredChargeCounts(counts, oldest)
+
     def _heads(self) -> dict[str, _Record]:
         """Each recipient's oldest queued-or-delivering message."""
         heads: dict[str, _Record] = {}
@@ -270,3 +364,12 @@ class MemoryMessageStore:
         """StoreClosedError unless started and not closed."""
         if not self._open:
             raise StoreClosedError("the message store is not started")
+
+
+def _deferred_due(charge: StoredDeferredCharge, now: datetime) -> bool:
+    """Pending with its retry time reached (or none), or sending with its lease run out."""
+    if charge.state is DeferredChargeState.PENDING:
+        return charge.next_attempt_at is None or charge.next_attempt_at <= now
+    if charge.state is DeferredChargeState.SENDING:
+        return charge.lease_until is None or charge.lease_until <= now
+    return False

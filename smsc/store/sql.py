@@ -32,14 +32,24 @@ import smsc.store.outbox_jobs_table  # noqa: F401 (so does the outbox)
 from smsc.service.model import (
     Attempt,
     ChargingRecord,
+    DeferredCharge,
+    DeferredChargeCounts,
+    DeferredChargeState,
     DuplicateKey,
     MessageOrigin,
     MessageState,
     NewMessage,
     RecentMo,
+    StoredDeferredCharge,
     StoredMessage,
 )
 from smsc.store.batching import GroupCommitter
+from smsc.store.deferred_charges_sql import (
+    add_deferred,
+    claim_deferred,
+    count_deferred,
+    record_deferred,
+)
 from smsc.store.duplicate_keys import PURGE_EVERY_S, first_windows, rows_to_insert
 from smsc.store.errors import (
     DuplicateMessageError,
@@ -562,6 +572,47 @@ class SqlMessageStore:
         async with self._connect() as conn:
             rows = (await conn.execute(_CHARGING, {"submission_id": submission_id})).mappings()
             return [charging_record_from_row(row) for row in rows]
+
+    async def add_deferred_charge(self, charge: DeferredCharge) -> int:
+        """Keep a CCR no OCS answered, pending and due at once; its id once committed."""
+        async with self._write() as conn:
+            return await add_deferred(conn, charge)
+
+    async def claim_due_deferred_charges(
+        self, now: datetime, limit: int, lease_s: float
+    ) -> list[StoredDeferredCharge]:
+        """Move up to `limit` due CCRs to sending with a lease, oldest first."""
+        async with self._write() as conn:
+            return await claim_deferred(conn, now, limit, lease_s)
+
+    async def record_deferred_outcome(
+        self,
+        charge_id: int,
+        *,
+        at: datetime,
+        state: DeferredChargeState,
+        result_code: int | None = None,
+        reason: str | None = None,
+        next_attempt_at: datetime | None = None,
+        record: ChargingRecord | None = None,
+    ) -> bool:
+        """One replay's outcome, with the final charging record in the same transaction."""
+        async with self._write() as conn:
+            return await record_deferred(
+                conn,
+                charge_id,
+                at=at,
+                state=state,
+                result_code=result_code,
+                reason=reason,
+                next_attempt_at=next_attempt_at,
+                record=record,
+            )
+
+    async def deferred_charge_counts(self) -> DeferredChargeCounts:
+        """Deferred CCRs per state and the oldest unsettled one's created_at."""
+        async with self._connect() as conn:
+            return await count_deferred(conn)
 
     async def _insert_batch(self, batch: list[NewMessage]) -> list[int | BaseException]:
         """One transaction: the batch's duplicate keys taken, then one multi-row INSERT ...

@@ -28,9 +28,12 @@ from sqlalchemy import (
 from smsc.service.model import (
     Attempt,
     ChargingRecord,
+    DeferredCharge,
+    DeferredChargeState,
     MessageOrigin,
     MessageState,
     NewMessage,
+    StoredDeferredCharge,
     StoredMessage,
 )
 
@@ -44,8 +47,12 @@ __all__ = [
     "charging_row",
     "clean_attempt",
     "clean_charging_record",
+    "clean_deferred_charge",
     "clean_message",
     "clean_text",
+    "deferred_charge_from_row",
+    "deferred_charge_row",
+    "deferred_charges",
     "message_row",
     "messages",
     "metadata",
@@ -162,6 +169,29 @@ charging_records = Table(
     Index("ix_charging_records_submission_id", "submission_id", "at", "id"),
 )
 """Ro credit control outcomes by submission id; no foreign key: rejected SMS have no message."""
+
+deferred_charges = Table(
+    "deferred_charges",
+    metadata,
+    Column("id", _ID, primary_key=True, autoincrement=True),
+    Column("submission_id", String(), nullable=False),
+    Column("session_id", String(), nullable=False),
+    Column("originator", String(), nullable=False),
+    Column("ccr", LargeBinary, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=True),
+    Column("lease_until", UtcDateTime, nullable=True),
+    Column("updated_at", UtcDateTime, nullable=True),
+    Column("last_result_code", Integer, nullable=True),
+    Column("last_reason", Text, nullable=True),
+    Column("done_at", UtcDateTime, nullable=True),
+    Index("ix_deferred_charges_state_next_attempt_at", "state", "next_attempt_at"),
+    Index("ix_deferred_charges_state_created_at", "state", "created_at"),
+)
+"""CCRs no OCS answered (`charging.failure_handling: continue`), replayed until one does;
+kept after their final state, like the charging records."""
 
 mo_duplicate_keys = Table(
     "mo_duplicate_keys",
@@ -349,4 +379,57 @@ def charging_record_from_row(row: Mapping[Any, Any]) -> ChargingRecord:
         retransmitted=bool(row["retransmitted"]),
         latency_ms=None if latency is None else float(latency),
         rp_cause=row["rp_cause"],
+    )
+
+
+def clean_deferred_charge(charge: DeferredCharge) -> DeferredCharge:
+    """The deferred CCR as the store keeps it: UTC time, plain bytes, storable text."""
+    return replace(
+        charge,
+        submission_id=clean_text(charge.submission_id),
+        session_id=clean_text(charge.session_id),
+        originator=clean_text(charge.originator),
+        ccr=bytes(charge.ccr),
+        created_at=to_utc(charge.created_at),
+    )
+
+
+def deferred_charge_row(charge: DeferredCharge) -> dict[str, Any]:
+    """The `deferred_charges` row of a new deferred CCR: pending, due at once."""
+    charge = clean_deferred_charge(charge)
+    return {
+        "submission_id": charge.submission_id,
+        "session_id": charge.session_id,
+        "originator": charge.originator,
+        "ccr": charge.ccr,
+        "created_at": charge.created_at,
+        "state": DeferredChargeState.PENDING.value,
+        "attempts": 0,
+        "next_attempt_at": None,
+        "lease_until": None,
+        "updated_at": charge.created_at,
+        "last_result_code": None,
+        "last_reason": None,
+        "done_at": None,
+    }
+
+
+def deferred_charge_from_row(row: Mapping[Any, Any]) -> StoredDeferredCharge:
+    """A StoredDeferredCharge from a `deferred_charges` row."""
+    return StoredDeferredCharge(
+        id=int(row["id"]),
+        charge=DeferredCharge(
+            submission_id=row["submission_id"],
+            session_id=row["session_id"],
+            originator=row["originator"],
+            ccr=bytes(row["ccr"]),
+            created_at=row["created_at"],
+        ),
+        state=DeferredChargeState(row["state"]),
+        attempts=row["attempts"],
+        next_attempt_at=row["next_attempt_at"],
+        lease_until=row["lease_until"],
+        last_result_code=row["last_result_code"],
+        last_reason=row["last_reason"],
+        done_at=row["done_at"],
     )

@@ -470,7 +470,7 @@ async def test_upgrade_from_0002_keeps_existing_rows(database: Database) -> None
     await _run(database, fill)
     messages_store, aml = await open_sql(database)  # migrates to head
     try:
-        assert await current_revision(database.url, schema=database.schema) == "0007"
+        assert await current_revision(database.url, schema=database.schema) == "0008"
         old = await messages_store.get(1)
         assert old is not None and old.message == _message()
         assert len(await messages_store.charging_records("sub-old")) == 1

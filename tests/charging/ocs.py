@@ -27,7 +27,7 @@ from diameter.message.avp.grouped import GrantedServiceUnit, MultipleServicesCre
 from diameter.node.application import Application
 
 from charging import avp as a
-from charging.bridge import DiameterNode
+from tests.charging.pd_node import DiameterNode
 
 CLIENT_HOST = "smsc.ims.example.net"
 CLIENT_REALM = "ims.example.net"

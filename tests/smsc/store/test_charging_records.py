@@ -287,7 +287,7 @@ async def test_upgrade_from_0001_keeps_existing_rows(
     await _fill_0001(database, make_message)
     store = database.store()
     await store.start()  # migrates to head
-    assert await current_revision(database.url, schema=database.schema) == "0007"
+    assert await current_revision(database.url, schema=database.schema) == "0008"
     old = await store.get(1)
     assert old is not None
     assert (old.message.text, old.state, old.attempts) == ("old one", MessageState.FAILED, 1)
