@@ -258,6 +258,8 @@ class ChargingClient:
         self._pending: dict[tuple[int, int], _Pending] = {}
         self._links = _Links()
         self._running = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        """The loop it runs on, kept at start (asyncio.get_running_loop() costs a getpid())."""
         self.on_peer_open: Callable[[], None] | None = None
         """Called whenever a peer opens (the deferred-charging replayer's wake-up)."""
 
@@ -295,6 +297,7 @@ class ChargingClient:
             )
             self._links.all.append(link)
         self._running = True
+        self._loop = asyncio.get_running_loop()
         for link in self._links.all:
             link.start()
         loop = asyncio.get_running_loop()
@@ -412,7 +415,8 @@ class ChargingClient:
             hop_by_hop = link.send(ccr)
         except PeerNotOpen:
             return _Attempt(None, failure=_NO_PEER)
-        loop = asyncio.get_running_loop()
+        loop = self._loop
+        assert loop is not None  # set by start(), before _running
         key = (id(link), hop_by_hop)
         end_to_end = int.from_bytes(ccr[16:20], "big")
         pending = _Pending(loop.create_future(), link, end_to_end)

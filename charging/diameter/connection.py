@@ -93,6 +93,8 @@ class PeerLink:
         self._stream: _Stream | None = None
         self._connecting: asyncio.Task[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._out: list[bytes] = []
+        """Bytes to write at the end of this loop iteration: one write for a burst of CCRs."""
         self._closed = asyncio.Event()
         self._closed.set()
         self.settled = False
@@ -159,14 +161,15 @@ class PeerLink:
         owner = self._owner
         while (event := peer.next_event()) is not None:
             if isinstance(event, Send):
-                stream = self._stream
-                if stream is not None and stream.transport is not None:
-                    stream.transport.write(event.data)
+                if not self._out:
+                    self._loop.call_soon(self._flush)
+                self._out.append(event.data)
             elif isinstance(event, AnswerReceived):
                 owner.link_answer(self, event.hop_by_hop, event.end_to_end, event.data)
             elif isinstance(event, Connect):
                 self._connect()
             elif isinstance(event, Disconnect):
+                self._flush()  # a DPA or DPR goes out before the close
                 self._close_stream()
             elif isinstance(event, Opened):
                 self.settled = True
@@ -188,6 +191,13 @@ class PeerLink:
                 log.info("Diameter peer %s answers its watchdog again", self.name)
                 owner.link_opened(self)
         self._arm()
+
+    def _flush(self) -> None:
+        """Write what this iteration's events asked to send, in one call."""
+        out, self._out = self._out, []
+        stream = self._stream
+        if out and stream is not None and stream.transport is not None:
+            stream.transport.write(out[0] if len(out) == 1 else b"".join(out))
 
     def _arm(self) -> None:
         if self._timer is not None:

@@ -28,6 +28,8 @@ class Admission:
     store: bool
     rp_cause: int | None = None
     failure_cause: int | None = None
+    record: ChargingRecord | None = None
+    """Not yet kept: the caller stores it with the message, in one transaction."""
 
 
 def _outcome_name(result: ChargeResult) -> str:
@@ -120,6 +122,17 @@ class ChargingGate:
         )
         self.metrics.charging_results.labels(str(result.result_code)).inc()
         self.metrics.charging_latency.observe(result.latency_s)
+        if rp_cause is not None:
+            await self.keep(record, stored)
+            return Admission(False, rp_cause, TpFailureCause.UNSPECIFIED_ERROR_CAUSE)
+        if isinstance(outcome, Unreachable) and result.ccr is not None:
+            await self.keep(record, stored)
+            await self._defer(stored, result, record.at)
+            return Admission(True)
+        return Admission(True, record=record)
+
+    async def keep(self, record: ChargingRecord, stored: NewMessage) -> None:
+        """Store a charging record on its own (the SMS is not stored, or not with it)."""
         try:
             await self.store.add_charging_record(record)
         except Exception:
@@ -128,11 +141,6 @@ class ChargingGate:
                 subscriber("+" + stored.originator),
                 stored.rp_mr,
             )
-        if rp_cause is not None:
-            return Admission(False, rp_cause, TpFailureCause.UNSPECIFIED_ERROR_CAUSE)
-        if isinstance(outcome, Unreachable) and result.ccr is not None:
-            await self._defer(stored, result, record.at)
-        return Admission(True)
 
     async def _defer(self, stored: NewMessage, result: ChargeResult, at: datetime) -> None:
         """Keep the unanswered CCR durably before the RP-ACK; on failure log and deliver."""

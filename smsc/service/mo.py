@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Protocol, runtime_checkable
@@ -147,6 +147,7 @@ class MoService:
         self.metrics = metrics
         self.on_stored = on_stored
         self._tasks: set[asyncio.Task[None]] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._stores: set[asyncio.Future[int]] = set()
         self._add_soon = store.add_soon if isinstance(store, AddsWithoutTask) else None
 
@@ -468,8 +469,15 @@ class MoService:
         self.metrics.mo_received.labels("DUPLICATE").inc()
         self.answer(event, ue_identity, self._submit_ack(stored.rp_mr, now))
 
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        """The running loop, kept: asyncio.get_running_loop() costs a getpid() per call."""
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            loop = self._loop = asyncio.get_running_loop()
+        return loop
+
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.get_running_loop().create_task(coroutine)
+        task = self._running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -506,10 +514,15 @@ class MoService:
                 event, ue_identity, stored.rp_mr, admission.rp_cause, admission.failure_cause
             )
             return
+        record = admission.record
         if mo.application is not None:
+            if record is not None:
+                await self.gate.keep(record, stored)
             await self._hand_over(mo, mo.application)
             return
-        await self._store_then_ack(event, ue_identity, stored, now)
+        if record is not None:  # kept in the message's own transaction
+            stored = replace(stored, charging=record)
+        self._store(event, ue_identity, stored, now)
 
     async def _hand_over(self, mo: _Mo, application: ApplicationRoute) -> None:
         """An MO to an application: kept in the outbox (with its duplicate key, in the same

@@ -73,6 +73,8 @@ class NewMessage:
     """API only: where the submission's delivery report is POSTed (from the outbox)."""
     client_ref: str | None = None
     """API only: the submitter's own reference, echoed in the delivery report."""
+    charging: ChargingRecord | None = None
+    """MO only: its Ro outcome, kept in the same transaction as the message."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,7 +82,10 @@ class GroupCommitter(Generic[T, R]):
         """
         if self._closing:
             raise StoreClosedError(f"{self._name} is closed")
-        loop = asyncio.get_running_loop()
+        task = self._task
+        running = task is not None and not task.done()
+        # the flusher's loop is the running one; asyncio.get_running_loop() costs a getpid()
+        loop = task.get_loop() if task is not None and running else asyncio.get_running_loop()
         future: asyncio.Future[R] = loop.create_future()
         queue = self._queue
         queue.append(_Pending(item, future, loop.time()))
@@ -90,8 +93,7 @@ class GroupCommitter(Generic[T, R]):
             self._wakeup.set()
         if len(queue) >= self._max_items:
             self._full.set()
-        task = self._task
-        if task is None or task.done():
+        if not running:
             self._task = loop.create_task(self._run(), name=self._name)
         return future
 

@@ -103,7 +103,11 @@ class MemoryMessageStore:
         As the SQL store: a message whose duplicate key a stored MO holds within its window
         raises DuplicateMessageError, and the others are stored."""
         self._require_open()
-        normalised = [clean_message(message) for message in messages]
+        for message in messages:
+            if message.charging is not None:  # the OCS was asked: kept for duplicates too
+                charged = clean_charging_record(message.charging)
+                self._charging.setdefault(charged.submission_id, []).append(charged)
+        normalised = [clean_message(replace(message, charging=None)) for message in messages]
         now = to_utc(self._clock())
         ids: list[int] = []
         duplicate: DuplicateMessageError | None = None

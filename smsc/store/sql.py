@@ -63,6 +63,7 @@ from smsc.store.sql_batches import write_isolating_unknown_ids
 from smsc.store.sqlite_writer import (
     MESSAGE_COLUMNS,
     SqliteBatchWriter,
+    sqlite_charging_row,
     sqlite_datetime,
     sqlite_duplicate_row,
     sqlite_file_of,
@@ -634,6 +635,7 @@ class SqlMessageStore:
                 [sqlite_message_row(m, now_text) for m in batch],
                 [sqlite_duplicate_row(m) for m in batch],
                 now_text,
+                [sqlite_charging_row(m.charging) for m in batch if m.charging is not None],
             )
             return [_id_or_duplicate(i, m) for i, m in zip(written, batch, strict=True)]
         now = to_utc(self._clock())
@@ -646,6 +648,9 @@ class SqlMessageStore:
             if fresh:
                 result = await conn.execute(query, [message_row(m, now) for m in fresh])
                 ids = [int(row[0]) for row in result]
+            charged = [charging_row(m.charging) for m in batch if m.charging is not None]
+            if charged:  # the OCS was asked: kept for duplicates too
+                await conn.execute(insert(charging_records), charged)
             await self._purge_keys(conn, now)
         if not ordered:
             ids.sort()

@@ -27,11 +27,18 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from smsc.service.model import Attempt, MessageState, NewMessage
+from smsc.service.model import Attempt, ChargingRecord, MessageState, NewMessage
 from smsc.store.duplicate_keys import PURGE_EVERY_S, first_windows, rows_to_insert
 from smsc.store.errors import StoreClosedError, StoreUnavailable
 from smsc.store.migrate import sqlite_pragmas
-from smsc.store.tables import ACTIVE_STATES, attempts, clean_text, messages, mo_duplicate_keys
+from smsc.store.tables import (
+    ACTIVE_STATES,
+    attempts,
+    charging_records,
+    clean_text,
+    messages,
+    mo_duplicate_keys,
+)
 
 __all__ = [
     "MESSAGE_COLUMNS",
@@ -90,6 +97,26 @@ _MESSAGES = messages.name
 _DELIVERING = MessageState.DELIVERING.value
 MESSAGE_COLUMNS = tuple(column.name for column in messages.columns)
 """The columns of a claimed row, in the order of the table (as SQLAlchemy's RETURNING)."""
+_CHARGING_COLUMNS = (
+    "submission_id",
+    "at",
+    "originator",
+    "session_id",
+    "outcome",
+    "result_code",
+    "units",
+    "granted_units",
+    "roaming_status",
+    "visited_plmn",
+    "peer",
+    "retransmitted",
+    "latency_ms",
+    "rp_cause",
+)
+_INSERT_CHARGING = (
+    f"INSERT INTO {charging_records.name} ({', '.join(_CHARGING_COLUMNS)}) "
+    f"VALUES ({','.join('?' * len(_CHARGING_COLUMNS))})"
+)
 _ATTEMPT_COLUMNS = ("message_id", "at", "sip_status", "rp_cause", "outcome")
 _INSERT_ATTEMPTS = f"INSERT INTO {attempts.name} ({', '.join(_ATTEMPT_COLUMNS)}) VALUES "
 _ATTEMPT_PLACEHOLDERS = "(" + ",".join("?" * len(_ATTEMPT_COLUMNS)) + ")"
@@ -218,6 +245,29 @@ def sqlite_outcome_rows(
     )
 
 
+def sqlite_charging_row(record: ChargingRecord) -> Row:
+    """The `charging_records` row of a record as INSERT parameters (`_CHARGING_COLUMNS`).
+
+    The same cleaning as `tables.charging_row` without building an intermediate record."""
+    latency = record.latency_ms
+    return (
+        clean_text(record.submission_id),
+        sqlite_time(record.at),
+        clean_text(record.originator),
+        clean_text(record.session_id),
+        clean_text(record.outcome),
+        record.result_code,
+        record.units,
+        record.granted_units,
+        _optional_text(record.roaming_status),
+        _optional_text(record.visited_plmn),
+        _optional_text(record.peer),
+        1 if record.retransmitted else 0,
+        None if latency is None else float(latency),
+        record.rp_cause,
+    )
+
+
 def sqlite_duplicate_row(message: NewMessage) -> DuplicateRow | None:
     """The message's duplicate key and window end as the writer takes them, or None."""
     duplicate = message.duplicate
@@ -271,16 +321,21 @@ class SqliteBatchWriter:
         self._next_purge = clock()
 
     async def insert(
-        self, rows: list[Row], keys: list[DuplicateRow | None], now: str
+        self,
+        rows: list[Row],
+        keys: list[DuplicateRow | None],
+        now: str,
+        charging: Sequence[Row] = (),
     ) -> list[int | None]:
-        """Insert the rows in one transaction; their ids in the same order once committed,
-        None for a row whose duplicate key is held (that row is not inserted)."""
+        """Insert the rows, and the charging rows, in one transaction; their ids in the same
+        order once committed, None for a row whose duplicate key is held (that row is not
+        inserted; the charging rows always are: the OCS was asked)."""
         if not rows:
             self._require_open()
             return []
         if len(keys) != len(rows):
             raise ValueError(f"{len(keys)} duplicate keys for {len(rows)} rows")
-        return await self._call(self._insert, rows, keys, now)
+        return await self._call(self._insert, rows, keys, now, charging)
 
     async def record_outcomes(self, outcomes: list[OutcomeRows]) -> None:
         """Insert the attempts and update their messages in one transaction, in batch order.
@@ -395,9 +450,9 @@ class SqliteBatchWriter:
         return sql
 
     def _insert(
-        self, rows: list[Row], keys: list[DuplicateRow | None], now: str
+        self, rows: list[Row], keys: list[DuplicateRow | None], now: str, charging: Sequence[Row]
     ) -> list[int | None]:
-        kept, count, last = self._transaction(self._insert_rows, rows, keys, now)
+        kept, count, last = self._transaction(self._insert_rows, rows, keys, now, charging)
         # BEGIN IMMEDIATE made this the only writer: the rows got consecutive rowids
         # (max + 1 each) in VALUES order.
         ids = iter(range(int(last) - count + 1, int(last) + 1))
@@ -411,8 +466,10 @@ class SqliteBatchWriter:
         rows: list[Row],
         keys: list[DuplicateRow | None],
         now: str,
+        charging: Sequence[Row] = (),
     ) -> tuple[list[bool] | None, int, int]:
-        """The duplicate keys taken, then the rows inserted: (which rows, how many, last id)."""
+        """The duplicate keys taken, then the rows inserted, then the charging rows: (which
+        rows, how many, last message id)."""
         kept = self._claim_keys(connection, keys, now)
         fresh = rows if kept is None else [row for row, k in zip(rows, kept, strict=True) if k]
         count = len(fresh)
@@ -425,6 +482,8 @@ class SqliteBatchWriter:
         inserted = connection.total_changes - before
         if inserted != count:
             raise StoreUnavailable(f"inserted {inserted} rows for {count} messages")
+        if charging:  # after last_insert_rowid(): these rowids are another table's
+            connection.executemany(_INSERT_CHARGING, charging)
         self._purge_keys(connection, now)
         return kept, count, int(last)
 

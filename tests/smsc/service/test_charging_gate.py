@@ -11,11 +11,12 @@ import pytest
 from charging.ccr import SmsChargingEvent
 from charging.client import ChargeResult, Unreachable
 from charging.errors import ChargingError
+from charging.results import Reject
 from smsc import redact
 from smsc.api.metrics import Metrics
 from smsc.service.charging_gate import Admission, ChargingGate
 from smsc.service.model import ChargingRecord, MessageOrigin, NewMessage
-from smsc.sms.constants import RpMessageType
+from smsc.sms.constants import RpCause, RpMessageType
 from smsc.sms.tp import SmsSubmit, decode_tpdu
 
 # SMS-SUBMIT, TP-MR 0, TP-DA +49171000001, GSM 7-bit "Test"
@@ -48,6 +49,19 @@ class UnreachableCharger:
             result_code=None,
             granted_units=None,
             peer=None,
+            retransmitted=False,
+            latency_s=0.0,
+        )
+
+
+class RejectingCharger:
+    async def charge(self, event: SmsChargingEvent) -> ChargeResult:
+        return ChargeResult(
+            outcome=Reject(RpCause.SHORT_MESSAGE_TRANSFER_REJECTED, permanent=True),
+            session_id="session",
+            result_code=4012,
+            granted_units=None,
+            peer="ocs",
             retransmitted=False,
             latency_s=0.0,
         )
@@ -86,10 +100,24 @@ async def test_an_unrecorded_charging_outcome_is_logged_without_the_number(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.WARNING, logger="smsc.charging")
-    gate = ChargingGate(UnreachableCharger(), BrokenRecordStore(), Metrics(), "continue")  # type: ignore[arg-type]
-    assert await gate.admit(MO, _submit(), f"tel:+{SENDER}", None) == Admission(True)
+    gate = ChargingGate(RejectingCharger(), BrokenRecordStore(), Metrics(), "continue")  # type: ignore[arg-type]
+    admission = await gate.admit(MO, _submit(), f"tel:+{SENDER}", None)
+    assert admission.store is False  # the SMS is not stored: the gate keeps the record itself
     [error] = caplog.records
     assert error.getMessage() == (
         "could not record the charging outcome of an MO from +*********123 (RP-MR 7)"
     )
     assert error.exc_info is not None
+
+
+async def test_an_admitted_mo_carries_its_record_for_the_message_transaction() -> None:
+    """Charged (or not answered, with nothing to defer): the record is the caller's to store
+    with the message, in one transaction; the gate writes nothing itself."""
+    gate = ChargingGate(UnreachableCharger(), BrokenRecordStore(), Metrics(), "continue")  # type: ignore[arg-type]
+    admission = await gate.admit(MO, _submit(), f"tel:+{SENDER}", None)
+    assert admission.store is True
+    assert admission.record is not None
+    assert (admission.record.submission_id, admission.record.outcome) == (
+        MO.submission_id,
+        "unreachable-continue",
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -128,7 +129,9 @@ async def test_nothing_is_deferred_otherwise(
     admission: Admission,
 ) -> None:
     gate = ChargingGate(charger, store, Metrics(), failure_handling)
-    assert await gate.admit(MO, _submit(), f"tel:+{SENDER}", None) == admission
+    got = await gate.admit(MO, _submit(), f"tel:+{SENDER}", None)
+    assert replace(got, record=None) == admission  # an admitted MO carries its record
+    assert (got.record is not None) is got.store
     counts = await store.deferred_charge_counts()
     assert counts.by_state == dict.fromkeys(DeferredChargeState, 0)
 

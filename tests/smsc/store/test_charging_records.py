@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Callable
-from datetime import timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -13,9 +13,9 @@ from alembic import command
 from sqlalchemy import insert, inspect, text
 from sqlalchemy.engine import Connection
 
-from smsc.service.model import Attempt, ChargingRecord, MessageState, NewMessage
+from smsc.service.model import Attempt, ChargingRecord, DuplicateKey, MessageState, NewMessage
 from smsc.service.ports import MessageStore
-from smsc.store.errors import StoreClosedError
+from smsc.store.errors import DuplicateMessageError, StoreClosedError
 from smsc.store.migrate import alembic_config, create_engine, current_revision, upgrade
 from smsc.store.sqlite_writer import sqlite_file_of
 from smsc.store.tables import attempts, message_row, messages, metadata
@@ -161,6 +161,46 @@ async def test_a_rejected_submission_keeps_its_record_without_a_message(
     await store.add_charging_record(record)
     assert await store.get_submission("no-message") == []
     assert await store.charging_records("no-message") == [record]
+
+
+async def test_a_message_and_its_record_are_kept_in_one_transaction(
+    store: MessageStore, make_message: Make
+) -> None:
+    """A charged MO's record rides with the message (one commit, no second write)."""
+    record = _record(submission_id="charged-1", at=T0.astimezone(CEST))
+    [message_id] = await store.add_many([make_message(submission_id="charged-1", charging=record)])
+    assert await store.charging_records("charged-1") == [record]
+    [stored] = await store.get_submission("charged-1")
+    assert stored.id == message_id
+    assert stored.message.charging is None  # kept in its own table, not on the message
+    batch = [
+        make_message(
+            submission_id=f"charged-{n}",
+            charging=_record(submission_id=f"charged-{n}", session_id=f"s;{n}"),
+        )
+        for n in range(2, 6)
+    ]
+    ids = await asyncio.gather(*(store.add(m) for m in batch))
+    assert len(set(ids)) == 4
+    for n in range(2, 6):
+        [found] = await store.charging_records(f"charged-{n}")
+        assert found.session_id == f"s;{n}"
+
+
+async def test_a_duplicate_mo_keeps_its_record(store: MessageStore, make_message: Make) -> None:
+    """The OCS was asked about the resend too: its record is kept though the message is not."""
+    key = DuplicateKey("0123456789abcdef0123456789abcdef", datetime.now(UTC) + timedelta(hours=1))
+    first = make_message(
+        submission_id="dup-1", duplicate=key, charging=_record(submission_id="dup-1")
+    )
+    again = make_message(
+        submission_id="dup-2", duplicate=key, charging=_record(submission_id="dup-2")
+    )
+    await store.add(first)
+    with pytest.raises(DuplicateMessageError):
+        await store.add(again)
+    assert [r.submission_id for r in await store.charging_records("dup-2")] == ["dup-2"]
+    assert await store.get_submission("dup-2") == []
 
 
 async def test_records_come_back_oldest_first_per_submission(store: MessageStore) -> None:
