@@ -27,6 +27,10 @@ class FrameKind(enum.IntEnum):
     """A worker's metric samples (smsc/api/metrics.py snapshot, JSON)."""
     READY = ord("R")
     """A worker has started and joined the port."""
+    CHARGE = ord("C")
+    """A worker asks the main process to charge an MO (smsc/workers/charge_frames.py)."""
+    CHARGED = ord("A")
+    """The main process's answer to a CHARGE (smsc/workers/charge_frames.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +60,15 @@ class Ready:
     """The worker is serving."""
 
 
-Frame = Datagram | Wake | MetricsSnapshot | Ready
+@dataclass(frozen=True, slots=True)
+class Charging:
+    """A CHARGE or CHARGED frame; its body is read by smsc/workers/charge_frames.py."""
+
+    kind: FrameKind
+    body: bytes
+
+
+Frame = Datagram | Wake | MetricsSnapshot | Ready | Charging
 
 _ADDRESS = struct.Struct("!BH")
 """Host length, port."""
@@ -79,6 +91,8 @@ def encode(frame: Frame) -> bytes:
             return bytes((FrameKind.METRICS,)) + json.dumps(samples).encode("utf-8")
         case Ready():
             return bytes((FrameKind.READY,))
+        case Charging(kind, body):
+            return bytes((kind,)) + body
 
 
 def decode(octets: bytes) -> Frame:
@@ -100,6 +114,8 @@ def decode(octets: bytes) -> Frame:
             return MetricsSnapshot(json.loads(body))
         if kind == FrameKind.READY and not body:
             return Ready()
+        if kind in (FrameKind.CHARGE, FrameKind.CHARGED):
+            return Charging(FrameKind(kind), body)
     except (struct.error, UnicodeDecodeError, ValueError) as exc:
         raise FrameError(f"unreadable frame of kind {kind}: {exc}") from exc
     raise FrameError(f"unknown frame kind {kind}")

@@ -11,14 +11,17 @@ from dataclasses import dataclass
 
 from smsc.workers.channel import Channel
 from smsc.workers.frames import (
+    Charging,
     Datagram,
     Frame,
+    FrameKind,
     MetricsSnapshot,
     Ready,
     Wake,
     encode,
     encode_datagram,
 )
+from smsc.workers.remote_charger import RemoteCharger
 
 log = logging.getLogger(__name__)
 
@@ -52,13 +55,17 @@ class WorkerLink:
         *,
         on_datagram: Callable[[bytes, tuple[str, int]], None],
         snapshot: Callable[[], object],
+        charger: RemoteCharger | None = None,
     ) -> None:
         self.role = role
         self._on_datagram = on_datagram
         self._snapshot = snapshot
+        self._charger = charger
         self.closed = asyncio.Event()
         sock = socket.socket(fileno=role.channel_fd)
-        self._channel = Channel(sock, self._frame, on_closed=self.closed.set)
+        self._channel = Channel(sock, self._frame, on_closed=self._closed)
+        if charger is not None:
+            charger.attach(self._send_charging)
         self._metrics: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -75,9 +82,23 @@ class WorkerLink:
         """MO stored for ``recipient``: the main process's MT loop looks now."""
         self._channel.send(encode(Wake(recipient)))
 
+    def _send_charging(self, kind: FrameKind, body: bytes) -> bool:
+        return self._channel.send(encode(Charging(kind, body)))
+
+    def _closed(self) -> None:
+        self.closed.set()
+        if self._charger is not None:
+            self._charger.channel_closed()
+
     def _frame(self, frame: Frame) -> None:
         if isinstance(frame, Datagram):
             self._on_datagram(frame.data, frame.source)
+        elif (
+            isinstance(frame, Charging)
+            and frame.kind is FrameKind.CHARGED
+            and self._charger is not None
+        ):
+            self._charger.answered(frame.body)
         else:
             log.warning("worker %d: unexpected %s from the main process", self.role.index, frame)
 

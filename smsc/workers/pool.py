@@ -18,11 +18,14 @@ from smsc.api.metrics import SnapshotError
 from smsc.startup import EXIT_CONFIGURATION
 from smsc.workers.channel import Channel
 from smsc.workers.frames import (
+    Charging,
     Datagram,
     Frame,
+    FrameKind,
     MetricsSnapshot,
     Ready,
     Wake,
+    encode,
     encode_datagram,
 )
 
@@ -59,6 +62,7 @@ class WorkerPool:
         on_wake: Callable[[str], None],
         on_metrics: Callable[[str, Any], None],
         on_gone: Callable[[str], None],
+        on_charge: Callable[[int, bytes], None] | None = None,
     ) -> None:
         self.processes = processes
         self._argv = list(serve_argv)
@@ -66,6 +70,7 @@ class WorkerPool:
         self._on_wake = on_wake
         self._on_metrics = on_metrics
         self._on_gone = on_gone
+        self._on_charge = on_charge
         self._workers = {index: _Worker(index) for index in range(1, processes)}
         self._stopping = False
 
@@ -92,6 +97,12 @@ class WorkerPool:
         if worker is None or worker.channel is None:
             return
         worker.channel.send(encode_datagram(source, data))
+
+    def answer_charge(self, index: int, body: bytes) -> None:
+        """A CHARGED frame to worker ``index`` (dropped if it is not running any more)."""
+        worker = self._workers.get(index)
+        if worker is not None and worker.channel is not None:
+            worker.channel.send(encode(Charging(FrameKind.CHARGED, body)))
 
     async def _spawn(self, worker: _Worker) -> None:
         parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -160,6 +171,10 @@ class WorkerPool:
                     log.warning("SIP worker %d: %s", worker.index, exc)
             case Ready():
                 worker.ready = True  # it logs so itself
+            case Charging(FrameKind.CHARGE, body) if self._on_charge is not None:
+                self._on_charge(worker.index, body)
+            case _:
+                log.warning("SIP worker %d: unexpected %s", worker.index, frame)
 
     async def stop(self) -> None:
         """SIGTERM to every worker; each drains its MO in flight and exits (killed after

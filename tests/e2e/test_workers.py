@@ -17,6 +17,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from tests.charging.ocs import TestOcs
 from tests.e2e.conftest import free_port
 from tests.e2e.peer import udp_peer
 from tests.e2e.test_crash_safety import Network, serve
@@ -146,3 +147,40 @@ async def test_a_worker_that_dies_is_started_again(tmp_path: Path) -> None:
         "select text from messages group by text having count(*) > 1"
     )
     assert rows.fetchall() == []
+
+
+async def test_charged_mo_through_three_processes_use_one_diameter_identity(
+    tmp_path: Path,
+) -> None:
+    """The workers' MO are charged by the main process: one CER, one CCR per MO, a record each."""
+    ocs = TestOcs(origin_host="ocs.example.net", client_host="smsc.ims.example.net").start()
+    peer = await udp_peer()
+    sip, http = free_port(), free_port()
+    charging = {
+        "SMSC__CHARGING__ENABLED": "true",
+        "SMSC__CHARGING__ORIGIN_HOST": "smsc.ims.example.net",
+        "SMSC__CHARGING__PEERS": (
+            f'[{{"host": "ocs.example.net", "address": "127.0.0.1", "port": {ocs.port}}}]'
+        ),
+    }
+    server = serve(tmp_path, sip, http, peer.port, settings={**WORKERS, **charging})
+    network = TaggedNetwork(peer, sip)
+    try:
+        await send_and_deliver(network, 0, COUNT)
+        assert len(network.acked) == COUNT
+        assert set(network.senders) == {0, 1, 2}, network.senders  # every process took MO
+        assert ocs.count == COUNT  # one CCR per MO, whichever process took it
+        assert len({r.session_id for r in ocs.received}) == COUNT
+        assert len(ocs.cers) == 1  # one Diameter connection: the main process's
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=30) == 0
+        peer.close()
+        ocs.stop()
+    records = sqlite3.connect(tmp_path / "smsc.db").execute(
+        "select outcome, count(*), count(distinct submission_id) from charging_records"
+        " group by outcome"
+    )
+    assert records.fetchall() == [("proceed", COUNT, COUNT)]
+    log = (tmp_path / "serve.log").read_text()
+    assert "Traceback" not in log

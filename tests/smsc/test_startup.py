@@ -102,14 +102,13 @@ def test_config_check_reports_workers_that_cannot_run(tmp_path: Path) -> None:
         cwd=tmp_path,
         env={
             "SMSC__SIP__WORKERS": "2",
-            "SMSC__CHARGING__ENABLED": "true",
-            "SMSC__CHARGING__PEERS": '[{"host": "ocs.example.net", "address": "127.0.0.1"}]',
+            "SMSC__SIP__LISTEN": '["tcp:127.0.0.1:5060"]',
         },
     )
     assert result.returncode == 2
     assert result.stdout == ""
     assert one_line(result).startswith(
-        "smsc: configuration error: sip.workers 2: not possible with charging.enabled"
+        "smsc: configuration error: sip.workers 2: not possible with no udp: entry in sip.listen"
     )
 
 
