@@ -131,6 +131,7 @@ _HEAD_U64 = struct.Struct(">IIQ").pack
 _VHEAD_U64 = struct.Struct(">IIIQ").pack
 _MESSAGE_HEAD = struct.Struct(">IIIII").pack
 _PADDING = (b"", b"\0\0\0", b"\0\0", b"\0")
+_VENDOR_BIT = int(AvpFlag.VENDOR_SPECIFIC) << 24
 _M = AvpFlag.MANDATORY << 24
 _VM = (AvpFlag.VENDOR_SPECIFIC | AvpFlag.MANDATORY) << 24
 _E164 = struct.pack(">H", AddressFamily.E164)
@@ -254,7 +255,7 @@ def iter_avps(data: bytes, start: int, end: int) -> Iterator[tuple[int, int, int
             raise CcaDecodeError(f"{end - offset} stray octets at offset {offset}")
         code, flags_length = _AVP_HEAD(data, offset)
         length = flags_length & 0xFFFFFF
-        header = 12 if flags_length & (AvpFlag.VENDOR_SPECIFIC << 24) else 8
+        header = 12 if flags_length & _VENDOR_BIT else 8
         if length < header:
             raise CcaDecodeError(f"AVP {code} at offset {offset} has length {length} < {header}")
         payload_end = offset + length
@@ -322,7 +323,7 @@ def _experimental(data: bytes, start: int, end: int) -> ExperimentalResult:
 
 def _granted_units(data: bytes, start: int, end: int) -> int | None:
     for avp, vendor, lo, hi in iter_avps(data, start, end):
-        if avp == AvpCode.CC_SERVICE_SPECIFIC_UNITS and not vendor:
+        if avp == _CC_UNITS and not vendor:
             return _unsigned(data, lo, hi, "CC-Service-Specific-Units")
     return None
 
@@ -333,9 +334,9 @@ def _mscc(data: bytes, start: int, end: int) -> tuple[int | None, int | None]:
     for avp, vendor, lo, hi in iter_avps(data, start, end):
         if vendor:
             continue
-        if avp == AvpCode.RESULT_CODE:
+        if avp == _RESULT_CODE:
             result = _unsigned32(data, lo, hi, "MSCC Result-Code")
-        elif avp == AvpCode.GRANTED_SERVICE_UNIT:
+        elif avp == _GSU:
             granted = _granted_units(data, lo, hi)
     return result, granted
 
@@ -351,7 +352,7 @@ def _check_header(data: bytes) -> tuple[int, int, int]:
     if length != len(data) or length & 3:
         raise CcaDecodeError(f"header length {length} but {len(data)} octets received")
     flags = flags_command >> 24
-    if flags & CommandFlag.REQUEST:
+    if flags & _REQUEST_FLAG:
         raise CcaDecodeError("R flag set: a request, not an answer")
     if flags_command & 0xFFFFFF != CommandCode.CREDIT_CONTROL:
         raise CcaDecodeError(f"command code {flags_command & 0xFFFFFF}, expected 272")
@@ -370,6 +371,17 @@ def decode_cca(data: bytes) -> CcaResult:
         raise CcaDecodeError(f"malformed CCA: {exc}") from exc
 
 
+_REQUEST_FLAG = int(CommandFlag.REQUEST)
+_ERROR_FLAG = int(CommandFlag.ERROR)
+_RESULT_CODE = int(AvpCode.RESULT_CODE)
+_SESSION_ID = int(AvpCode.SESSION_ID)
+_EXPERIMENTAL_RESULT = int(AvpCode.EXPERIMENTAL_RESULT)
+_MSCC = int(AvpCode.MULTIPLE_SERVICES_CREDIT_CONTROL)
+_GSU = int(AvpCode.GRANTED_SERVICE_UNIT)
+_CC_UNITS = int(AvpCode.CC_SERVICE_SPECIFIC_UNITS)
+"""Plain ints for the per-AVP comparisons (an enum attribute costs a lookup each time)."""
+
+
 def _decode_cca(data: bytes) -> CcaResult:
     flags, hop_by_hop, end_to_end = _check_header(data)
     result_code = experimental = session_id = granted = None
@@ -377,25 +389,25 @@ def _decode_cca(data: bytes) -> CcaResult:
     for code, vendor, lo, hi in iter_avps(data, HEADER_LENGTH, len(data)):
         if vendor:
             continue
-        if code == AvpCode.RESULT_CODE:
+        if code == _RESULT_CODE:
             if result_code is not None:
                 raise CcaDecodeError("Result-Code appears twice")
             result_code = _unsigned32(data, lo, hi, "Result-Code")
-        elif code == AvpCode.SESSION_ID:
+        elif code == _SESSION_ID:
             if session_id is not None:
                 raise CcaDecodeError("Session-Id appears twice")
             session_id = data[lo:hi].decode("utf-8")
-        elif code == AvpCode.EXPERIMENTAL_RESULT:
+        elif code == _EXPERIMENTAL_RESULT:
             if experimental is not None:
                 raise CcaDecodeError("Experimental-Result appears twice")
             experimental = _experimental(data, lo, hi)
-        elif code == AvpCode.MULTIPLE_SERVICES_CREDIT_CONTROL:
+        elif code == _MSCC:
             mscc_code, mscc_granted = _mscc(data, lo, hi)
             if mscc_code is not None:
                 mscc_codes.append(mscc_code)
             if granted is None:
                 granted = mscc_granted
-        elif code == AvpCode.GRANTED_SERVICE_UNIT and granted is None:
+        elif code == _GSU and granted is None:
             granted = _granted_units(data, lo, hi)
     if result_code is None and experimental is None:
         raise CcaDecodeError("neither Result-Code nor Experimental-Result (RFC 6733 §7.1)")
@@ -407,5 +419,5 @@ def _decode_cca(data: bytes) -> CcaResult:
         session_id,
         hop_by_hop,
         end_to_end,
-        bool(flags & CommandFlag.ERROR),
+        bool(flags & _ERROR_FLAG),
     )

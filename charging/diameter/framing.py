@@ -8,6 +8,12 @@ from dataclasses import dataclass
 from charging.avp import DIAMETER_VERSION, HEADER_LENGTH, CommandFlag
 from charging.diameter.errors import DiameterFramingError
 
+# plain ints: an IntFlag operand sends `&` through enum's Python-level __rand__
+_REQUEST = int(CommandFlag.REQUEST)
+_PROXIABLE = int(CommandFlag.PROXIABLE)
+_ERROR = int(CommandFlag.ERROR)
+_RETRANSMITTED = int(CommandFlag.RETRANSMITTED)
+
 MAX_MESSAGE_LENGTH = 1 << 20
 """The longest message we accept (1 MiB); RFC 6733 allows 2**24 - 1, no Ro message nears it."""
 
@@ -30,22 +36,22 @@ class DiameterHeader:
     @property
     def is_request(self) -> bool:
         """R bit."""
-        return bool(self.flags & CommandFlag.REQUEST)
+        return bool(self.flags & _REQUEST)
 
     @property
     def is_proxiable(self) -> bool:
         """P bit."""
-        return bool(self.flags & CommandFlag.PROXIABLE)
+        return bool(self.flags & _PROXIABLE)
 
     @property
     def is_error(self) -> bool:
         """E bit (answers only)."""
-        return bool(self.flags & CommandFlag.ERROR)
+        return bool(self.flags & _ERROR)
 
     @property
     def is_retransmitted(self) -> bool:
         """T bit (requests only)."""
-        return bool(self.flags & CommandFlag.RETRANSMITTED)
+        return bool(self.flags & _RETRANSMITTED)
 
 
 def _check_length(version: int, length: int, max_length: int) -> None:

@@ -29,6 +29,7 @@ from charging.diameter.framing import DiameterHeader, MessageFramer, parse_heade
 
 _HOP = struct.Struct(">I").pack
 _BASE_COMMANDS = frozenset(Command)
+_REQUEST_FLAG = int(CommandFlag.REQUEST)
 
 
 class PeerState(enum.Enum):
@@ -231,7 +232,7 @@ class DiameterPeer:
         """Send a request with a fresh hop-by-hop id (octets 12..15); returns that id."""
         if self.state is not PeerState.OPEN:
             raise PeerNotOpen(f"Diameter peer is {self.state.value}, not open")
-        if len(message) < HEADER_LENGTH or not message[4] & CommandFlag.REQUEST:
+        if len(message) < HEADER_LENGTH or not message[4] & _REQUEST_FLAG:
             raise DiameterEncodeError("send_request needs a whole request (R flag set)")
         hop = self._take_hop()
         self._pending[hop] = None
