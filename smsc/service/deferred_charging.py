@@ -3,7 +3,9 @@
 With ``charging.failure_handling: continue`` the charging gate delivers an SMS no OCS charged
 and keeps its CCR (T flag set, same Session-Id and End-to-End id) in the store. The replayer
 claims due CCRs every ``charging.replay_interval_s``, and at once when an OCS peer opens
-(``wake``), and sends each unchanged (``Charger.charge_again``):
+(``wake``), and sends each unchanged (``Charger.charge_again``). A peer opening also ends every
+back-off: that round first makes each pending CCR due (not those another sender holds, nor
+final ones), so all are sent again within that round, in batches, not up to an hour later:
 
 - the OCS debits (or says free of charge): ``charged``;
 - the OCS refuses: ``rejected`` (after delivery: a WARNING, counted);
@@ -101,6 +103,8 @@ class DeferredChargeReplayer:
         self._clock = clock
         self._limit = asyncio.Semaphore(concurrency)
         self._wakeup = asyncio.Event()
+        self._peer_opened = False
+        """Set by `wake`: the next round makes every pending CCR due first."""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -112,19 +116,25 @@ class DeferredChargeReplayer:
         self._task = loop.create_task(self.run(), name="deferred-charging")
 
     def wake(self) -> None:
-        """Replay now (an OCS peer opened); callable from any thread."""
+        """An OCS peer opened: replay now, every pending CCR (back-off or not); callable from
+        any thread."""
         loop = self._loop
         if loop is None or loop.is_closed():
-            self._wakeup.set()
+            self._peer_open()
             return
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
             running = None
         if running is loop:
-            self._wakeup.set()
+            self._peer_open()
         else:
-            loop.call_soon_threadsafe(self._wakeup.set)
+            loop.call_soon_threadsafe(self._peer_open)
+
+    def _peer_open(self) -> None:
+        """On the loop (once started): the next round ends the back-offs, and starts now."""
+        self._peer_opened = True
+        self._wakeup.set()
 
     async def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
         """Let a round in progress finish (cancelled after `timeout_s`), then end the loop."""
@@ -147,9 +157,14 @@ class DeferredChargeReplayer:
             await self.replay_round()
 
     async def replay_round(self) -> int:
-        """Claim and send due CCRs until a batch is not full; how many. Never raises."""
+        """Claim and send due CCRs until a batch is not full; how many. Never raises.
+
+        After a `wake` (an OCS peer opened), every pending CCR is made due first."""
         claimed = 0
         try:
+            if self._peer_opened:
+                self._peer_opened = False
+                await self._end_backoffs()
             while True:
                 charges = await self.store.claim_due_deferred_charges(
                     self._clock(), self.batch, self.lease_s
@@ -169,6 +184,20 @@ class DeferredChargeReplayer:
         except Exception as exc:  # the loop's top-level handler: the next round tries again
             self._internal_error(exc, "a replay round", f"in {self.interval_s:.0f} s")
         return claimed
+
+    async def _end_backoffs(self) -> None:
+        """Every pending CCR due now; if the store fails, the next round tries again."""
+        try:
+            made = await self.store.make_deferred_charges_due(self._clock())
+        except BaseException:
+            self._peer_opened = True
+            raise
+        if made:
+            log.info(
+                "deferred charging: an OCS peer opened: %d CCR%s waiting out a back-off due now",
+                made,
+                "" if made == 1 else "s",
+            )
 
     async def refresh_gauges(self) -> None:
         """Set `smsc_charging_deferred{state}` from the store."""

@@ -42,6 +42,10 @@ class DeferredChargeStore(Protocol):
         return them. Due: pending and its retry time reached (or none), or sending with its
         lease run out (a sender that died). Concurrent claimers never get the same CCR."""
 
+    async def make_deferred_charges_due(self, now: datetime) -> int:
+        """Every pending CCR due later than `now` (waiting out its back-off) due at `now`; how
+        many. Sending CCRs (their lease runs out by itself) and final ones are left alone."""
+
     async def record_deferred_outcome(
         self,
         charge_id: int,

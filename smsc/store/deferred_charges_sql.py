@@ -9,8 +9,9 @@ sender's CCRs come back when its lease runs out.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Update, bindparam, func, insert, select, update
+from sqlalchemy import Update, and_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from smsc.service.model import (
@@ -32,7 +33,13 @@ from smsc.store.tables import (
     to_utc,
 )
 
-__all__ = ["add_deferred", "claim_deferred", "count_deferred", "record_deferred"]
+__all__ = [
+    "add_deferred",
+    "claim_deferred",
+    "count_deferred",
+    "make_deferred_due",
+    "record_deferred",
+]
 
 _table = deferred_charges
 _PENDING = DeferredChargeState.PENDING.value
@@ -69,6 +76,37 @@ _COUNTS = select(_table.c.state, func.count()).group_by(_table.c.state)
 _OLDEST = select(func.min(_table.c.created_at)).where(_table.c.state.in_(_UNSETTLED))
 
 
+def _make_due() -> Update:
+    """UPDATE every pending CCR due later than b_now to due at b_now.
+
+    The candidates are a locking CTE (FOR UPDATE SKIP LOCKED on PostgreSQL, as in the claim):
+    a row another transaction holds is skipped, not waited for, so the wakes of several
+    instances (one OCS back for all) neither wait on nor deadlock with each other; whichever
+    holds the row makes it due.
+    """
+    now = bindparam("b_now", type_=UtcDateTime())
+
+    def later(rows: Any) -> Any:
+        return and_(rows.c.state == _PENDING, rows.c.next_attempt_at > now)
+
+    candidate = _table.alias("candidate")
+    candidates = (
+        select(candidate.c.id)
+        .where(later(candidate))
+        .with_for_update(skip_locked=True)
+        .cte("candidates")
+    )
+    return (
+        update(_table)
+        .where(_table.c.id.in_(select(candidates.c.id)), later(_table))
+        .values(next_attempt_at=now, updated_at=now)
+        .returning(_table.c.id)
+    )
+
+
+_MAKE_DUE = _make_due()
+
+
 async def add_deferred(conn: AsyncConnection, charge: DeferredCharge) -> int:
     """Insert one deferred CCR; its id."""
     return int((await conn.execute(_INSERT, deferred_charge_row(charge))).scalar_one())
@@ -84,6 +122,12 @@ async def claim_deferred(
     params = {"b_now": now, "b_limit": limit, "b_lease": now + timedelta(seconds=lease_s)}
     rows = (await conn.execute(_CLAIM, params)).mappings().all()
     return sorted((deferred_charge_from_row(row) for row in rows), key=lambda c: c.id)
+
+
+async def make_deferred_due(conn: AsyncConnection, now: datetime) -> int:
+    """Every pending CCR whose retry time is later than `now` due at `now`; how many."""
+    # RETURNING, not rowcount: sqlite3 reports no rowcount for a statement starting with WITH
+    return len((await conn.execute(_MAKE_DUE, {"b_now": to_utc(now)})).all())
 
 
 async def record_deferred(

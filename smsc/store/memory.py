@@ -302,6 +302,21 @@ class MemoryMessageStore:
                 claimed.append(taken)
         return claimed
 
+    async def make_deferred_charges_due(self, now: datetime) -> int:
+        """Every pending CCR waiting out its back-off due at `now`; how many."""
+        self._require_open()
+        now = to_utc(now)
+        made = 0
+        for charge in list(self._deferred.values()):
+            if (
+                charge.state is DeferredChargeState.PENDING
+                and charge.next_attempt_at is not None
+                and charge.next_attempt_at > now
+            ):
+                self._deferred[charge.id] = replace(charge, next_attempt_at=now)
+                made += 1
+        return made
+
     async def record_deferred_outcome(
         self,
         charge_id: int,

@@ -48,6 +48,7 @@ from smsc.store.deferred_charges_sql import (
     add_deferred,
     claim_deferred,
     count_deferred,
+    make_deferred_due,
     record_deferred,
 )
 from smsc.store.duplicate_keys import PURGE_EVERY_S, first_windows, rows_to_insert
@@ -585,6 +586,11 @@ class SqlMessageStore:
         """Move up to `limit` due CCRs to sending with a lease, oldest first."""
         async with self._write() as conn:
             return await claim_deferred(conn, now, limit, lease_s)
+
+    async def make_deferred_charges_due(self, now: datetime) -> int:
+        """Every pending CCR waiting out its back-off due at `now`; how many."""
+        async with self._write() as conn:
+            return await make_deferred_due(conn, now)
 
     async def record_deferred_outcome(
         self,

@@ -450,7 +450,11 @@ class SqliteBatchWriter:
         return sql
 
     def _insert(
-        self, rows: list[Row], keys: list[DuplicateRow | None], now: str, charging: Sequence[Row]
+        self,
+        rows: list[Row],
+        keys: list[DuplicateRow | None],
+        now: str,
+        charging: Sequence[Row] = (),
     ) -> list[int | None]:
         kept, count, last = self._transaction(self._insert_rows, rows, keys, now, charging)
         # BEGIN IMMEDIATE made this the only writer: the rows got consecutive rowids

@@ -355,6 +355,9 @@ class BrokenStore:
             raise OSError("database on fire")
         return await self.inner.claim_due_deferred_charges(now, limit, lease_s)
 
+    async def make_deferred_charges_due(self, now: datetime) -> int:
+        return await self.inner.make_deferred_charges_due(now)
+
     async def record_deferred_outcome(self, charge_id: int, **kwargs: object) -> bool:
         return await self.inner.record_deferred_outcome(charge_id, **kwargs)  # type: ignore[arg-type]
 
@@ -451,3 +454,122 @@ async def test_an_unexpected_failure_of_one_ccr_spares_the_others(
         "deferred charging: replaying CCR 1 failed; tried again when its claim's lease ends"
     )
     assert _sample(metrics, "smsc_internal_errors_total", entry="charging-replay") == 1
+
+
+# -- an OCS peer opened: every back-off ends -----------------------------------------------------
+
+
+async def _backed_off(store: MemoryMessageStore, clock: Clock, n: int = 1) -> int:
+    """A CCR whose first replay had no answer, next due an hour later (interval 3600 s)."""
+    charge_id = await store.add_deferred_charge(_charge(n))
+    await _replayer(store, FakeCharger(NO_PEER), clock, interval_s=3600.0).replay_round()
+    assert store._deferred[charge_id].next_attempt_at == clock.now + timedelta(hours=1)
+    return charge_id
+
+
+async def test_a_wake_resends_a_ccr_in_back_off_at_once(store: MemoryMessageStore) -> None:
+    clock = Clock()
+    charge_id = await _backed_off(store, clock)
+    clock.advance(60)
+    charger = FakeCharger(PROCEED)
+    replayer = _replayer(store, charger, clock, interval_s=3600.0)
+    assert await replayer.replay_round() == 0  # a plain round keeps the back-off
+    assert store._deferred[charge_id].next_attempt_at == T0 + timedelta(hours=1)
+    replayer.start()
+    try:
+        replayer.wake()  # an OCS peer opened
+        await _until(lambda: store._deferred[charge_id].state is CHARGED, timeout_s=2.0)
+    finally:
+        await replayer.stop()
+    assert charger.sent == [_charge().ccr]
+    assert store._deferred[charge_id].attempts == 2
+
+
+async def test_a_wake_from_another_thread_ends_the_back_off(store: MemoryMessageStore) -> None:
+    clock = Clock()
+    charge_id = await _backed_off(store, clock)
+    replayer = _replayer(store, FakeCharger(PROCEED), clock, interval_s=3600.0)
+    replayer.start()
+    try:
+        await asyncio.sleep(0.02)
+        thread = threading.Thread(target=replayer.wake)
+        thread.start()
+        thread.join()
+        await _until(lambda: store._deferred[charge_id].state is CHARGED, timeout_s=2.0)
+    finally:
+        await replayer.stop()
+
+
+async def test_a_wake_ends_the_back_offs_of_the_next_round_only(
+    store: MemoryMessageStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Woken before its loop runs, the next round makes every back-off end, once: a CCR still
+    without answer backs off again, longer, and plain rounds keep that back-off."""
+    caplog.set_level(logging.INFO, logger="smsc.charging")
+    clock = Clock()
+    charge_id = await _backed_off(store, clock)
+    charger = FakeCharger(NO_PEER)
+    replayer = _replayer(store, charger, clock, interval_s=3600.0)
+    replayer.wake()
+    clock.advance(1)
+    assert await replayer.replay_round() == 1
+    again = store._deferred[charge_id]
+    assert (again.state, again.attempts) == (PENDING, 2)
+    assert again.next_attempt_at == clock.now + timedelta(hours=1)  # the back-off, capped
+    assert await replayer.replay_round() == 0
+    assert len(charger.sent) == 1
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.INFO] == [
+        "deferred charging: an OCS peer opened: 1 CCR waiting out a back-off due now"
+    ]
+
+
+async def test_a_wake_resends_every_ccr_in_back_off_in_batches(
+    store: MemoryMessageStore,
+) -> None:
+    clock = Clock()
+    ids = [await _backed_off(store, clock, n) for n in range(1, 8)]
+    taken = await store.add_deferred_charge(_charge(8))  # another sender holds it
+    await store.claim_due_deferred_charges(clock.now, 1, 600.0)
+    settled = await store.add_deferred_charge(_charge(9))
+    await store.claim_due_deferred_charges(clock.now, 1, 600.0)
+    await store.record_deferred_outcome(settled, at=clock.now, state=CHARGED)
+    charger = FakeCharger(PROCEED)
+    replayer = _replayer(store, charger, clock, batch=3)
+    replayer.wake()
+    assert await replayer.replay_round() == 7  # 3 + 3 + 1
+    assert all(store._deferred[i].state is CHARGED for i in ids)
+    assert sorted(charger.sent) == sorted(_charge(n).ccr for n in range(1, 8))
+    assert store._deferred[taken].state is SENDING  # its lease still live: left to its sender
+
+
+class UnwokenStore(BrokenStore):
+    """Claims work; making CCRs due fails until `healed`."""
+
+    def __init__(self, inner: MessageStore) -> None:
+        super().__init__(inner)
+        self.healed.set()
+        self.woken = asyncio.Event()
+
+    async def make_deferred_charges_due(self, now: datetime) -> int:
+        if not self.woken.is_set():
+            raise OSError("database on fire")
+        return await self.inner.make_deferred_charges_due(now)
+
+
+async def test_ending_the_back_offs_is_tried_again_after_a_store_failure(
+    store: MemoryMessageStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="smsc.charging")
+    clock, metrics = Clock(), Metrics()
+    charge_id = await _backed_off(store, clock)
+    failing = UnwokenStore(store)
+    charger = FakeCharger(PROCEED)
+    replayer = _replayer(failing, charger, clock, metrics, interval_s=3600.0)
+    replayer.wake()
+    assert await replayer.replay_round() == 0
+    [error] = caplog.records
+    assert error.getMessage() == "deferred charging: a replay round failed; tried again in 3600 s"
+    assert _sample(metrics, "smsc_internal_errors_total", entry="charging-replay") == 1
+    failing.woken.set()
+    assert await replayer.replay_round() == 1  # no second wake needed
+    assert store._deferred[charge_id].state is CHARGED

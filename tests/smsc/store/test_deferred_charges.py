@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -187,6 +187,79 @@ async def test_a_late_answer_wins_over_a_taken_over_claim(store: MessageStore) -
     assert counts.by_state[CHARGED] == 1 and counts.by_state[PENDING] == 0
 
 
+# -- an OCS peer opened: every back-off ends -----------------------------------------------------
+
+
+async def _retry(store: MessageStore, charge_id: int, next_attempt_at: datetime) -> None:
+    """Keep a no-answer outcome of the claimed `charge_id`, due again at `next_attempt_at`."""
+    assert await store.record_deferred_outcome(
+        charge_id, at=T0, state=PENDING, reason="no peer", next_attempt_at=next_attempt_at
+    )
+
+
+async def test_making_due_ends_the_back_off_of_pending_ccrs_only(store: MessageStore) -> None:
+    """Pending in back-off: due now. Pending and due already (fresh or retry time reached),
+    sending with a live lease, final: left alone."""
+    ids = [await store.add_deferred_charge(_charge(n)) for n in range(1, 7)]
+    await store.claim_due_deferred_charges(T0, 5, 60.0)  # 1-5 sending; 6 fresh, never sent
+    hour, passed = T0 + timedelta(hours=1), T0 - timedelta(seconds=1)
+    await _retry(store, ids[0], hour)  # back-off
+    await _retry(store, ids[1], T0 + timedelta(minutes=2))  # back-off
+    await _retry(store, ids[2], passed)  # due already
+    assert await store.record_deferred_outcome(ids[3], at=T0, state=CHARGED)
+    # ids[4]: sending, its lease live until T0 + 60 s
+    now = T0 + timedelta(seconds=5)
+
+    assert await store.make_deferred_charges_due(now) == 2
+    assert await store.make_deferred_charges_due(now) == 0  # nothing later than now any more
+
+    claimed = await store.claim_due_deferred_charges(now, 10, 60.0)
+    assert [c.id for c in claimed] == [ids[0], ids[1], ids[2], ids[5]]
+    by_id = {c.id: c for c in claimed}
+    assert by_id[ids[0]].next_attempt_at == now == by_id[ids[1]].next_attempt_at
+    assert by_id[ids[2]].next_attempt_at == passed  # unchanged
+    assert by_id[ids[0]].attempts == 1  # the back-off of the next failure still grows
+    counts = await store.deferred_charge_counts()
+    assert counts.by_state == {PENDING: 0, SENDING: 5, CHARGED: 1, REJECTED: 0, FAILED: 0}
+
+
+async def test_making_due_leaves_a_claim_with_a_live_lease_alone(store: MessageStore) -> None:
+    charge_id = await store.add_deferred_charge(_charge())
+    [claimed] = await store.claim_due_deferred_charges(T0, 10, 60.0)
+    assert await store.make_deferred_charges_due(T0 + timedelta(seconds=1)) == 0
+    assert await store.claim_due_deferred_charges(T0 + timedelta(seconds=59), 10, 60.0) == []
+    [back] = await store.claim_due_deferred_charges(T0 + timedelta(seconds=60), 10, 60.0)
+    assert back.id == claimed.id == charge_id
+
+
+async def test_making_due_takes_any_aware_time_and_refuses_naive(store: MessageStore) -> None:
+    cest = timezone(timedelta(hours=2))
+    charge_id = await store.add_deferred_charge(_charge())
+    await store.claim_due_deferred_charges(T0, 10, 60.0)
+    await _retry(store, charge_id, T0 + timedelta(hours=1))
+    with pytest.raises(ValueError, match="naive"):
+        await store.make_deferred_charges_due(T0.replace(tzinfo=None))
+    assert await store.make_deferred_charges_due(T0.astimezone(cest)) == 1
+    [claimed] = await store.claim_due_deferred_charges(T0, 10, 60.0)
+    assert claimed.next_attempt_at == T0 and claimed.next_attempt_at.utcoffset() == timedelta(0)
+
+
+async def test_making_due_many_ccrs_lets_them_be_claimed_in_batches(
+    store: MessageStore,
+) -> None:
+    total = 25
+    ids = [await store.add_deferred_charge(_charge(n)) for n in range(1, total + 1)]
+    await store.claim_due_deferred_charges(T0, total, 60.0)
+    for n, charge_id in enumerate(ids):
+        await _retry(store, charge_id, T0 + timedelta(minutes=1 + n))
+    assert await store.make_deferred_charges_due(T0) == total
+    batches = []
+    while batch := await store.claim_due_deferred_charges(T0, 10, 60.0):
+        batches.append([c.id for c in batch])
+    assert [len(b) for b in batches] == [10, 10, 5]
+    assert [charge_id for b in batches for charge_id in b] == ids
+
+
 async def test_an_unknown_id_is_not_kept(store: MessageStore) -> None:
     assert not await store.record_deferred_outcome(999, at=T0, state=FAILED)
 
@@ -219,6 +292,8 @@ async def test_a_closed_store_refuses_deferred_work(store: MessageStore) -> None
         await store.claim_due_deferred_charges(T0, 1, 60.0)
     with pytest.raises(StoreClosedError):
         await store.deferred_charge_counts()
+    with pytest.raises(StoreClosedError):
+        await store.make_deferred_charges_due(T0)
 
 
 # -- several claimers, restarts -----------------------------------------------------------------
@@ -244,6 +319,23 @@ async def test_two_claimers_never_get_the_same_ccr(database: Database) -> None:
     assert len(claimed) == len(set(claimed)) == total
     counts = await second.deferred_charge_counts()
     assert counts.by_state[SENDING] == total
+
+
+async def test_two_stores_woken_at_once_make_each_ccr_due_once(database: Database) -> None:
+    first, second = database.store(), database.store()
+    await first.start()
+    await second.start()
+    total = 40
+    ids = [await first.add_deferred_charge(_charge(n)) for n in range(1, total + 1)]
+    await first.claim_due_deferred_charges(T0, total, 60.0)
+    for charge_id in ids:
+        await _retry(first, charge_id, T0 + timedelta(hours=1))
+    made = await asyncio.gather(
+        *(s.make_deferred_charges_due(T0) for s in (first, second, first, second))
+    )
+    assert sum(made) == total
+    claimed = await second.claim_due_deferred_charges(T0, total + 1, 60.0)
+    assert [c.id for c in claimed] == ids
 
 
 async def test_kept_ccrs_survive_a_restart(database: Database) -> None:
