@@ -22,6 +22,7 @@ import logging
 import random
 import socket
 import time
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -134,12 +135,7 @@ class ChargingMetrics:
         latency = result.latency_s
         self.latency_sum_s += latency
         self.latency_count += 1
-        index = 0
-        for bound in self.buckets:
-            if latency <= bound:
-                break
-            index += 1
-        self.latency_counts[index] += 1
+        self.latency_counts[bisect_left(self.buckets, latency)] += 1  # first bound >= latency
 
 
 class _NoAnswer(ChargingUnavailable):

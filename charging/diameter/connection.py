@@ -99,6 +99,8 @@ class PeerLink:
         self._closed.set()
         self.settled = False
         """The first connection attempt has ended (opened or failed)."""
+        self._said_down: str | None = None
+        """The reason last logged as a WARNING; the same again is DEBUG until it opens."""
 
     # --- state -------------------------------------------------------------------------------
 
@@ -173,14 +175,18 @@ class PeerLink:
                 self._close_stream()
             elif isinstance(event, Opened):
                 self.settled = True
+                self._said_down = None
                 log.info("Diameter peer %s open (%s)", self.name, event.peer_host)
                 owner.link_opened(self)
             elif isinstance(event, Down):
                 self.settled = True
                 if event.reconnect_at is None:  # we stopped it
                     log.info("Diameter peer %s closed: %s", self.name, event.reason)
-                else:
+                elif event.reason != self._said_down:  # not again on every Tc of an outage
+                    self._said_down = event.reason
                     log.warning("Diameter peer %s down: %s", self.name, event.reason)
+                else:
+                    log.debug("Diameter peer %s still down: %s", self.name, event.reason)
                 owner.link_down(self, event.reason)
             elif isinstance(event, RequestsFailed):
                 owner.link_failed(self, event.hop_by_hops, event.reason)

@@ -8,6 +8,8 @@ the well-behaved ones.
 from __future__ import annotations
 
 import asyncio
+import logging
+import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
@@ -207,3 +209,27 @@ def test_the_client_runs_on_uvloop_as_smsc_serve_does() -> None:
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         assert runner.run(charge_once()) == "ocs1.ocs.example.net"
+
+
+async def test_an_unreachable_ocs_is_one_warning_not_one_per_reconnect(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="smsc.charging")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nobody listens there
+    settings = ChargingSettings(
+        enabled=True, peers=(ChargingPeer("gone.example.net", "127.0.0.1", port),), reconnect_s=1
+    )
+    client = ChargingClient(settings, smsc_address=SMSC)
+    await client.start()
+    try:
+        await eventually(
+            lambda: sum("still down" in r.getMessage() for r in caplog.records) >= 2, within=5
+        )
+    finally:
+        await client.stop()
+    warnings = [
+        r for r in caplog.records if r.levelno == logging.WARNING and "down" in r.getMessage()
+    ]
+    assert len(warnings) == 1
