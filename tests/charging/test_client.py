@@ -195,7 +195,8 @@ async def test_both_peers_silent_applies_failure_handling(
     assert result.retransmitted is True
     assert result.ccr is not None and result.ccr[4] & 0x10  # T flag, ready to send later
     assert decode_session(result.ccr) == result.session_id
-    assert len(ocs1.received) == len(ocs2.received) == 1
+    # a silent OCS records in its own thread, which a loaded machine may run after our Tx
+    await eventually(lambda: len(ocs1.received) == len(ocs2.received) == 1)
     assert sum(client.waiting_answers().values()) == 0
     assert client.in_flight == 0
 
@@ -212,7 +213,7 @@ async def test_single_silent_peer_gives_up_after_one_tx(ocs1: TestOcs, make_clie
     result = await client.charge(EVENT)
     assert result.outcome == Unreachable("terminate", "timeout")
     assert result.retransmitted is False  # no other peer to send the copy to
-    assert len(ocs1.received) == 1
+    await eventually(lambda: len(ocs1.received) == 1)  # recorded in the OCS's own thread
 
 
 async def test_peer_lost_while_waiting_fails_over_at_once(
