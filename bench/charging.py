@@ -1,6 +1,7 @@
 """Ro charging benchmark: CCR encode / CCA decode rates, and charges/s through ChargingClient.
 
     python bench/charging.py [--count 20000] [--concurrency 200] [--ocs-processes 2] [--json]
+    python bench/charging.py --mo-rounds 3     # and charged vs uncharged MO end to end
 
 Codec rates are single-thread figures in this process. The end-to-end run starts each OCS in
 its own process (the OCS never shares the client's GIL) and drives ``ChargingClient.charge``
@@ -261,6 +262,14 @@ def main() -> int:
     parser.add_argument("--ocs-processes", type=int, default=2)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--raw-ocs", nargs=2, metavar=("PORT", "HOST"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--mo-rounds",
+        type=int,
+        default=0,
+        help="also run `smsc serve` end to end (bench/mo_throughput.py, window 64) charged and "
+        "uncharged, alternating, this many rounds each; print the medians and their ratio",
+    )
+    parser.add_argument("--mo-count", type=int, default=20_000)
     args = parser.parse_args()
     if args.raw_ocs:
         raw_ocs_main(int(args.raw_ocs[0]), args.raw_ocs[1])
@@ -276,6 +285,8 @@ def main() -> int:
             for kind in ("python-diameter", "raw")
         ],
     }
+    if args.mo_rounds > 0:
+        report["mo_end_to_end"] = mo_end_to_end(args.mo_rounds, args.mo_count)
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -294,7 +305,40 @@ def main() -> int:
             f"latency p50 {lat['p50']:.1f} p90 {lat['p90']:.1f} p99 {lat['p99']:.1f} "
             f"max {lat['max']:.1f} ms; waiting answers {run['waiting_answers_after']}"
         )
+    mo = report.get("mo_end_to_end")
+    if mo is not None:
+        for label in ("charged", "uncharged"):
+            rates = ", ".join(f"{rate:,.0f}" for rate in mo[label])
+            print(f"  MO/s end to end, {label} (one process): {rates}")
+        verdict = "meets" if mo["charged_median"] >= TARGET else "below"
+        print(
+            f"  medians: charged {mo['charged_median']:,.0f} ({verdict} {TARGET:,.0f}/s), "
+            f"uncharged {mo['uncharged_median']:,.0f}, ratio {mo['ratio']:.2f} (target 0.80)"
+        )
     return 0
+
+
+def mo_end_to_end(rounds: int, count: int) -> dict[str, Any]:
+    """`smsc serve` with one process (charging keeps `auto` at one), the C generator, window
+    64: charged against the bench's instant OCS, and uncharged, alternating round by round."""
+    import statistics
+
+    from bench.mo_throughput import run
+
+    figures: dict[str, list[float]] = {"charged": [], "uncharged": []}
+    for index in range(rounds):
+        order = (True, False) if index % 2 == 0 else (False, True)
+        for charging in order:
+            result = run(count, 64, 1, charging=charging)
+            figures["charged" if charging else "uncharged"].append(float(result["throughput"]))
+    charged = statistics.median(figures["charged"])
+    uncharged = statistics.median(figures["uncharged"])
+    return {
+        **figures,
+        "charged_median": charged,
+        "uncharged_median": uncharged,
+        "ratio": charged / uncharged if uncharged else 0.0,
+    }
 
 
 if __name__ == "__main__":
