@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
-from charging.avp import HEADER_LENGTH, AvpCode, CcaResult, CommandFlag, decode_cca, iter_avps
+from charging.avp import CcaResult, CommandFlag, decode_cca
 from charging.ccr import OcsProfile, SmsChargingEvent, SmsNode, build_ccr
-from charging.diameter.base import LocalIdentity
+from charging.diameter.base import LocalIdentity, session_id_of
 from charging.diameter.connection import PeerLink
 from charging.diameter.errors import PeerNotOpen
 from charging.diameter.peer import DiameterPeer, PeerTimers
@@ -216,11 +216,12 @@ class _Links:
 
     all: list[PeerLink] = field(default_factory=list)
 
-    def choose(self, avoid: PeerLink | None) -> PeerLink | None:
-        """The usable peer of best priority with the fewest requests in flight, not ``avoid``."""
+    def choose(self, avoid: str | None) -> PeerLink | None:
+        """The usable peer of best priority with the fewest requests in flight, not the one
+        named ``avoid``."""
         best: PeerLink | None = None
         for link in self.all:
-            if link is avoid or not link.usable:
+            if link.name == avoid or not link.usable:
                 continue
             if best is None or (link.priority, link.in_flight) < (best.priority, best.in_flight):
                 best = link
@@ -296,7 +297,7 @@ class ChargingClient:
         self._loop = asyncio.get_running_loop()
         for link in self._links.all:
             link.start()
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         deadline = loop.time() + max(self._timeout_s, 0.5)
         while loop.time() < deadline and not all(link.settled for link in self._links.all):
             await asyncio.sleep(0.005)
@@ -354,7 +355,10 @@ class ChargingClient:
         Raises CcaDecodeError when the bytes are not a CCR with a Session-Id."""
         if not self._running:
             raise ChargingUnavailable("the charging client is not running")
-        return await self._charge(_with_t_flag(ccr), session_id_of(ccr))
+        session_id = session_id_of(ccr)
+        if session_id is None:
+            raise CcaDecodeError("a kept CCR without a readable Session-Id")
+        return await self._charge(_with_t_flag(ccr), session_id.decode("utf-8", "replace"))
 
     async def _charge(self, ccr: bytes, session_id: str) -> ChargeResult:
         started = time.perf_counter()
@@ -403,8 +407,7 @@ class ChargingClient:
 
     async def _attempt(self, ccr: bytes, avoid: str | None) -> _Attempt:
         """Send one copy and wait for its answer or its failure."""
-        links = self._links
-        link = links.choose(next((k for k in links.all if k.name == avoid), None))
+        link = self._links.choose(avoid)
         if link is None:
             return _Attempt(None, failure=_NO_PEER)
         try:
@@ -469,16 +472,6 @@ class ChargingClient:
             pending = self._pending.get((id(link), hop_by_hop))
             if pending is not None and not pending.future.done():
                 pending.future.set_exception(_NoAnswer(_PEER_LOST))
-
-
-def session_id_of(message: bytes) -> str:
-    """RFC 6733 §8.8: the Session-Id AVP of an encoded message."""
-    if len(message) < HEADER_LENGTH:
-        raise CcaDecodeError("too short for a Diameter message")
-    for code, _vendor, start, end in iter_avps(message, HEADER_LENGTH, len(message)):
-        if code == AvpCode.SESSION_ID:
-            return message[start:end].decode("utf-8", "replace")
-    raise CcaDecodeError("no Session-Id")
 
 
 def _with_t_flag(ccr: bytes) -> bytes:

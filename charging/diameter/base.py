@@ -15,7 +15,7 @@ from enum import IntEnum
 from charging import avp as a
 from charging.avp import HEADER_LENGTH, VENDOR_3GPP, AddressFamily, AvpCode, CommandFlag
 from charging.diameter.errors import DiameterDecodeError, DiameterEncodeError, DiameterError
-from charging.diameter.framing import DiameterHeader, parse_header
+from charging.diameter.framing import parse_header
 from charging.errors import CcaDecodeError, CcrEncodeError
 
 BASE_APPLICATION_ID = 0
@@ -218,11 +218,15 @@ def encode_dpa(
     return _message(0, BaseCommandCode.DISCONNECT_PEER, hop_by_hop, end_to_end, body)
 
 
-def _session_id(request: bytes, header: DiameterHeader) -> bytes | None:
+def session_id_of(message: bytes, end: int | None = None) -> bytes | None:
+    """RFC 6733 §8.8: the Session-Id of an encoded message (its AVPs up to `end`, by default
+    all of it); None when it has none or its AVPs cannot be walked."""
     try:
-        for code, vendor, lo, hi in a.iter_avps(request, HEADER_LENGTH, header.length):
+        for code, vendor, lo, hi in a.iter_avps(
+            message, HEADER_LENGTH, len(message) if end is None else end
+        ):
             if code == AvpCode.SESSION_ID and not vendor:
-                return request[lo:hi]
+                return message[lo:hi]
     except CcaDecodeError:
         return None
     return None
@@ -244,7 +248,7 @@ def encode_unsupported_answer(
         raise DiameterEncodeError(f"cannot answer: {exc}") from exc
     if header.length > len(request):
         raise DiameterEncodeError("cannot answer a truncated request")
-    session = _session_id(request, header)
+    session = session_id_of(request, header.length)
     body = b"" if session is None else _SESSION_ID(session)
     body += _identity_avps(identity) + _RESULT_CODE(result_code)
     flags = CommandFlag.ERROR | (header.flags & CommandFlag.PROXIABLE)

@@ -19,7 +19,7 @@ from charging.client import (
     Unreachable,
     firmware_revision_of,
 )
-from charging.errors import ChargingUnavailable
+from charging.errors import CcaDecodeError, ChargingUnavailable
 from charging.results import DeliverFree, Proceed, Reject
 from smsc import __version__
 from smsc.settings import ChargingPeer, ChargingSettings, SettingsError, settings_from
@@ -410,3 +410,33 @@ async def test_the_cer_carries_the_configured_identity(ocs1: TestOcs, make_clien
     cer = ocs1.cers[0]
     assert (cer.vendor_id, cer.product_name, cer.firmware_revision) == (32473, "ACME SMSC", 70203)
     assert cer.supported_vendor_id == [10415]
+
+
+async def test_a_kept_ccr_is_sent_again_unchanged_with_the_t_flag(
+    ocs1: TestOcs,
+    make_client,  # type: ignore[no-untyped-def]
+) -> None:
+    """Deferred charging's resend: the kept bytes, T flag, the same Session-Id and E2E id."""
+    ocs1.behaviour.silent = True
+    client: ChargingClient = await make_client(settings_for(ocs1))
+    first = await client.charge(EVENT)
+    assert isinstance(first.outcome, Unreachable) and first.ccr is not None
+    ocs1.behaviour.silent = False
+    again = await client.charge_again(first.ccr)
+    assert (again.outcome, again.session_id) == (Proceed(), first.session_id)
+    await eventually(lambda: len(ocs1.received) == 2)
+    original, resent = ocs1.received
+    assert resent.retransmitted is True
+    assert (resent.session_id, resent.end_to_end) == (original.session_id, original.end_to_end)
+
+
+@pytest.mark.parametrize("kept", [b"", b"\x01\x00\x00\x14" + bytes(16), b"not diameter at all"])
+async def test_a_kept_ccr_without_a_session_id_is_a_typed_error(
+    ocs1: TestOcs,
+    make_client,  # type: ignore[no-untyped-def]
+    kept: bytes,
+) -> None:
+    client: ChargingClient = await make_client(settings_for(ocs1))
+    with pytest.raises(CcaDecodeError):
+        await client.charge_again(kept)
+    assert ocs1.count == 0
