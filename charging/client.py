@@ -23,7 +23,7 @@ import random
 import socket
 import time
 from bisect import bisect_left
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -161,7 +161,6 @@ class _Pending:
     future: asyncio.Future[CcaResult]
     link: PeerLink
     end_to_end: int
-    timer: asyncio.TimerHandle | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +252,10 @@ class ChargingClient:
         self._session_seq = random.getrandbits(32)
         self._end_to_end = (int(time.time()) & 0xFFF) << 20 | random.getrandbits(20)  # §3
         self._pending: dict[tuple[int, int], _Pending] = {}
+        self._expiries: deque[tuple[float, tuple[int, int], _Pending]] = deque()
+        """Tx deadlines in sending order: one timeout for all, so also in deadline order."""
+        self._sweeper: asyncio.TimerHandle | None = None
+        """One timer at the earliest deadline instead of one per request."""
         self._links = _Links()
         self._running = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -312,6 +315,10 @@ class ChargingClient:
         for pending in list(self._pending.values()):
             if not pending.future.done():
                 pending.future.set_exception(_NoAnswer("client stopped"))
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        self._expiries.clear()
         await asyncio.gather(*(link.stop(DPA_WAIT_S) for link in self._links.all))
 
     # --- state -------------------------------------------------------------------------------
@@ -419,8 +426,11 @@ class ChargingClient:
         key = (id(link), hop_by_hop)
         end_to_end = int.from_bytes(ccr[16:20], "big")
         pending = _Pending(loop.create_future(), link, end_to_end)
-        pending.timer = loop.call_later(self._timeout_s, self._expire, key)
         self._pending[key] = pending
+        deadline = loop.time() + self._timeout_s
+        self._expiries.append((deadline, key, pending))
+        if self._sweeper is None:
+            self._sweeper = loop.call_at(deadline, self._expire)
         link.in_flight += 1
         try:
             cca = await pending.future
@@ -436,15 +446,24 @@ class ChargingClient:
     def _forget(self, key: tuple[int, int], pending: _Pending, hop_by_hop: int) -> None:
         if self._pending.get(key) is pending:
             del self._pending[key]
-        if pending.timer is not None:
-            pending.timer.cancel()
         pending.link.in_flight -= 1
         pending.link.forget(hop_by_hop)
 
-    def _expire(self, key: tuple[int, int]) -> None:
-        pending = self._pending.get(key)
-        if pending is not None and not pending.future.done():
-            pending.future.set_exception(_NoAnswer(_TX_EXPIRED))
+    def _expire(self) -> None:
+        """The Tx timer (RFC 4006 §13): every request whose deadline has passed and that is
+        still waiting fails; then the timer moves to the next deadline."""
+        self._sweeper = None
+        loop = self._loop
+        if loop is None:
+            return
+        now = loop.time()
+        expiries, waiting = self._expiries, self._pending
+        while expiries and expiries[0][0] <= now:
+            _, key, pending = expiries.popleft()
+            if waiting.get(key) is pending and not pending.future.done():
+                pending.future.set_exception(_NoAnswer(_TX_EXPIRED))
+        if expiries:
+            self._sweeper = loop.call_at(expiries[0][0], self._expire)
 
     # --- LinkOwner: what the peers report ----------------------------------------------------
 

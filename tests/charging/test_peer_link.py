@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 import pytest
 
-from charging.client import ChargingClient
+from charging.client import ChargingClient, Unreachable
 from charging.diameter import base
 from charging.diameter.base import BaseCommandCode, LocalIdentity
 from charging.diameter.framing import MessageFramer, parse_header
@@ -233,3 +233,56 @@ async def test_an_unreachable_ocs_is_one_warning_not_one_per_reconnect(
         r for r in caplog.records if r.levelno == logging.WARNING and "down" in r.getMessage()
     ]
     assert len(warnings) == 1
+
+
+async def test_each_request_gets_its_own_tx_though_one_timer_serves_them_all(
+    raw_ocs: RawOcs,
+) -> None:
+    """The raw OCS never answers a CCR: three sent 150 ms apart each fail one Tx after their
+    own sending, not all at the first one's deadline, and nothing is left waiting."""
+    client = ChargingClient(raw_settings(raw_ocs, timeout_ms=400), smsc_address=SMSC)
+    await client.start()
+    loop = asyncio.get_running_loop()
+    try:
+        assert client.ready_peers() == [OCS.origin_host]
+
+        async def charged_after(delay_s: float) -> tuple[float, float, str]:
+            await asyncio.sleep(delay_s)
+            sent = loop.time()
+            result = await client.charge(EVENT)
+            assert isinstance(result.outcome, Unreachable)
+            return sent, loop.time(), result.outcome.reason
+
+        results = await asyncio.wait_for(
+            asyncio.gather(*(charged_after(0.15 * i) for i in range(3))), 5
+        )
+        for sent, ended, reason in results:
+            assert reason == "timeout"
+            assert 0.39 <= ended - sent < 0.9, ended - sent  # its own Tx, not another's
+        assert results[2][1] - results[0][1] >= 0.25  # the last ended after the first's Tx
+        assert client.in_flight == 0
+        assert client.waiting_answers() == {OCS.origin_host: 0}
+    finally:
+        await client.stop()
+
+
+async def test_traffic_moves_the_watchdog_later(raw_ocs: RawOcs) -> None:
+    """RFC 3539 §3.4.1: any message received restarts Tw, so the client's own DWR comes one Tw
+    after the OCS's last message, not at the deadline set before it."""
+    client = ChargingClient(raw_settings(raw_ocs, watchdog_s=1), smsc_address=SMSC)
+    await client.start()
+    loop = asyncio.get_running_loop()
+    try:
+        started = loop.time()
+        for _ in range(4):  # a message from the OCS every 0.5 s for 2 s
+            await asyncio.sleep(0.5)
+            raw_ocs.send_dwr()
+        last = loop.time()
+        assert (1, BaseCommandCode.DEVICE_WATCHDOG) not in raw_ocs.seen  # Tw never ran out
+        await eventually(lambda: (1, BaseCommandCode.DEVICE_WATCHDOG) in raw_ocs.seen, within=4)
+        dwr_at = loop.time()
+        assert dwr_at - last >= 0.7  # Tw (1 s, jitter 0.25 s) after the last message
+        assert dwr_at - started >= 2.7
+        assert client.ready_peers() == [OCS.origin_host]
+    finally:
+        await client.stop()
