@@ -146,12 +146,17 @@ class DeferredChargeReplayer:
         with contextlib.suppress(asyncio.CancelledError, TimeoutError):
             await asyncio.wait_for(task, timeout_s)
 
+    @property
+    def stopping(self) -> bool:
+        """stop() was called."""
+        return self._stopping
+
     async def run(self) -> None:
         """Replay rounds until stopped, each after an interval or a wake (the first too)."""
         while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), self.interval_s)
-            if self._stopping:
+            if self.stopping:  # set while we waited
                 break
             self._wakeup.clear()
             await self.replay_round()

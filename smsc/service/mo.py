@@ -132,7 +132,9 @@ class MoService:
         self.psaps = psaps
         self.duplicates = duplicates
         self.duplicate_window_s = duplicate_window_s
-        self._seen_now = duplicates.seen_now if isinstance(duplicates, SeesWithoutWaiting) else None
+        self._seen_now: Callable[[str, float], bool] | None = (
+            duplicates.seen_now if isinstance(duplicates, SeesWithoutWaiting) else None
+        )
         self.on_memory_available = on_memory_available
         self.home_plmns = tuple(home_plmns)
         self.home_mcc = self.home_plmns[0][:3] if self.home_plmns else None

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from smsc.sip.errors import SipParseError
 from smsc.sip.headers import ContentType
-from smsc.sip.message import SipRequest, SipResponse, parse_message
+from smsc.sip.message import parse_message
 
 SMSIP_TAG = "+g.3gpp.smsip"
 """TS 24.341 §5.3.1.2: the feature tag of an SMS-over-IP capable UE."""
@@ -27,8 +27,6 @@ def ue_registration(content_type: ContentType | None, body: bytes) -> UeRegistra
     try:
         message = parse_message(body)
     except SipParseError:
-        return None
-    if not isinstance(message, SipRequest | SipResponse):
         return None
     try:
         contacts = message.contact
