@@ -10,6 +10,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 from redis.asyncio import Redis
@@ -56,6 +57,7 @@ from smsc.sip.endpoint import SipEndpoint
 from smsc.sip.locate import NextHopUnresolved, Unresolved
 from smsc.sip.steering import MAIN, branch_tag, handler_of
 from smsc.sip.trust import TrustedPeers
+from smsc.smpp.service import SmppMetrics, SmppService
 from smsc.startup import EXIT_CONFIGURATION, check_listeners, failing_as
 from smsc.store.aml_sql import SqlAmlStore
 from smsc.store.local_duplicates import LocalDuplicateFilter
@@ -200,6 +202,7 @@ class Application:
         self.emergency_service: EmergencyService | None = None
         self.duplicates: DuplicateFilter = LocalDuplicateFilter()
         self._redis: Redis | None = None
+        self.smpp: SmppService | None = None
 
     async def _route(self, msisdn: str) -> Route | None:
         """The registration's S-CSCF, else `sip.next_hop` (RFC 3263 targets, NextHops); a name
@@ -234,6 +237,8 @@ class Application:
                     if settings.aml.intake.listen is None
                     else (("aml.intake.listen", settings.aml.intake.listen),)
                 ),
+                *(("smpp.listen", address) for address in settings.smpp.listen),
+                *(("smpp.tls_listen", address) for address in settings.smpp.tls_listen),
                 shared_udp=self.processes > 1,
             )
         else:
@@ -341,6 +346,7 @@ class Application:
             next_hops=self.next_hops,
             outbox=self.outbox,
         )
+        mt.reporter.receipt_keep = timedelta(hours=settings.smpp.receipt_validity_h)
         self.mo = MoService(
             store=self.store,
             sender=transport,
@@ -393,12 +399,29 @@ class Application:
         if settings.aml.intake.listen is not None:
             with failing_as(f"aml.intake.listen {settings.aml.intake.listen}"):
                 await self._start_intake(settings.aml.intake.listen)
+        if settings.smpp.listen or settings.smpp.tls_listen:
+            self.smpp = SmppService(
+                settings.smpp,
+                store=self.store,
+                plan=self.plan,
+                metrics=SmppMetrics(self.metrics.registry),
+                on_submitted=mt.wake,
+                outbox=self.outbox_store,
+                outbox_settings=settings.outbox,
+            )
+            self.outbox.on_smpp_job = self.smpp.wake
+            with failing_as("smpp.listen"):
+                await self.smpp.start()
         self._summary = SummaryTask(
             self.metrics.registry, settings.logging.summary_s, self._refresh_gauges
         )
         self._summary.start()
         self._ready = self._started = True
         self._log_started()
+
+    def _smpp_sessions(self) -> list[dict[str, Any]] | None:
+        """GET /api/v1/smpp/sessions; None when SMPP is off."""
+        return None if self.smpp is None else self.smpp.sessions()
 
     def _on_stored(self, recipient: str) -> None:
         """MO stored for `recipient`: the MT loop (of the main process) looks now."""
@@ -490,7 +513,9 @@ class Application:
                 "application %s: numbers %s -> %s",
                 application.name,
                 ", ".join(application.numbers),
-                masked_url(application.url),
+                masked_url(application.url)
+                if application.url is not None
+                else f"SMPP account {application.smpp}",
             )
         if settings.sip.next_hop is None:
             log.warning(
@@ -612,6 +637,7 @@ class Application:
             explainer=self,
             refresh=self._refresh_gauges,
             policy=RequestPolicy(self.plan, self.settings.delivery.callback_url_allow),
+            smpp_sessions=self._smpp_sessions,
         )
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -639,6 +665,8 @@ class Application:
         for state, count in (await self.store.count_by_state()).items():
             self.metrics.queue_depth.labels(str(state)).set(count)
         await self.outbox.refresh_gauges()
+        if self.smpp is not None:
+            self.smpp.refresh_gauges()
         if self.transport is not None:
             counters = self.transport.endpoint.counters
             self.metrics.sip_transactions.labels("server").set(
@@ -656,6 +684,8 @@ class Application:
             if runner is not None:
                 await runner.cleanup()
         self._runner = self._intake_runner = None
+        if self.smpp is not None:
+            await self.smpp.stop()  # unbind: no new submits; deliveries in flight are retried
         if self.pool is not None:
             await self.pool.stop()  # each worker drains its MO in flight
         if self.mt is not None:

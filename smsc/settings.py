@@ -46,6 +46,9 @@ from smsc.settings_fields import (
     RouteNumber,
     SipListenList,
     SipUriText,
+    SmppPassword,
+    SmppSourceList,
+    SmppSystemId,
     Token,
     Unsigned32,
     UrlPrefixList,
@@ -213,10 +216,17 @@ class NumberingSettings:
 class ApplicationRoute:
     name: Token
     numbers: Annotated[tuple[RouteNumber, ...], Field(min_length=1)]
-    url: HttpUrl
+    url: HttpUrl | None = None
+    """POSTed as JSON; or `smpp`."""
     auth_header: HeaderLine | None = None
     timeout_ms: PositiveInt = 5000
     verify_tls: bool = True
+    smpp: SmppSystemId | None = None
+    """The SMPP account whose receiver sessions get these MO as deliver_sm; or `url`."""
+
+    def __post_init__(self) -> None:
+        if (self.url is None) == (self.smpp is None):
+            raise ValueError(f"application {self.name}: set exactly one of url and smpp")
 
 
 @dataclass(frozen=True, slots=True, config=_STRICT)
@@ -236,6 +246,52 @@ class RoutingSettings:
                         f"applications: {number} is routed to both {seen[number]} and {app.name}"
                     )
                 seen[number] = app.name
+
+
+SmppBindType = Literal["tx", "rx", "trx"]
+
+
+@dataclass(frozen=True, slots=True, config=_STRICT)
+class SmppAccount:
+    system_id: SmppSystemId
+    password: SmppPassword
+    bind_types: Annotated[tuple[SmppBindType, ...], Field(min_length=1)] = ("tx", "rx", "trx")
+    max_rate: PositiveFloat | None = None
+    """submit_sm (and data_sm) per second over all its sessions; None: no limit."""
+    window: Annotated[int, Field(ge=1, le=1000)] = 64
+    allowed_sources: SmppSourceList = ()
+    allowed_networks: NetworkList = ()
+    max_sessions: Annotated[int, Field(ge=1, le=1000)] = 8
+    default_validity_s: PositiveInt | None = None
+    default_priority: Annotated[int, Field(ge=0, le=3)] = 0
+
+    def __post_init__(self) -> None:
+        if set(self.bind_types) & {"tx", "trx"} and not self.allowed_sources:
+            raise ValueError(
+                f'account {self.system_id}: allowed_sources is needed to submit ("*" for any '
+                "sender)"
+            )
+
+
+@dataclass(frozen=True, slots=True, config=_STRICT)
+class SmppSettings:
+    listen: HostPortList = ()
+    tls_listen: HostPortList = ()
+    tls_cert_file: FilePath | None = None
+    tls_key_file: FilePath | None = None
+    accounts: tuple[SmppAccount, ...] = ()
+    session_init_s: PositiveFloat = 10.0
+    enquire_link_s: PositiveFloat = 30.0
+    inactivity_s: PositiveFloat = 300.0
+    response_s: PositiveFloat = 10.0
+    receipt_validity_h: PositiveInt = 72
+
+    def __post_init__(self) -> None:
+        names = [a.system_id for a in self.accounts]
+        if len(set(names)) != len(names):
+            raise ValueError("accounts: every account needs a system_id of its own")
+        if self.tls_listen and (self.tls_cert_file is None or self.tls_key_file is None):
+            raise ValueError("tls_listen needs tls_cert_file and tls_key_file")
 
 
 @dataclass(frozen=True, slots=True, config=_STRICT)
@@ -294,7 +350,24 @@ class Settings:
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
     http: HttpSettings = field(default_factory=HttpSettings)
     delivery: DeliverySettings = field(default_factory=DeliverySettings)
+    smpp: SmppSettings = field(default_factory=SmppSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+
+    def __post_init__(self) -> None:
+        accounts = {a.system_id: a for a in self.smpp.accounts}
+        for app in self.routing.applications:
+            if app.smpp is None:
+                continue
+            account = accounts.get(app.smpp)
+            if account is None:
+                raise ValueError(
+                    f"routing.applications {app.name}: smpp {app.smpp} is not in smpp.accounts"
+                )
+            if not set(account.bind_types) & {"rx", "trx"}:
+                raise ValueError(
+                    f"routing.applications {app.name}: account {app.smpp} cannot bind as a "
+                    "receiver (bind_types)"
+                )
 
 
 SECTIONS = tuple(f.name for f in dataclasses.fields(Settings))

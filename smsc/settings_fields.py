@@ -236,6 +236,39 @@ def _route_number(text: str) -> str:
     return text
 
 
+def _smpp_system_id(text: str) -> str:
+    """SMPP 3.4 §5.2.1: system_id is a C-Octet String of at most 16 octets with its NUL."""
+    printable = text.isascii() and text.isprintable() and " " not in text and ":" not in text
+    if not 1 <= len(text) <= 15 or not printable:
+        raise ValueError(
+            f"{text!r} is not an SMPP system_id (1 to 15 printable ASCII, no spaces or colons)"
+        )
+    return text
+
+
+def _smpp_password(text: str) -> str:
+    """SMPP 3.4 §5.2.2: password is a C-Octet String of at most 9 octets with its NUL."""
+    if not 1 <= len(text) <= 8 or not text.isascii() or not text.isprintable():
+        raise ValueError("an SMPP password is 1 to 8 printable ASCII characters")
+    return text
+
+
+def _smpp_source(text: str) -> str:
+    """A sender an ESME owns: "*" (any), a +E.164 number, a prefix ("+49151*"), a short code
+    ("4444") or an alphanumeric name ("MyBank", at most 11 characters)."""
+    if text == "*":
+        return text
+    body = text.removesuffix("*").removeprefix("+")
+    if body.isdigit() and len(body) <= 15:
+        return text
+    if text.endswith("*") or not 1 <= len(text) <= 11 or not text.isprintable():
+        raise ValueError(
+            f"{text!r} is not a sender: *, +E.164, +E.164 prefix*, a short code or a name of at "
+            "most 11 characters"
+        )
+    return text
+
+
 def _url_prefix(text: str) -> str:
     _http_url(text)
     return text
@@ -268,6 +301,11 @@ RouteNumber = Annotated[
     str, AfterValidator(_route_number), _text("short code, +E.164 number, or prefix ending in *")
 ]
 UrlPrefix = Annotated[str, AfterValidator(_url_prefix), _text("http(s) URL prefix")]
+SmppSystemId = Annotated[str, AfterValidator(_smpp_system_id), _text("SMPP system_id")]
+SmppPassword = Annotated[str, AfterValidator(_smpp_password), _text("SMPP password")]
+SmppSource = Annotated[
+    str, AfterValidator(_smpp_source), _text("*, +E.164, +E.164 prefix*, short code or name")
+]
 
 _FROM_TEXT = BeforeValidator(_string_list)
 """Lists that the environment may give as JSON or as comma-separated text."""
@@ -279,3 +317,4 @@ DigitsList = Annotated[tuple[Digits, ...], NoDecode, _FROM_TEXT]
 MccList = Annotated[tuple[Mcc, ...], NoDecode, _FROM_TEXT]
 HostPortList = Annotated[tuple[HostPort, ...], NoDecode, _FROM_TEXT]
 UrlPrefixList = Annotated[tuple[UrlPrefix, ...], NoDecode, _FROM_TEXT]
+SmppSourceList = Annotated[tuple[SmppSource, ...], NoDecode, _FROM_TEXT]

@@ -4,6 +4,7 @@ composition root and the tests share."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from aiohttp import web
 
@@ -17,6 +18,7 @@ from smsc.api.message_request import MAX_BODY_OCTETS, RequestPolicy
 from smsc.api.messages import message_routes
 from smsc.api.metrics import Metrics, metrics_route
 from smsc.api.openapi import openapi_route
+from smsc.api.smpp import smpp_routes
 from smsc.api.subscribers import subscriber_routes
 from smsc.service.ports import MessageStore, RouteExplainer
 from smsc.service.shared_state import RegistrationStore
@@ -35,6 +37,7 @@ def build_http_app(
     explainer: RouteExplainer | None = None,
     refresh: Callable[[], Awaitable[None]] | None = None,
     policy: RequestPolicy | None = None,
+    smpp_sessions: Callable[[], list[dict[str, Any]] | None] | None = None,
 ) -> web.Application:
     """The aiohttp application of `http.listen`."""
     app = web.Application(
@@ -46,5 +49,6 @@ def build_http_app(
     app.add_routes(aml_routes(aml_store))
     app.add_routes(subscriber_routes(store, registrations, clock))
     app.add_routes(charging_routes(store))
+    app.add_routes(smpp_routes(smpp_sessions or (lambda: None)))
     app.add_routes([metrics_route(metrics, refresh), openapi_route()])
     return app

@@ -309,7 +309,7 @@ class Metrics:
         )
         self.status_reports = CachedCounter(
             "smsc_status_reports",
-            "Status reports of final outcomes, by channel (sms, callback) and result",
+            "Status reports of final outcomes, by channel (sms, callback, smpp) and result",
             ["channel", "result"],
             registry=r,
         )

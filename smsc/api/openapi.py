@@ -41,7 +41,7 @@ _MESSAGE_STATUS = _object(
         "state": _STATE,
         "to": {"type": "string"},
         "from": {"type": "string"},
-        "origin": {"type": "string", "enum": ["mo", "api", "status-report"]},
+        "origin": {"type": "string", "enum": ["mo", "api", "status-report", "smpp"]},
         "created_at": _NULLABLE_STRING,
         "updated_at": _NULLABLE_STRING,
         "delivered_at": _NULLABLE_STRING,
@@ -92,6 +92,23 @@ _DEFERRED_CHARGES = _object(
     },
     ("counts", "oldest_pending_at", "oldest_pending_age_s"),
 )
+
+_SMPP_SESSION = _object(
+    {
+        "id": {"type": "integer", "description": "This process's number of the connection"},
+        "system_id": {"type": ["string", "null"], "description": "The account, once bound"},
+        "bind": {"type": ["string", "null"], "description": "tx, rx or trx, once bound"},
+        "state": {"type": "string", "description": "open, bound_tx, bound_rx, bound_trx, ..."},
+        "peer": {"type": "string", "description": "The ESME's HOST:PORT"},
+        "opened_at": {"type": ["string", "null"]},
+        "bound_at": {"type": ["string", "null"]},
+        "window": {"type": ["integer", "null"], "description": "Requests allowed in flight"},
+        "in_flight_in": {"type": "integer", "description": "The ESME's requests unanswered"},
+        "in_flight_out": {"type": "integer", "description": "Our deliver_sm unanswered"},
+    },
+    ("id", "system_id", "bind", "state", "peer", "window", "in_flight_in", "in_flight_out"),
+)
+_SMPP_SESSIONS = _object({"sessions": {"type": "array", "items": _SMPP_SESSION}}, ("sessions",))
 
 
 def _components() -> dict[str, Any]:
@@ -247,6 +264,17 @@ def openapi_document() -> dict[str, Any]:
                         "responses": {
                             "200": _json(_DEFERRED_CHARGES, "The deferred CCRs"),
                             "503": _error("The store is unavailable"),
+                        },
+                    }
+                )
+            },
+            "/api/v1/smpp/sessions": {
+                "get": _with_token(
+                    {
+                        "summary": "The SMPP sessions of ESMEs (bound or not) of this process",
+                        "responses": {
+                            "200": _json(_SMPP_SESSIONS, "The sessions"),
+                            "404": _error("SMPP is off (smpp.listen is empty)"),
                         },
                     }
                 )

@@ -1,4 +1,4 @@
-"""The outbox's jobs: what is POSTed where, and how far it got."""
+"""The outbox's jobs: what is POSTed where (or sent to an ESME over SMPP), and how far it got."""
 
 from __future__ import annotations
 
@@ -6,7 +6,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-__all__ = ["NewOutboxJob", "OutboxKind", "OutboxState", "StoredOutboxJob"]
+__all__ = [
+    "HTTP_KINDS",
+    "SMPP_KINDS",
+    "SMPP_PDU_CONTENT_TYPE",
+    "NewOutboxJob",
+    "OutboxKind",
+    "OutboxState",
+    "StoredOutboxJob",
+]
 
 
 class OutboxKind(StrEnum):
@@ -16,6 +24,19 @@ class OutboxKind(StrEnum):
     """An MO SMS to an application (routing.applications)."""
     DELIVERY_REPORT = "delivery-report"
     """The final outcome of an API submission, to its callback_url or the webhook."""
+    SMPP_RECEIPT = "smpp-receipt"
+    """SMPP 3.4 Appendix B: the final outcome of an ESME's submit_sm, as a deliver_sm."""
+    SMPP_MO = "smpp-mo"
+    """SMPP 3.4 §4.6.1: an MO SMS to an SMPP account, as a deliver_sm to its receivers."""
+
+
+HTTP_KINDS: frozenset[OutboxKind] = frozenset({OutboxKind.APPLICATION, OutboxKind.DELIVERY_REPORT})
+"""The jobs the HTTP delivery engine POSTs."""
+SMPP_KINDS: frozenset[OutboxKind] = frozenset({OutboxKind.SMPP_RECEIPT, OutboxKind.SMPP_MO})
+"""The jobs sent to an ESME's receiver sessions: `target` its system_id, `url` "smpp:" and the
+system_id, `body` the encoded deliver_sm (sequence number 0: the sender puts a fresh one)."""
+SMPP_PDU_CONTENT_TYPE = "application/vnd.smpp-pdu"
+"""The content_type of an SMPP job's body."""
 
 
 class OutboxState(StrEnum):
@@ -36,7 +57,8 @@ class NewOutboxJob:
 
     kind: OutboxKind
     target: str
-    """The application's name, or "callback" / "webhook" for delivery reports."""
+    """The application's name, "callback" / "webhook" for delivery reports, or the ESME's
+    system_id for SMPP jobs."""
     url: str
     body: bytes
     content_type: str

@@ -12,7 +12,15 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from smsc.api.metrics import CachedCounter
 from smsc.outbox.engine import Attempted, Claim, HttpDelivery, HttpRequest, RenderError
-from smsc.outbox.jobs import NewOutboxJob, OutboxKind, OutboxState, StoredOutboxJob
+from smsc.outbox.jobs import (
+    HTTP_KINDS,
+    SMPP_KINDS,
+    NewOutboxJob,
+    OutboxKind,
+    OutboxState,
+    StoredOutboxJob,
+)
+from smsc.outbox.kind_view import OutboxView
 from smsc.service.model import DuplicateKey
 from smsc.service.ports import OutboxStore
 from smsc.settings import OutboxSettings
@@ -98,8 +106,11 @@ class Outbox:
         """Headers by target (an application's auth_header): from the configuration, never
         from the database."""
         longest = 60.0  # the longest timeout_ms the configuration allows in practice
+        self.on_smpp_job: Callable[[], None] | None = None
+        """Told when an SMPP job (receipt, MO to an ESME) is kept: the SMPP service sends
+        those; the HTTP engine never claims them."""
         self._engine = HttpDelivery[StoredOutboxJob](
-            store,
+            OutboxView(store, HTTP_KINDS),
             self,
             name="outbox",
             alert_after_s=settings.alert_after_s,
@@ -124,7 +135,11 @@ class Outbox:
         """Keep the job (its MO's duplicate key in the same transaction); wake the engine."""
         job_id = await self.store.add(job, duplicate)
         self.metrics.kept.labels(job.kind.value, job.target).inc()
-        self._engine.wake()
+        if job.kind in SMPP_KINDS:
+            if self.on_smpp_job is not None:
+                self.on_smpp_job()
+        else:
+            self._engine.wake()
         return job_id
 
     def wake(self) -> None:

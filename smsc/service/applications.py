@@ -15,10 +15,13 @@ from datetime import datetime
 from typing import Any
 
 from smsc.outbox.jobs import NewOutboxJob, OutboxKind, StoredOutboxJob
-from smsc.routing.numbering import Number
+from smsc.routing.numbering import Number, NumberKind
 from smsc.service.model import NewMessage
 from smsc.settings import ApplicationRoute
-from smsc.sms.constants import TypeOfNumber
+from smsc.smpp.codec import encode
+from smsc.smpp.pdu import DeliverSm
+from smsc.sms.constants import Alphabet, TypeOfNumber
+from smsc.sms.dcs import decode_dcs
 from smsc.sms.tp import SmsSubmit
 from smsc.sms.udh import UserDataHeader, encode_udh
 
@@ -151,11 +154,75 @@ def group_key(stored: NewMessage, submit: SmsSubmit) -> str | None:
     )
 
 
+SMPP_CONTENT_TYPE = "application/vnd.smpp-pdu"
+"""The body of an SMPP job: the deliver_sm as sent, sequence number 0 (the sender's own)."""
+
+
+def smpp_data_coding(dcs: int) -> int:
+    """SMPP 3.4 §5.2.19 data_coding of a TP-DCS (TS 23.038 §4): the GSM message class forms
+    (0xC0-0xFF) as they are; otherwise by alphabet: GSM 7-bit 0 (the SMSC default alphabet,
+    one septet per octet), 8-bit 4, UCS2 8."""
+    if dcs >= 0xC0:
+        return dcs
+    alphabet = decode_dcs(dcs).alphabet
+    if alphabet is Alphabet.UCS2:
+        return 8
+    if alphabet is Alphabet.GSM7:
+        return 0
+    return 4
+
+
+def smpp_mo_pdu(stored: NewMessage, submit: SmsSubmit, recipient: Number) -> DeliverSm:
+    """SMPP 3.4 §4.6.1: one MO segment as a deliver_sm to an ESME: the sender (TON 1), the
+    number or short code it was sent to, TP-PID, the TP-DCS as data_coding and the user data
+    with its UDH (esm_class UDHI), GSM 7-bit as one septet per octet."""
+    user_data = submit.user_data
+    header = b""
+    if user_data.header is not None:
+        encoded = encode_udh(user_data.header)
+        header = bytes((len(encoded),)) + encoded
+    esm_class = (0x40 if header else 0) | (0x80 if submit.reply_path else 0)
+    international = recipient.kind is NumberKind.E164
+    return DeliverSm(
+        source_addr_ton=1 if stored.originator_ton == TypeOfNumber.INTERNATIONAL else 0,
+        source_addr_npi=1,
+        source_addr=stored.originator,
+        dest_addr_ton=1 if international else 0,
+        dest_addr_npi=1,
+        destination_addr=recipient.digits,
+        esm_class=esm_class,
+        protocol_id=submit.pid,
+        data_coding=smpp_data_coding(submit.dcs),
+        short_message=header + user_data.body,
+    )
+
+
+def smpp_job(
+    application: ApplicationRoute, stored: NewMessage, submit: SmsSubmit, recipient: Number
+) -> NewOutboxJob:
+    """The outbox job of one MO segment for an application reached over SMPP: a deliver_sm
+    to the account's receiver sessions, kept until one answers ESME_ROK or the SMS expires.
+    Each segment goes on its own (with its UDH), as SMPP carries them."""
+    assert application.smpp is not None
+    return NewOutboxJob(
+        kind=OutboxKind.SMPP_MO,
+        target=application.smpp,
+        url=f"smpp:{application.smpp}",
+        body=encode(smpp_mo_pdu(stored, submit, recipient)),
+        content_type=SMPP_CONTENT_TYPE,
+        created_at=stored.received_at,
+        expires_at=stored.expires_at,
+        reference=stored.submission_id,
+    )
+
+
 def application_job(
     application: ApplicationRoute, stored: NewMessage, submit: SmsSubmit, recipient: Number
 ) -> NewOutboxJob:
     """The outbox job of one MO segment for `application`: kept until delivered or the SMS's
     validity period ends."""
+    if application.url is None:
+        return smpp_job(application, stored, submit, recipient)
     header = submit.user_data.header
     concat = None if header is None else header.concatenation
     body = segment_document(

@@ -31,6 +31,9 @@ class MessageOrigin(StrEnum):
     API = "api"
     STATUS_REPORT = "status-report"
     """Made by the SC (TS 23.040 §9.2.2.3): `submit_tpdu` holds the SMS-STATUS-REPORT as sent."""
+    SMPP = "smpp"
+    """Submitted by an ESME over SMPP 3.4; `source` holds "smpp:SYSTEM_ID" (with ":failure" when
+    only a failure may be receipted, registered_delivery 2)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +62,7 @@ class NewMessage:
     status_report: bool = False
     rp_mr: int | None = None
     source: str | None = None
-    """Where the MO came from, as transport:host:port."""
+    """Where the MO came from, as transport:host:port; an SMPP submission's "smpp:SYSTEM_ID"."""
     call_id: str | None = None
     """Call-ID of the MO MESSAGE."""
     tp_mr: int | None = None

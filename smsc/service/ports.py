@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
@@ -26,7 +26,7 @@ from smsc.sip.message import SipRequest
 if TYPE_CHECKING:
     from charging.ccr import SmsChargingEvent
     from charging.client import ChargeResult
-    from smsc.outbox.jobs import NewOutboxJob, StoredOutboxJob
+    from smsc.outbox.jobs import NewOutboxJob, OutboxKind, StoredOutboxJob
 
 
 class DeferredChargeStore(Protocol):
@@ -239,6 +239,32 @@ class OutboxStore(DeliveryQueue["StoredOutboxJob"], Protocol):
 
     async def close(self) -> None:
         """Stop accepting work."""
+
+    async def claim_due(
+        self,
+        now: datetime,
+        limit: int,
+        *,
+        lease_s: float = ...,
+        kinds: Collection[OutboxKind] | None = None,
+        targets: Collection[str] | None = None,
+    ) -> list[StoredOutboxJob]:
+        """DeliveryQueue.claim_due, of the jobs of `kinds` for `targets` only when given (None:
+        any; an empty collection: none)."""
+
+    async def oldest_pending_age(
+        self, now: datetime, *, kinds: Collection[OutboxKind] | None = None
+    ) -> float | None:
+        """DeliveryQueue.oldest_pending_age, of the jobs of `kinds` only when given."""
+
+    async def overdue(
+        self,
+        received_before: datetime,
+        limit: int,
+        *,
+        kinds: Collection[OutboxKind] | None = None,
+    ) -> list[int]:
+        """DeliveryQueue.overdue, of the jobs of `kinds` only when given."""
 
     async def add(self, job: NewOutboxJob, duplicate: DuplicateKey | None = None) -> int:
         """Keep a job; its id once committed. A job whose dedupe_key is kept already: the kept

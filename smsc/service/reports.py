@@ -2,7 +2,9 @@
 
 An MO SMS-SUBMIT with TP-SRR gets an SMS-STATUS-REPORT, stored as a new message to the
 originator and delivered like any MT (its TPDU is sent as-is). An API submission with
-`status_report: true` gets a webhook POST instead, when one is configured.
+`status_report: true` gets a webhook POST instead, when one is configured. An ESME's submit_sm
+with registered_delivery gets an SMPP 3.4 Appendix B receipt, a deliver_sm kept in the outbox
+until the ESME is bound as a receiver and answers it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from smsc.api.metrics import Metrics
 from smsc.outbox.jobs import NewOutboxJob, OutboxKind
 from smsc.service.model import MessageOrigin, MessageState, NewMessage, StoredMessage
 from smsc.service.ports import MessageStore, OutboxSubmitter
+from smsc.smpp.receipts import receipt_job
 from smsc.sms.address import Address
 from smsc.sms.constants import RpCause, RpMessageType, TpStatus, TypeOfNumber
 from smsc.sms.errors import DecodeError
@@ -124,6 +127,22 @@ def submission_outcome(states: Sequence[MessageState]) -> MessageState | None:
 
 
 REPORT_CONTENT_TYPE = "application/json"
+SMPP_SOURCE_PREFIX = "smpp:"
+"""NewMessage.source of an SMPP submission: this, the ESME's system_id, and FAILURE_ONLY_SUFFIX
+when it asked for a receipt of a failure only."""
+FAILURE_ONLY_SUFFIX = ":failure"
+"""SMPP 3.4 §5.2.17 registered_delivery 2: a receipt only when the message was not delivered."""
+
+
+def smpp_account(source: str | None) -> tuple[str, bool] | None:
+    """(system_id, failure only) of an SMPP submission's source "smpp:SYSTEM_ID[:failure]";
+    None when it names no ESME."""
+    if source is None or not source.startswith(SMPP_SOURCE_PREFIX):
+        return None
+    rest = source.removeprefix(SMPP_SOURCE_PREFIX)
+    failure_only = rest.endswith(FAILURE_ONLY_SUFFIX)
+    system_id = rest.removesuffix(FAILURE_ONLY_SUFFIX) if failure_only else rest
+    return (system_id, failure_only) if system_id else None
 
 
 def report_cause(parts: Sequence[StoredMessage], state: MessageState) -> dict[str, Any] | None:
@@ -187,7 +206,8 @@ def report_job(
 class StatusReporter:
     """Turns final outcomes of messages that asked for it into status reports: an
     SMS-STATUS-REPORT for an MO with TP-SRR, a delivery report in the outbox for an API
-    submission with a callback_url (or status_report and delivery.status_report_webhook)."""
+    submission with a callback_url (or status_report and delivery.status_report_webhook), an
+    SMPP delivery receipt in the outbox for an ESME's submission with registered_delivery."""
 
     def __init__(
         self,
@@ -198,6 +218,7 @@ class StatusReporter:
         webhook: str | None = None,
         validity: timedelta = timedelta(days=1),
         outbox: OutboxSubmitter | None = None,
+        receipt_keep: timedelta = timedelta(hours=72),
     ) -> None:
         self.store = store
         self.metrics = metrics
@@ -206,6 +227,8 @@ class StatusReporter:
         self.validity = validity
         """Validity of SMS-STATUS-REPORTs, and how long a delivery report is retried."""
         self.outbox = outbox
+        self.receipt_keep = receipt_keep
+        """How long an SMPP receipt waits for its ESME to bind as a receiver and take it."""
 
     async def final(
         self,
@@ -227,6 +250,10 @@ class StatusReporter:
                 await self._report_by_callback(
                     stored, state, at, url, rp_cause=rp_cause, sip_status=sip_status
                 )
+        elif message.origin is MessageOrigin.SMPP and self.outbox is not None:
+            await self._report_by_receipt(
+                stored, state, at, rp_cause=rp_cause, sip_status=sip_status
+            )
 
     async def _report_by_sms(self, stored: StoredMessage, status: TpStatus, at: datetime) -> None:
         """Store the SMS-STATUS-REPORT for the originator and wake the delivery loop."""
@@ -256,15 +283,10 @@ class StatusReporter:
         (durable, retried until a 2xx, across restarts); a second segment's or instance's
         report of the same submission is the same job (its dedupe key)."""
         message = stored.message
-        parts = [stored]
-        if message.segments > 1:
-            parts = await self.store.get_submission(message.submission_id)
-            outcome = submission_outcome([part.state for part in parts])
-            if outcome is None:
-                return
-            state = outcome
-        else:
-            parts = [_with_outcome(stored, state, at, rp_cause, sip_status)]
+        final = await self._final_parts(stored, state, at, rp_cause, sip_status)
+        if final is None:
+            return
+        parts, state = final
         assert self.outbox is not None
         try:
             await self.outbox.submit(report_job(parts, state, at, url, self.validity))
@@ -273,6 +295,64 @@ class StatusReporter:
             self.metrics.status_reports.labels("callback", "store-failed").inc()
             return
         self.metrics.status_reports.labels("callback", "queued").inc()
+
+    async def _report_by_receipt(
+        self,
+        stored: StoredMessage,
+        state: MessageState,
+        at: datetime,
+        *,
+        rp_cause: int | None,
+        sip_status: int | None,
+    ) -> None:
+        """One SMPP delivery receipt per submission, once all its segments are final, into
+        the outbox for the ESME named by the message's source ("smpp:SYSTEM_ID", none for a
+        delivered one when it ends in ":failure"); the SMPP sender delivers it to that ESME's
+        receiver sessions (durable, across restarts)."""
+        message = stored.message
+        account = smpp_account(message.source)
+        if account is None:
+            log.error(
+                "SMPP receipt of %s not kept: source %r names no ESME",
+                message.submission_id,
+                message.source,
+            )
+            self.metrics.status_reports.labels("smpp", "store-failed").inc()
+            return
+        system_id, failure_only = account
+        final = await self._final_parts(stored, state, at, rp_cause, sip_status)
+        if final is None:
+            return
+        parts, state = final
+        if failure_only and state is MessageState.DELIVERED:
+            return
+        assert self.outbox is not None
+        try:
+            await self.outbox.submit(receipt_job(parts, state, at, system_id, self.receipt_keep))
+        except Exception:
+            log.exception("SMPP receipt of %s not kept", message.submission_id)
+            self.metrics.status_reports.labels("smpp", "store-failed").inc()
+            return
+        self.metrics.status_reports.labels("smpp", "queued").inc()
+
+    async def _final_parts(
+        self,
+        stored: StoredMessage,
+        state: MessageState,
+        at: datetime,
+        rp_cause: int | None,
+        sip_status: int | None,
+    ) -> tuple[list[StoredMessage], MessageState] | None:
+        """The submission's segments and its final state once every segment is final (a
+        single SMS: the message with the outcome just recorded); None while one is not."""
+        message = stored.message
+        if message.segments <= 1:
+            return [_with_outcome(stored, state, at, rp_cause, sip_status)], state
+        parts = await self.store.get_submission(message.submission_id)
+        outcome = submission_outcome([part.state for part in parts])
+        if outcome is None:
+            return None
+        return parts, outcome
 
 
 def _with_outcome(

@@ -3,6 +3,7 @@ move to delivering with a lease, oldest first, none claimed twice."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Table, and_, bindparam, or_, select, update
@@ -12,7 +13,13 @@ from smsc.store.tables import UtcDateTime
 __all__ = ["lease_claim"]
 
 
-def lease_claim(table: Table, *, pending: str, delivering: str) -> Any:
+def lease_claim(
+    table: Table,
+    *,
+    pending: str,
+    delivering: str,
+    only: Callable[[Any], Any] | None = None,
+) -> Any:
     """UPDATE the oldest due rows of `table` to `delivering` with a lease, RETURNING them.
 
     Due: `pending` with `next_attempt_at` reached (or none), or `delivering` with its
@@ -20,6 +27,10 @@ def lease_claim(table: Table, *, pending: str, delivering: str) -> Any:
     candidates are a locking CTE (FOR UPDATE SKIP LOCKED on PostgreSQL), not a plain
     IN (subquery): PostgreSQL may rescan a LIMIT ... SKIP LOCKED subquery and then update more
     rows than the limit; a locking CTE is evaluated exactly once.
+
+    `only`, given the candidates' alias, makes an extra condition the candidates must meet
+    (e.g. ``rows.c.kind.in_(bindparam("b_kinds", expanding=True))``); it must be on columns a
+    claim never changes, as it is not checked again on the UPDATE.
     """
     now = bindparam("b_now", type_=UtcDateTime())
 
@@ -35,9 +46,10 @@ def lease_claim(table: Table, *, pending: str, delivering: str) -> Any:
         return or_(pending_due, lease_expired)
 
     candidate = table.alias("candidate")
+    wanted = due(candidate) if only is None else and_(due(candidate), only(candidate))
     candidates = (
         select(candidate.c.id)
-        .where(due(candidate))
+        .where(wanted)
         .order_by(candidate.c.id)
         .limit(bindparam("b_limit"))
         .with_for_update(skip_locked=True)

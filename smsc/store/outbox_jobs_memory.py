@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from smsc.outbox.jobs import NewOutboxJob, OutboxState, StoredOutboxJob
+from smsc.outbox.jobs import NewOutboxJob, OutboxKind, OutboxState, StoredOutboxJob
 from smsc.service.model import DuplicateKey
 from smsc.store.errors import DuplicateMessageError, StoreClosedError
 from smsc.store.outbox_jobs_sql import REASSEMBLY_S
@@ -61,18 +62,30 @@ class MemoryOutboxStore:
         return job_id
 
     async def claim_due(
-        self, now: datetime, limit: int, *, lease_s: float = 60.0
+        self,
+        now: datetime,
+        limit: int,
+        *,
+        lease_s: float = 60.0,
+        kinds: Collection[OutboxKind] | None = None,
+        targets: Collection[str] | None = None,
     ) -> list[StoredOutboxJob]:
         self._require_open()
         now = to_utc(now)
         self._expire(now)
         self._promote(now)
+        wanted_kinds = None if kinds is None else frozenset(OutboxKind(k) for k in kinds)
+        wanted_targets = None if targets is None else frozenset(targets)
         claimed: list[StoredOutboxJob] = []
         for job_id in sorted(self._rows):
             if len(claimed) >= limit:
                 break
             row = self._rows[job_id]
             stored = row.job
+            if wanted_kinds is not None and stored.job.kind not in wanted_kinds:
+                continue
+            if wanted_targets is not None and stored.job.target not in wanted_targets:
+                continue
             due = (
                 stored.state is OutboxState.PENDING
                 and (stored.next_attempt_at is None or stored.next_attempt_at <= now)
@@ -163,22 +176,32 @@ class MemoryOutboxStore:
                 count += 1
         return count
 
-    async def oldest_pending_age(self, now: datetime) -> float | None:
+    async def oldest_pending_age(
+        self, now: datetime, *, kinds: Collection[OutboxKind] | None = None
+    ) -> float | None:
         self._require_open()
         times = [
             to_utc(row.job.job.created_at)
             for row in self._rows.values()
-            if row.job.state in _UNDELIVERED
+            if row.job.state in _UNDELIVERED and _of_kinds(row, kinds)
         ]
         return None if not times else (to_utc(now) - min(times)).total_seconds()
 
-    async def overdue(self, received_before: datetime, limit: int) -> list[int]:
+    async def overdue(
+        self,
+        received_before: datetime,
+        limit: int,
+        *,
+        kinds: Collection[OutboxKind] | None = None,
+    ) -> list[int]:
         self._require_open()
         before = to_utc(received_before)
         found = sorted(
             (to_utc(row.job.job.created_at), job_id)
             for job_id, row in self._rows.items()
-            if row.job.state in _UNDELIVERED and to_utc(row.job.job.created_at) < before
+            if row.job.state in _UNDELIVERED
+            and to_utc(row.job.job.created_at) < before
+            and _of_kinds(row, kinds)
         )
         return [job_id for _, job_id in found[: max(limit, 0)]]
 
@@ -207,3 +230,8 @@ class MemoryOutboxStore:
     def _require_open(self) -> None:
         if not self._open:
             raise StoreClosedError("the outbox store is not started")
+
+
+def _of_kinds(row: _Row, kinds: Collection[OutboxKind] | None) -> bool:
+    """The row is of one of `kinds` (None: of any)."""
+    return kinds is None or row.job.job.kind in kinds

@@ -7,11 +7,11 @@ so several instances share one outbox; SQLite has one writer.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -95,7 +95,26 @@ def stored_job(row: Mapping[Any, Any]) -> StoredOutboxJob:
     )
 
 
-_CLAIM = lease_claim(_table, pending=_PENDING, delivering=_DELIVERING)
+def _of_kinds(rows: Any) -> Any:
+    return rows.c.kind.in_(bindparam("b_kinds", expanding=True))
+
+
+def _of_targets(rows: Any) -> Any:
+    return rows.c.target.in_(bindparam("b_targets", expanding=True))
+
+
+def _of_both(rows: Any) -> Any:
+    return and_(_of_kinds(rows), _of_targets(rows))
+
+
+_CLAIMS = {
+    (False, False): lease_claim(_table, pending=_PENDING, delivering=_DELIVERING),
+    (True, False): lease_claim(_table, pending=_PENDING, delivering=_DELIVERING, only=_of_kinds),
+    (False, True): lease_claim(_table, pending=_PENDING, delivering=_DELIVERING, only=_of_targets),
+    (True, True): lease_claim(_table, pending=_PENDING, delivering=_DELIVERING, only=_of_both),
+}
+"""The claim by (kinds given, targets given): each built once, the values bound as expanding
+IN parameters (b_kinds, b_targets)."""
 _EXPIRE = (
     update(_table)
     .where(
@@ -184,6 +203,7 @@ _GET = select(_table).where(_table.c.id == bindparam("b_id"))
 _BY_DEDUPE_KEY = select(_table.c.id).where(_table.c.dedupe_key == bindparam("b_key"))
 _GROUP = select(_table).where(_table.c.group_key == bindparam("b_group")).order_by(_table.c.id)
 _OLDEST = select(func.min(_table.c.created_at)).where(_table.c.state.in_(_UNDELIVERED))
+_OLDEST_OF_KINDS = _OLDEST.where(_of_kinds(_table))
 _OVERDUE = (
     select(_table.c.id)
     .where(
@@ -193,6 +213,7 @@ _OVERDUE = (
     .order_by(_table.c.created_at, _table.c.id)
     .limit(bindparam("b_limit"))
 )
+_OVERDUE_OF_KINDS = _OVERDUE.where(_of_kinds(_table))
 _COUNTS = select(_table.c.kind, _table.c.state, func.count()).group_by(
     _table.c.kind, _table.c.state
 )
@@ -247,10 +268,17 @@ class SqlOutboxStore:
         return int(kept)
 
     async def claim_due(
-        self, now: datetime, limit: int, *, lease_s: float = 60.0
+        self,
+        now: datetime,
+        limit: int,
+        *,
+        lease_s: float = 60.0,
+        kinds: Collection[OutboxKind] | None = None,
+        targets: Collection[str] | None = None,
     ) -> list[StoredOutboxJob]:
         """Expire jobs past their time, let complete (or timed-out) groups go, then move up to
-        `limit` due jobs to delivering, oldest first."""
+        `limit` due jobs to delivering, oldest first; only jobs of `kinds` and for `targets`
+        when given (an empty collection: none)."""
         self._require_open()
         now = to_utc(now)
         async with self._read() as conn:  # an empty outbox costs a read, not a write
@@ -263,10 +291,21 @@ class SqlOutboxStore:
                 promoted = await conn.execute(_PROMOTE_LEAD, {"b_id": lead})
                 if promoted.rowcount:
                     await conn.execute(_MERGE_REST, {"b_group": group, "b_id": lead})
-            if limit <= 0:
+            if limit <= 0 or (kinds is not None and not kinds):
                 return []
-            params = {"b_now": now, "b_limit": limit, "b_lease": now + timedelta(seconds=lease_s)}
-            rows = (await conn.execute(_CLAIM, params)).mappings().all()
+            if targets is not None and not targets:
+                return []
+            params: dict[str, Any] = {
+                "b_now": now,
+                "b_limit": limit,
+                "b_lease": now + timedelta(seconds=lease_s),
+            }
+            if kinds is not None:
+                params["b_kinds"] = _kind_values(kinds)
+            if targets is not None:
+                params["b_targets"] = sorted({clean_text(target) for target in targets})
+            claim = _CLAIMS[(kinds is not None, targets is not None)]
+            rows = (await conn.execute(claim, params)).mappings().all()
         return sorted((stored_job(row) for row in rows), key=lambda job: job.id)
 
     async def record_attempt(
@@ -312,19 +351,41 @@ class SqlOutboxStore:
         async with self._write() as conn:
             return int((await conn.execute(_REQUEUE)).rowcount or 0)
 
-    async def oldest_pending_age(self, now: datetime) -> float | None:
-        """Seconds since the oldest undelivered job was made; None when there is none."""
+    async def oldest_pending_age(
+        self, now: datetime, *, kinds: Collection[OutboxKind] | None = None
+    ) -> float | None:
+        """Seconds since the oldest undelivered job (of `kinds`, when given) was made; None
+        when there is none."""
         self._require_open()
+        if kinds is not None and not kinds:
+            return None
         async with self._read() as conn:
-            oldest = (await conn.execute(_OLDEST)).scalar()
+            if kinds is None:
+                oldest = (await conn.execute(_OLDEST)).scalar()
+            else:
+                params = {"b_kinds": _kind_values(kinds)}
+                oldest = (await conn.execute(_OLDEST_OF_KINDS, params)).scalar()
         return None if oldest is None else (to_utc(now) - oldest).total_seconds()
 
-    async def overdue(self, received_before: datetime, limit: int) -> list[int]:
-        """Ids of undelivered jobs made before `received_before`, oldest first."""
+    async def overdue(
+        self,
+        received_before: datetime,
+        limit: int,
+        *,
+        kinds: Collection[OutboxKind] | None = None,
+    ) -> list[int]:
+        """Ids of undelivered jobs (of `kinds`, when given) made before `received_before`,
+        oldest first."""
         self._require_open()
-        params = {"b_before": to_utc(received_before), "b_limit": max(limit, 0)}
+        if kinds is not None and not kinds:
+            return []
+        params: dict[str, Any] = {"b_before": to_utc(received_before), "b_limit": max(limit, 0)}
+        statement = _OVERDUE
+        if kinds is not None:
+            params["b_kinds"] = _kind_values(kinds)
+            statement = _OVERDUE_OF_KINDS
         async with self._read() as conn:
-            return [int(i) for i in (await conn.execute(_OVERDUE, params)).scalars()]
+            return [int(i) for i in (await conn.execute(statement, params)).scalars()]
 
     async def get(self, job_id: int) -> StoredOutboxJob | None:
         """One job."""
@@ -356,3 +417,8 @@ class SqlOutboxStore:
     def _require_open(self) -> None:
         if not self._open:
             raise StoreClosedError("the outbox store is not started")
+
+
+def _kind_values(kinds: Collection[OutboxKind]) -> list[str]:
+    """The stored values of `kinds`, in a stable order (one cached statement per count)."""
+    return sorted({OutboxKind(kind).value for kind in kinds})

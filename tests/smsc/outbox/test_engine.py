@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -231,12 +231,18 @@ class FlakyStore(MemoryOutboxStore):
         return await super().group(group_key)
 
     async def claim_due(
-        self, now: datetime, limit: int, *, lease_s: float = 60.0
+        self,
+        now: datetime,
+        limit: int,
+        *,
+        lease_s: float = 60.0,
+        kinds: Collection[OutboxKind] | None = None,
+        targets: Collection[str] | None = None,
     ) -> list[StoredOutboxJob]:
         if self.claim_bugs:
             self.claim_bugs -= 1
             raise RuntimeError("a bug")
-        return await super().claim_due(now, limit, lease_s=lease_s)
+        return await super().claim_due(now, limit, lease_s=lease_s, kinds=kinds, targets=targets)
 
 
 async def test_a_store_failure_or_a_bug_is_retried_not_the_end_of_delivery(

@@ -1,5 +1,6 @@
 """Status reports: the TP-ST table, the SMS-STATUS-REPORT TPDU, the stored report, the
-delivery reports of API submissions (kept in the outbox)."""
+delivery reports of API submissions and the receipts of SMPP submissions (kept in the
+outbox)."""
 
 from __future__ import annotations
 
@@ -24,10 +25,13 @@ from smsc.service.reports import (
     delivery_report,
     report_cause,
     report_message,
+    smpp_account,
     status_report_tpdu,
     submission_outcome,
     tp_status,
 )
+from smsc.smpp.codec import decode
+from smsc.smpp.pdu import DeliverSm
 from smsc.sms.address import Address, encode_tp_address
 from smsc.sms.constants import RpMessageType, TpStatus, TypeOfNumber
 from smsc.sms.tp import SmsStatusReport, decode_tpdu
@@ -319,3 +323,120 @@ async def test_the_webhook_gets_reports_without_a_callback_and_a_store_failure_i
         metrics.exposition().decode()
     )
     assert "delivery report of sub-2 not kept" in caplog.text
+
+
+def esme_submission(
+    *, source: str = "smpp:esme1", segments: int = 1, status_report: bool = True
+) -> NewMessage:
+    """An ESME's submit_sm as stored: from its source address, to the handset PEER."""
+    return replace(
+        stored(MessageOrigin.SMPP, segments=segments, status_report=status_report).message,
+        submission_id="0000000042",
+        originator="MyBank",
+        originator_ton=5,
+        source=source,
+        text="Your code is 123456",
+    )
+
+
+async def test_an_smpp_submission_gets_a_receipt_in_the_outbox() -> None:
+    store = await _memory()
+    metrics = Metrics()
+    outbox = KeptJobs()
+    reporter = StatusReporter(store, metrics, on_stored=lambda _: None, outbox=outbox)
+    message_id = await store.add(esme_submission())
+    snapshot = await store.claim_next(PEER, DONE)
+    assert snapshot is not None and snapshot.id == message_id
+    await reporter.final(snapshot, MessageState.FAILED, DONE, rp_cause=22, sip_status=200)
+    (job,) = outbox.jobs.values()
+    assert (job.kind, job.target, job.url) == (OutboxKind.SMPP_RECEIPT, "esme1", "smpp:esme1")
+    assert (job.dedupe_key, job.reference) == ("receipt:0000000042", "0000000042")
+    assert job.expires_at == DONE + timedelta(hours=72)
+    pdu = decode(job.body)
+    assert isinstance(pdu, DeliverSm) and pdu.esm_class == 0x04
+    assert (pdu.source_addr, pdu.destination_addr, pdu.dest_addr_ton) == (PEER, "MyBank", 5)
+    assert pdu.short_message.endswith(b"stat:UNDELIV err:022 text:Your code is 123456")
+    assert 'smsc_status_reports_total{channel="smpp",result="queued"} 1.0' in (
+        metrics.exposition().decode()
+    )
+
+
+async def test_a_multipart_smpp_submission_gets_one_receipt_once_all_segments_are_final() -> None:
+    store = await _memory()
+    base = esme_submission(segments=2)
+    first, second = await store.add_many([base, replace(base, segment=2, text="!")])
+    outbox = KeptJobs()
+    reporter = StatusReporter(
+        store,
+        Metrics(),
+        on_stored=lambda _: None,
+        outbox=outbox,
+        receipt_keep=timedelta(hours=6),
+    )
+    outcomes = {first: MessageState.DELIVERED, second: MessageState.EXPIRED}
+    for message_id, state in outcomes.items():
+        await store.claim_next(base.recipient, DONE)
+        await store.record_attempt(message_id, state, Attempt(DONE))
+        snapshot = await store.get(message_id)
+        assert snapshot is not None
+        await reporter.final(snapshot, state, DONE)
+        if message_id == first:
+            assert outbox.jobs == {}  # the second segment is not final yet
+        await reporter.final(snapshot, state, DONE)  # a duplicate outcome
+    (job,) = outbox.jobs.values()
+    assert job.expires_at == DONE + timedelta(hours=6)
+    pdu = decode(job.body)
+    assert isinstance(pdu, DeliverSm)
+    assert b"sub:002 dlvrd:001 " in pdu.short_message
+    assert b"stat:EXPIRED err:000 text:Your code is 123456!" in pdu.short_message
+
+
+async def test_a_failure_only_receipt_is_not_sent_for_a_delivered_submission() -> None:
+    store = await _memory()
+    outbox = KeptJobs()
+    reporter = StatusReporter(store, Metrics(), on_stored=lambda _: None, outbox=outbox)
+    failure_only = esme_submission(source="smpp:esme1:failure")
+    snapshot = StoredMessage(7, failure_only, MessageState.DELIVERING)
+    await reporter.final(snapshot, MessageState.DELIVERED, DONE, sip_status=200)
+    assert outbox.jobs == {}
+    await reporter.final(snapshot, MessageState.FAILED, DONE, sip_status=404)
+    (job,) = outbox.jobs.values()
+    assert job.target == "esme1"
+    assert b"stat:UNDELIV err:404 " in job.body
+
+
+async def test_no_receipt_unasked_nor_without_an_outbox_and_a_failure_is_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    store = await _memory()
+    metrics = Metrics()
+    outbox = KeptJobs()
+    reporter = StatusReporter(store, metrics, on_stored=lambda _: None, outbox=outbox)
+    unasked = StoredMessage(7, esme_submission(status_report=False), MessageState.DELIVERING)
+    await reporter.final(unasked, MessageState.DELIVERED, DONE)
+    asked = StoredMessage(7, esme_submission(), MessageState.DELIVERING)
+    await StatusReporter(store, metrics, on_stored=lambda _: None).final(
+        asked, MessageState.DELIVERED, DONE
+    )
+    assert outbox.jobs == {}
+    nameless = StoredMessage(7, esme_submission(source="tcp:10.0.0.1:2775"), asked.state)
+    await reporter.final(nameless, MessageState.DELIVERED, DONE)
+    assert outbox.jobs == {}
+    assert "SMPP receipt of 0000000042 not kept: source 'tcp:10.0.0.1:2775'" in caplog.text
+    outbox.failing = True
+    await reporter.final(asked, MessageState.DELIVERED, DONE)
+    assert outbox.jobs == {}
+    assert 'smsc_status_reports_total{channel="smpp",result="store-failed"} 2.0' in (
+        metrics.exposition().decode()
+    )
+    assert "SMPP receipt of 0000000042 not kept" in caplog.text
+
+
+def test_the_smpp_account_of_a_source() -> None:
+    assert smpp_account("smpp:esme1") == ("esme1", False)
+    assert smpp_account("smpp:esme1:failure") == ("esme1", True)
+    assert smpp_account("smpp:a:b") == ("a:b", False)
+    assert smpp_account("smpp:") is None
+    assert smpp_account("smpp::failure") is None
+    assert smpp_account("udp:10.0.0.1:5060") is None
+    assert smpp_account(None) is None

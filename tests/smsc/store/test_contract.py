@@ -69,6 +69,29 @@ async def test_round_trip_keeps_every_field(store: MessageStore, make_message: M
     assert stored.delivered_at is None
 
 
+async def test_every_origin_is_kept(store: MessageStore, make_message: Make) -> None:
+    """No constraint on messages.origin stands in the way of one (an ESME's submission too)."""
+    messages = [
+        make_message(origin=origin, submission_id=f"sub-{origin}", source=f"{origin}:x")
+        for origin in MessageOrigin
+    ]
+    ids = await store.add_many(messages)
+    for message_id, message in zip(ids, messages, strict=True):
+        stored = await store.get(message_id)
+        assert stored is not None and stored.message == message
+    esme = make_message(
+        origin=MessageOrigin.SMPP,
+        submission_id="0000000042",
+        originator="MyBank",
+        originator_ton=5,
+        source="smpp:esme1:failure",
+        status_report=True,
+    )
+    await store.add(esme)
+    (kept,) = await store.get_submission("0000000042")
+    assert kept.message.origin is MessageOrigin.SMPP and kept.message == esme
+
+
 async def test_optional_fields_stay_none(store: MessageStore) -> None:
     message = NewMessage(
         submission_id="s",

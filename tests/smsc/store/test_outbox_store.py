@@ -1,5 +1,6 @@
 """The outbox's store contract on the memory twin, SQLite and PostgreSQL: keep, claim with a
-lease, record, dedupe keys, MO duplicate keys in the same transaction, held groups, expiry."""
+lease, record, dedupe keys, MO duplicate keys in the same transaction, held groups, expiry,
+claims and the monitor's reads filtered by kind and target."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from smsc.outbox.jobs import NewOutboxJob, OutboxKind, OutboxState
+from smsc.outbox.jobs import HTTP_KINDS, SMPP_KINDS, NewOutboxJob, OutboxKind, OutboxState
 from smsc.service.model import DuplicateKey
 from smsc.service.ports import OutboxStore
 from smsc.store.errors import DuplicateMessageError
@@ -213,3 +214,119 @@ async def test_two_instances_on_postgresql_share_one_outbox(postgres: Database) 
     kept = [r for r in results if isinstance(r, int)]
     assert len(kept) == 1
     assert all(isinstance(r, DuplicateMessageError) for r in results if not isinstance(r, int))
+
+
+def smpp(
+    system_id: str, kind: OutboxKind = OutboxKind.SMPP_RECEIPT, **fields: object
+) -> NewOutboxJob:
+    """A deliver_sm for the ESME `system_id`."""
+    job = replace(
+        JOB,
+        kind=kind,
+        target=system_id,
+        url=f"smpp:{system_id}",
+        body=b"\0\0\0\x10\0\0\0\x05\0\0\0\0\0\0\0\0",
+        content_type="application/vnd.smpp-pdu",
+    )
+    return replace(job, **fields)  # type: ignore[arg-type]
+
+
+def test_the_kinds_split_in_two() -> None:
+    assert set(OutboxKind) == HTTP_KINDS | SMPP_KINDS and not HTTP_KINDS & SMPP_KINDS
+
+
+async def test_a_claim_of_some_kinds_never_returns_another(outbox: OutboxStore) -> None:
+    app = await outbox.add(JOB)
+    receipt = await outbox.add(smpp("esme1"))
+    mo = await outbox.add(smpp("esme2", OutboxKind.SMPP_MO))
+    report = await outbox.add(replace(JOB, kind=OutboxKind.DELIVERY_REPORT, target="webhook"))
+    http = await outbox.claim_due(T0, 10, lease_s=30, kinds=HTTP_KINDS)
+    assert [(j.id, j.job.kind) for j in http] == [
+        (app, OutboxKind.APPLICATION),
+        (report, OutboxKind.DELIVERY_REPORT),
+    ]
+    assert await outbox.claim_due(T0, 10, lease_s=30, kinds=HTTP_KINDS) == []  # leased
+    assert [j.id for j in await outbox.claim_due(T0, 1, lease_s=30, kinds=SMPP_KINDS)] == [
+        receipt
+    ]  # the limit counts the wanted kinds only
+    assert [
+        j.id for j in await outbox.claim_due(T0, 10, lease_s=30, kinds=[OutboxKind.SMPP_MO])
+    ] == [mo]
+    later = T0 + timedelta(seconds=31)  # every lease ran out
+    assert await outbox.claim_due(later, 10, lease_s=30, kinds=[]) == []
+    assert len(await outbox.claim_due(later, 10, lease_s=30)) == 4  # no filter: every kind
+
+
+async def test_a_claim_for_some_targets(outbox: OutboxStore) -> None:
+    one = await outbox.add(smpp("esme1"))
+    two = await outbox.add(smpp("esme2"))
+    await outbox.add(smpp("esme3", OutboxKind.SMPP_MO))
+    three = await outbox.add(smpp("esme1", OutboxKind.SMPP_MO))
+    await outbox.add(replace(JOB, target="esme1"))  # an application of the same name
+    assert await outbox.claim_due(T0, 10, lease_s=30, kinds=SMPP_KINDS, targets=()) == []
+    assert await outbox.claim_due(T0, 10, lease_s=30, targets=set()) == []
+    claimed = await outbox.claim_due(T0, 10, lease_s=30, kinds=SMPP_KINDS, targets=["esme1"])
+    assert [j.id for j in claimed] == [one, three]
+    claimed = await outbox.claim_due(T0, 10, lease_s=30, targets={"esme2", "nobody"})
+    assert [j.id for j in claimed] == [two]
+    pending = await outbox.get(two + 1)
+    assert pending is not None and pending.state is OutboxState.PENDING  # esme3's: not bound
+
+
+async def test_groups_are_unchanged_under_a_kinds_filter(outbox: OutboxStore) -> None:
+    third = await outbox.add(part("g5", 3))
+    first = await outbox.add(part("g5", 1))
+    receipt = await outbox.add(smpp("esme1"))
+    assert await outbox.claim_due(T0, 10, lease_s=30, kinds=HTTP_KINDS) == []  # held
+    held = await outbox.get(first)
+    assert held is not None and held.state is OutboxState.HELD
+    second = await outbox.add(part("g5", 2))
+    assert [j.id for j in await outbox.claim_due(T0, 10, lease_s=30, kinds=SMPP_KINDS)] == [
+        receipt
+    ]  # an SMPP claim lets the complete group go, but does not take it
+    (lead,) = await outbox.claim_due(T0, 10, lease_s=30, kinds=HTTP_KINDS)
+    assert lead.id == third
+    assert sorted(j.job.group_part for j in await outbox.group("g5")) == [1, 2, 3]
+    await outbox.record_attempt(lead.id, T0, True, http_status=200)
+    for job_id in (first, second, third):
+        kept = await outbox.get(job_id)
+        assert kept is not None and kept.state is OutboxState.DELIVERED
+
+
+async def test_the_oldest_undelivered_and_the_overdue_of_some_kinds(outbox: OutboxStore) -> None:
+    receipt = await outbox.add(smpp("esme1"))
+    app = await outbox.add(replace(JOB, created_at=T0 + timedelta(seconds=100)))
+    now = T0 + timedelta(seconds=120)
+    assert await outbox.oldest_pending_age(now) == 120.0
+    assert await outbox.oldest_pending_age(now, kinds=SMPP_KINDS) == 120.0
+    assert await outbox.oldest_pending_age(now, kinds=HTTP_KINDS) == 20.0
+    assert await outbox.oldest_pending_age(now, kinds=[OutboxKind.DELIVERY_REPORT]) is None
+    assert await outbox.oldest_pending_age(now, kinds=[]) is None
+    assert await outbox.overdue(now, 10) == [receipt, app]
+    assert await outbox.overdue(now, 10, kinds=HTTP_KINDS) == [app]
+    assert await outbox.overdue(now, 10, kinds=SMPP_KINDS) == [receipt]
+    assert await outbox.overdue(now, 10, kinds=()) == []
+
+
+async def test_filtered_claims_of_two_instances_on_postgresql_never_overlap(
+    postgres: Database,
+) -> None:
+    stores = []
+    for _ in range(2):
+        messages = postgres.store()
+        await messages.start()
+        outbox = SqlOutboxStore(messages)
+        await outbox.start()
+        stores.append(outbox)
+    a, b = stores
+    for n in range(30):
+        await a.add(JOB if n % 3 == 0 else smpp(f"esme{n % 2}"))
+    claims = await asyncio.gather(
+        *(
+            store.claim_due(T0, 4, lease_s=30, kinds=SMPP_KINDS, targets=["esme0", "esme1"])
+            for store in (a, b, a, b, a, b, a, b)
+        )
+    )
+    claimed = [job for batch in claims for job in batch]
+    assert len(claimed) == 20 and len({job.id for job in claimed}) == 20
+    assert {job.job.kind for job in claimed} == {OutboxKind.SMPP_RECEIPT}
