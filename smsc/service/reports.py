@@ -287,14 +287,8 @@ class StatusReporter:
         if final is None:
             return
         parts, state = final
-        assert self.outbox is not None
-        try:
-            await self.outbox.submit(report_job(parts, state, at, url, self.validity))
-        except Exception:
-            log.exception("delivery report of %s not kept", message.submission_id)
-            self.metrics.status_reports.labels("callback", "store-failed").inc()
-            return
-        self.metrics.status_reports.labels("callback", "queued").inc()
+        job = report_job(parts, state, at, url, self.validity)
+        await self._keep(job, "callback", f"delivery report of {message.submission_id}")
 
     async def _report_by_receipt(
         self,
@@ -326,14 +320,19 @@ class StatusReporter:
         parts, state = final
         if failure_only and state is MessageState.DELIVERED:
             return
+        job = receipt_job(parts, state, at, system_id, self.receipt_keep)
+        await self._keep(job, "smpp", f"SMPP receipt of {message.submission_id}")
+
+    async def _keep(self, job: NewOutboxJob, channel: str, what: str) -> None:
+        """Into the outbox, counted by channel (queued or store-failed)."""
         assert self.outbox is not None
         try:
-            await self.outbox.submit(receipt_job(parts, state, at, system_id, self.receipt_keep))
-        except Exception:
-            log.exception("SMPP receipt of %s not kept", message.submission_id)
-            self.metrics.status_reports.labels("smpp", "store-failed").inc()
+            await self.outbox.submit(job)
+        except Exception:  # the store's failure, whatever its driver raises: logged, counted
+            log.exception("%s not kept", what)
+            self.metrics.status_reports.labels(channel, "store-failed").inc()
             return
-        self.metrics.status_reports.labels("smpp", "queued").inc()
+        self.metrics.status_reports.labels(channel, "queued").inc()
 
     async def _final_parts(
         self,
