@@ -149,9 +149,10 @@ def messages_from_submit(
     payload = _payload(pdu)
     header, body = _split_header(payload) if udhi else (None, payload)
     sar = _sar(pdu.tlvs)
-    if sar is not None:
-        header = _with_sar(header, sar)
-    dcs, parts = _user_data(pdu.data_coding, header, body, reference & 0xFF)
+    if sar is None:
+        dcs, parts = _user_data(pdu.data_coding, header, body, reference & 0xFF)
+    else:
+        dcs, parts = _sar_user_data(pdu.data_coding, header, body, sar)
     _check_schedule(pdu, now)
     validity = _validity(pdu, policy, now)
     status_report, source = _receipt(pdu.registered_delivery, policy.system_id)
@@ -274,9 +275,27 @@ def _split_header(payload: bytes) -> tuple[UserDataHeader, bytes]:
     return header, payload[end:]
 
 
-def _sar(tlvs: Tlvs) -> InformationElement | None:
-    """SMPP 3.4 §5.3.2.22-24 sar_*: all three or none; a 16-bit-reference concatenation IE
-    (TS 23.040 §9.2.3.24.8)."""
+def _sar_user_data(
+    data_coding: int, header: UserDataHeader | None, body: bytes, sar: tuple[int, int, int]
+) -> tuple[int, list[UserData]]:
+    """TS 23.040 §9.2.3.24.1 / §9.2.3.24.8: the SAR part with an 8-bit-reference
+    concatenation IE when its reference fits one octet; a larger reference takes the 16-bit IE
+    when the part still fits one TPDU, else its low octet (ESMEs cut SAR parts at 134 octets or
+    153 septets, the room an 8-bit IE leaves)."""
+    ref, total, seq = sar
+    if ref > 0xFF:
+        wide = _with_sar(header, concatenation_ie(ref, total, seq, reference_bits=16))
+        try:
+            return _user_data(data_coding, wide, body, 0)
+        except SubmitRefused as refused:
+            if refused.command_status != _S.ESME_RINVMSGLEN:
+                raise
+    narrow = _with_sar(header, concatenation_ie(ref & 0xFF, total, seq, reference_bits=8))
+    return _user_data(data_coding, narrow, body, 0)
+
+
+def _sar(tlvs: Tlvs) -> tuple[int, int, int] | None:
+    """SMPP 3.4 §5.3.2.22-24 sar_*: all three or none: (reference, total, sequence)."""
     ref, total, seq = (tlv_int(tlvs, tag) for tag in _SAR_TAGS)
     if ref is None and total is None and seq is None:
         return None
@@ -290,7 +309,7 @@ def _sar(tlvs: Tlvs) -> InformationElement | None:
             f"sar: segment {seq} of {total} (reference {ref}) is out of range",
             _S.ESME_RINVOPTPARAMVAL,
         )
-    return concatenation_ie(ref, total, seq, reference_bits=16)
+    return ref, total, seq
 
 
 def _with_sar(header: UserDataHeader | None, sar: InformationElement) -> UserDataHeader:

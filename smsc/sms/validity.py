@@ -24,11 +24,26 @@ def relative_duration(value: int) -> timedelta:
     return timedelta(weeks=value - 192)
 
 
+_MINUTE = timedelta(minutes=1)
+_DAY = timedelta(days=1)
+_WEEK = timedelta(weeks=1)
+
+
+def _units(duration: timedelta, unit: timedelta) -> int:
+    """How many `unit`s cover `duration` (rounded up, exactly: timedeltas are integers)."""
+    return -(-duration // unit)
+
+
 def relative_value(duration: timedelta) -> int:
     """TS 23.040 §9.2.3.12.1: the smallest relative TP-VP octet covering `duration`."""
-    for value in range(256):
-        if relative_duration(value) >= duration:
-            return value
+    if duration <= timedelta(hours=12):
+        return max(0, _units(duration, 5 * _MINUTE) - 1)
+    if duration <= _DAY:
+        return 143 + _units(duration - timedelta(hours=12), 30 * _MINUTE)
+    if duration <= 30 * _DAY:
+        return 166 + max(2, _units(duration, _DAY))
+    if duration <= MAX_RELATIVE_VALIDITY:
+        return 192 + max(5, _units(duration, _WEEK))
     return 255
 
 

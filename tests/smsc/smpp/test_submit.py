@@ -603,7 +603,7 @@ def test_255_segments_accepted() -> None:
 # --- sar_* TLVs -----------------------------------------------------------------------------
 
 
-def test_sar_becomes_16_bit_concatenation() -> None:
+def test_a_wide_sar_reference_becomes_16_bit_concatenation_when_the_part_fits() -> None:
     message = one(submit(short_message=b"part two", tlvs=sar(0x1234, 3, 2)))
     sms = tpdu(message)
     assert sms.user_data.header is not None
@@ -618,7 +618,7 @@ def test_sar_with_ucs2_and_data_sm() -> None:
     sms = tpdu(message)
     assert sms.dcs == 0x08
     assert sms.user_data.header is not None
-    assert sms.user_data.header.concatenation == Concatenation(1, 2, 2, 16)
+    assert sms.user_data.header.concatenation == Concatenation(1, 2, 2, 8)
     assert message.text == "часть"
 
 
@@ -628,7 +628,7 @@ def test_sar_joins_the_esme_udh() -> None:
     )
     header = tpdu(one(pdu)).user_data.header
     assert header is not None
-    assert header.concatenation == Concatenation(9, 2, 1, 16)
+    assert header.concatenation == Concatenation(9, 2, 1, 8)
     assert header.ports == ApplicationPorts(2948, 9200, 16)
 
 
@@ -657,8 +657,25 @@ def test_sar_wide_values_refused() -> None:
 
 
 def test_sar_does_not_split() -> None:
-    refused(submit(short_message=b"a" * 153, tlvs=sar(1, 2, 1)), S.ESME_RINVMSGLEN)
-    assert one(submit(short_message=b"a" * 152, tlvs=sar(1, 2, 1))).text == "a" * 152
+    refused(submit(short_message=b"a" * 154, tlvs=sar(1, 2, 1)), S.ESME_RINVMSGLEN)
+    assert one(submit(short_message=b"a" * 153, tlvs=sar(1, 2, 1))).text == "a" * 153
+
+
+@pytest.mark.parametrize(("reference", "size", "bits"), [(7, 153, 8), (0x1234, 152, 16),
+                                                           (0x1234, 153, 8)])  # fmt: skip
+def test_sar_parts_cut_for_an_8_bit_header_fit(reference: int, size: int, bits: int) -> None:
+    """ESMEs cut SAR parts at 153 septets (134 UCS2 octets), the room an 8-bit-reference
+    concatenation IE leaves: a reference of one octet takes that IE; a wider one the 16-bit IE
+    when the part fits, else its low octet."""
+    header = tpdu(one(submit(short_message=b"a" * size, tlvs=sar(reference, 2, 1)))).user_data
+    assert header.header is not None
+    assert header.header.concatenation == Concatenation(
+        reference if bits == 16 else reference & 0xFF, 2, 1, bits
+    )
+    ucs2 = ("ж" * 67).encode("utf-16-be")  # 134 octets
+    part = tpdu(one(submit(data_coding=8, short_message=ucs2, tlvs=sar(reference, 2, 2))))
+    assert part.user_data.header is not None and part.user_data.header.concatenation is not None
+    assert part.user_data.header.concatenation.reference_bits == 8
 
 
 # --- validity_period ------------------------------------------------------------------------

@@ -90,6 +90,23 @@ def test_relative_value_is_monotonic_inverse(value: int) -> None:
     assert relative_value(relative_duration(value)) == value
 
 
+def _smallest_covering(duration: timedelta) -> int:
+    """The definition, by search: the first octet whose duration covers `duration`."""
+    return next((v for v in range(256) if relative_duration(v) >= duration), 255)
+
+
+@given(st.timedeltas(min_value=timedelta(days=-1), max_value=timedelta(weeks=70)))
+def test_relative_value_is_the_smallest_octet_covering_the_duration(duration: timedelta) -> None:
+    assert relative_value(duration) == _smallest_covering(duration)
+
+
+@pytest.mark.parametrize("value", range(256))
+@pytest.mark.parametrize("offset_us", [-1, 0, 1])
+def test_relative_value_at_every_boundary(value: int, offset_us: int) -> None:
+    duration = relative_duration(value) + timedelta(microseconds=offset_us)
+    assert relative_value(duration) == _smallest_covering(duration)
+
+
 def test_enhanced_validity_formats() -> None:
     assert EnhancedValidity(bytes.fromhex("01a70000000000")).duration == timedelta(hours=24)
     assert EnhancedValidity(bytes.fromhex("021e0000000000")).duration == timedelta(seconds=30)
