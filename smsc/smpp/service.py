@@ -27,6 +27,7 @@ from smsc.api.metrics import CachedCounter
 from smsc.outbox.jobs import SMPP_KINDS, OutboxKind, StoredOutboxJob
 from smsc.redact import subscriber
 from smsc.routing.numbering import DiallingPlan
+from smsc.service.mo import AddsWithoutTask
 from smsc.service.model import DEFAULT_VALIDITY, MessageState, NewMessage, StoredMessage
 from smsc.service.ports import MessageStore, OutboxStore
 from smsc.settings import OutboxSettings, SmppAccount, SmppSettings
@@ -130,6 +131,17 @@ class _AccountState:
     account: SmppAccount
     limiter: RateLimiter
     policy: SubmitPolicy
+
+
+@dataclass(frozen=True, slots=True)
+class _Submit:
+    """A submit_sm or data_sm being answered."""
+
+    connection: SmppConnection
+    event: RequestReceived
+    pdu: SubmitSm | DataSm
+    name: str
+    """The account (system_id)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,9 +400,10 @@ class SmppService:
         state: _AccountState,
     ) -> None:
         name = state.account.system_id
+        submit = _Submit(connection, event, pdu, name)
         if not state.limiter.allow(time.monotonic()):
             self.metrics.throttled.labels(name).inc()
-            self._answer_submit(connection, event, pdu, CommandStatus.ESME_RTHROTTLED, name)
+            self._answer_submit(submit, CommandStatus.ESME_RTHROTTLED)
             return
         try:
             messages = messages_from_submit(
@@ -398,53 +411,73 @@ class SmppService:
             )
         except SubmitRefused as refused:
             log.info("SMPP %s: submit refused (%#x): %s", name, refused.command_status, refused)
-            self._answer_submit(connection, event, pdu, refused.command_status, name)
+            self._answer_submit(submit, refused.command_status)
             return
-        self._spawn(self._store(connection, event, pdu, messages, name))
+        store = self.store
+        if len(messages) == 1 and isinstance(store, AddsWithoutTask):
+            # one SMS: into the store's group commit with the other submits in flight
+            try:
+                future = store.add_soon(messages[0])
+            except StoreError as exc:
+                self._not_stored(submit, exc)
+                return
+            future.add_done_callback(lambda done: self._committed(submit, messages, done))
+            return
+        self._spawn(self._store(submit, messages))
 
-    async def _store(
-        self,
-        connection: SmppConnection,
-        event: RequestReceived,
-        pdu: SubmitSm | DataSm,
-        messages: list[NewMessage],
-        name: str,
+    def _committed(
+        self, submit: _Submit, messages: list[NewMessage], future: asyncio.Future[int]
     ) -> None:
+        if future.cancelled():
+            return  # stopping: the ESME gets no answer and sends it again
+        error = future.exception()
+        if isinstance(error, StoreError):
+            self._not_stored(submit, error)
+        elif error is not None:  # a bug: logged whole, and the ESME still gets its answer
+            log.error(
+                "SMPP %s: storing a submit failed", submit.name, exc_info=(type(error), error,
+                error.__traceback__),
+            )  # fmt: skip
+            self._answer_submit(submit, CommandStatus.ESME_RSYSERR)
+        else:
+            self._stored(submit, messages)
+
+    def _not_stored(self, submit: _Submit, exc: StoreError) -> None:
+        log.error("SMPP %s: submit not stored, answering ESME_RSYSERR: %s", submit.name, exc)
+        self._answer_submit(submit, CommandStatus.ESME_RSYSERR)
+
+    async def _store(self, submit: _Submit, messages: list[NewMessage]) -> None:
+        """Several segments: stored in one commit, all or none."""
         try:
             await self.store.add_many(messages)
         except StoreError as exc:
-            log.error("SMPP %s: submit not stored, answering ESME_RSYSERR: %s", name, exc)
-            self._answer_submit(connection, event, pdu, CommandStatus.ESME_RSYSERR, name)
+            self._not_stored(submit, exc)
             return
+        self._stored(submit, messages)
+
+    def _stored(self, submit: _Submit, messages: list[NewMessage]) -> None:
         first = messages[0]
-        self._answer_submit(connection, event, pdu, CommandStatus.ESME_ROK, name, stored=first)
+        self._answer_submit(submit, CommandStatus.ESME_ROK, stored=first)
         self.on_submitted([first.recipient])
         log.debug(
             "SMPP %s: %s, %d segment(s) to %s",
-            name,
+            submit.name,
             first.submission_id,
             len(messages),
             subscriber("+" + first.recipient),
         )
 
     def _answer_submit(
-        self,
-        connection: SmppConnection,
-        event: RequestReceived,
-        pdu: SubmitSm | DataSm,
-        status: int,
-        name: str,
-        *,
-        stored: NewMessage | None = None,
+        self, submit: _Submit, status: int, *, stored: NewMessage | None = None
     ) -> None:
         message_id = "" if stored is None else stored.submission_id
         response: Pdu
-        if isinstance(pdu, DataSm):
+        if isinstance(submit.pdu, DataSm):
             response = DataSmResp(message_id=message_id, command_status=status)
         else:
             response = SubmitSmResp(message_id=message_id, command_status=status)
-        self.metrics.submits.labels(name, f"{status:#x}").inc()
-        connection.respond(event, response)
+        self.metrics.submits.labels(submit.name, f"{status:#x}").inc()
+        submit.connection.respond(submit.event, response)
 
     async def _query(
         self, connection: SmppConnection, event: RequestReceived, pdu: QuerySm, name: str
