@@ -525,7 +525,13 @@ class Application:
         else:
             servers = ", ".join(settings.sip.dns_servers) or "the system's"
             log.info("next hop %s (host names by DNS: %s)", settings.sip.next_hop, servers)
-        log.info("started: SIP %s, HTTP %s", ", ".join(settings.sip.listen), settings.http.listen)
+        smpp = ""
+        if self.smpp is not None:
+            addresses = [f"{host}:{port}" for host, port in self.smpp.addresses]
+            smpp = ", SMPP " + ", ".join(addresses)
+        log.info(
+            "started: SIP %s, HTTP %s%s", ", ".join(settings.sip.listen), settings.http.listen, smpp
+        )
 
     async def _remember_recent_mo(self) -> None:
         """The duplicate filter learns again the MO stored within its window: a UE re-sending
