@@ -334,6 +334,28 @@ class UeSide(asyncio.DatagramProtocol):
 # Servers and sampling
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """utime + stime of `pid` (its threads included), seconds; OSError once it is gone."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def metric_sum(http: str, name: str, labels: tuple[str, ...] = ("",)) -> float:
+    """Sum of a metric's samples on `http`/metrics whose label text contains one of `labels`."""
+    with urllib.request.urlopen(f"{http}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    total = 0.0
+    for line in text.splitlines():
+        if (
+            line.startswith(name)
+            and line[len(name)] in " {"
+            and any(label in line for label in labels)
+        ):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
 class Server:
     def __init__(self, workdir: Path, env: dict[str, str], index: int) -> None:
         self.sip_port, self.http_port = free_port(), free_port()
@@ -369,25 +391,13 @@ class Server:
 
     def cpu_seconds(self) -> float:
         try:
-            with open(f"/proc/{self.process.pid}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            return process_cpu_seconds(self.process.pid)
         except OSError:
             return float("nan")
 
     def metric(self, name: str, labels: tuple[str, ...] = ("",)) -> float:
         """Sum of a metric's samples whose label text contains one of `labels`."""
-        with urllib.request.urlopen(f"{self.http}/metrics", timeout=10) as response:
-            text = response.read().decode()
-        total = 0.0
-        for line in text.splitlines():
-            if (
-                line.startswith(name)
-                and line[len(name)] in " {"
-                and any(label in line for label in labels)
-            ):
-                total += float(line.rsplit(" ", 1)[1])
-        return total
+        return metric_sum(self.http, name, labels)
 
     def stop(self) -> None:
         if self.process.poll() is None:

@@ -34,7 +34,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the checkout's smsc and bench packages, ahead of bench/
 
 from bench.mo_throughput import free_port, smsc_env, start_smsc, wait_ready  # noqa: E402
-from bench.mt_drain import PSI, UeSide, percentile, recipient_of  # noqa: E402
+from bench.mt_drain import (  # noqa: E402
+    PSI,
+    UeSide,
+    metric_sum,
+    percentile,
+    process_cpu_seconds,
+    recipient_of,
+)
 from smsc.smpp.codec import encode  # noqa: E402
 from smsc.smpp.pdu import BindTransmitter, SubmitSm  # noqa: E402
 
@@ -60,24 +66,6 @@ _BIND_TRANSMITTER_RESP = 0x80000002
 _ENQUIRE_LINK = 0x00000015
 _ENQUIRE_LINK_RESP = 0x80000015
 _GENERIC_NACK = 0x80000000
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of `pid` (its threads included), seconds."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def metric(http: str, name: str) -> float:
-    """The sum of a metric's samples on /metrics."""
-    with urllib.request.urlopen(f"{http}/metrics", timeout=10) as response:
-        text = response.read().decode()
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name) and line[len(name)] in " {":
-            total += float(line.rsplit(" ", 1)[1])
-    return total
 
 
 def account(window: int) -> str:
@@ -222,12 +210,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         await asyncio.to_thread(wait_ready, http, time.monotonic() + 60)
         esme = await Esme.bind(smpp_port)
-        cpu_start = cpu_seconds(server.pid)
+        cpu_start = process_cpu_seconds(server.pid)
         client_cpu_start = time.process_time()
         started = time.perf_counter()
         await esme.run(pdus, args.window)
         submit_s = esme.last_answer - started
-        cpu_submit = cpu_seconds(server.pid) - cpu_start
+        cpu_submit = process_cpu_seconds(server.pid) - cpu_start
         client_cpu = time.process_time() - client_cpu_start
         accepted = esme.statuses.get(0, 0)
         rate = args.count / submit_s if submit_s > 0 else float("nan")
@@ -243,19 +231,19 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "server_cpu_us_per_submit": round(cpu_submit / max(args.count, 1) * 1e6, 1),
             "server_cpu_share": round(cpu_submit / submit_s, 2) if submit_s > 0 else None,
             "client_cpu_us_per_submit": round(client_cpu / max(args.count, 1) * 1e6, 1),
-            "submits_metric": int(metric(http, "smsc_smpp_submits_total")),
+            "submits_metric": int(metric_sum(http, "smsc_smpp_submits_total")),
         }
         if ue is not None:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(ue.done), args.timeout)
             delivered = 0.0
             for _ in range(100):  # outcomes are recorded after the 200 to the RP-ACK
-                delivered = metric(http, "smsc_mt_delivered_total")
+                delivered = metric_sum(http, "smsc_mt_delivered_total")
                 if delivered >= args.count:
                     break
                 await asyncio.sleep(0.1)
             finished = ue.last_ack or time.perf_counter()
-            cpu_total = cpu_seconds(server.pid) - cpu_start
+            cpu_total = process_cpu_seconds(server.pid) - cpu_start
             first_mt = ue.first_mt or started
             drain_s = finished - first_mt
             figures.update(

@@ -25,6 +25,7 @@ from charging.diameter.peer import (
     Send,
     Suspect,
 )
+from smsc.transport.deadline_timer import DeadlineTimer
 
 log = logging.getLogger("smsc.charging")
 
@@ -92,9 +93,7 @@ class PeerLink:
         self._loop = asyncio.get_running_loop()
         self._stream: _Stream | None = None
         self._connecting: asyncio.Task[None] | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = 0.0
-        """When `_timer` fires: it is left armed while the peer's deadline is no earlier."""
+        self._timer = DeadlineTimer(self._loop, self._on_timer)
         self._out: list[bytes] = []
         """Bytes to write at the end of this loop iteration: one write for a burst of CCRs."""
         self._closed = asyncio.Event()
@@ -139,9 +138,7 @@ class PeerLink:
         self._close_stream()
         if self._connecting is not None:
             self._connecting.cancel()
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._timer.cancel()
 
     # --- from the connection -----------------------------------------------------------------
 
@@ -208,21 +205,9 @@ class PeerLink:
             stream.transport.write(out[0] if len(out) == 1 else b"".join(out))
 
     def _arm(self) -> None:
-        """Timer at the peer's next deadline. A deadline that moved later (the watchdog, on
-        every message) keeps the armed timer: it fires early, finds nothing due, re-arms."""
-        deadline = self.peer.next_deadline()
-        timer = self._timer
-        if timer is not None:
-            if deadline is not None and self._timer_at <= deadline:
-                return
-            timer.cancel()
-            self._timer = None
-        if deadline is not None:
-            self._timer = self._loop.call_at(deadline, self._on_timer)
-            self._timer_at = deadline
+        self._timer.follow(self.peer.next_deadline())
 
     def _on_timer(self) -> None:
-        self._timer = None
         self.peer.timer(self._loop.time())
         self._pump()
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from smsc.outbox.jobs import NewOutboxJob, OutboxKind, StoredOutboxJob
+from smsc.outbox.jobs import SMPP_PDU_CONTENT_TYPE, NewOutboxJob, OutboxKind, StoredOutboxJob
 from smsc.routing.numbering import Number, NumberKind
 from smsc.service.model import NewMessage
 from smsc.settings import ApplicationRoute
@@ -154,10 +154,6 @@ def group_key(stored: NewMessage, submit: SmsSubmit) -> str | None:
     )
 
 
-SMPP_CONTENT_TYPE = "application/vnd.smpp-pdu"
-"""The body of an SMPP job: the deliver_sm as sent, sequence number 0 (the sender's own)."""
-
-
 def smpp_data_coding(dcs: int) -> int:
     """SMPP 3.4 §5.2.19 data_coding of a TP-DCS (TS 23.038 §4): the GSM message class forms
     (0xC0-0xFF) as they are; otherwise by alphabet: GSM 7-bit 0 (the SMSC default alphabet,
@@ -209,7 +205,7 @@ def smpp_job(
         target=application.smpp,
         url=f"smpp:{application.smpp}",
         body=encode(smpp_mo_pdu(stored, submit, recipient)),
-        content_type=SMPP_CONTENT_TYPE,
+        content_type=SMPP_PDU_CONTENT_TYPE,
         created_at=stored.received_at,
         expires_at=stored.expires_at,
         reference=stored.submission_id,

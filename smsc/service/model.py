@@ -36,6 +36,29 @@ class MessageOrigin(StrEnum):
     only a failure may be receipted, registered_delivery 2)."""
 
 
+SMPP_SOURCE_PREFIX = "smpp:"
+"""NewMessage.source of an SMPP submission: this, the ESME's system_id, and FAILURE_ONLY_SUFFIX
+when it asked for a receipt of a failure only."""
+FAILURE_ONLY_SUFFIX = ":failure"
+"""SMPP 3.4 §5.2.17 registered_delivery 2: a receipt only when the message was not delivered."""
+
+
+def smpp_source(system_id: str, *, failure_only: bool = False) -> str:
+    """NewMessage.source of a submission by the ESME `system_id` (see smpp_account)."""
+    return SMPP_SOURCE_PREFIX + system_id + (FAILURE_ONLY_SUFFIX if failure_only else "")
+
+
+def smpp_account(source: str | None) -> tuple[str, bool] | None:
+    """(system_id, failure only) of an SMPP submission's source "smpp:SYSTEM_ID[:failure]";
+    None when it names no ESME."""
+    if source is None or not source.startswith(SMPP_SOURCE_PREFIX):
+        return None
+    rest = source.removeprefix(SMPP_SOURCE_PREFIX)
+    failure_only = rest.endswith(FAILURE_ONLY_SUFFIX)
+    system_id = rest.removesuffix(FAILURE_ONLY_SUFFIX) if failure_only else rest
+    return (system_id, failure_only) if system_id else None
+
+
 @dataclass(frozen=True, slots=True)
 class NewMessage:
     """A short message accepted for delivery, before the store gives it an id.

@@ -18,7 +18,13 @@ from typing import Any
 
 from smsc.api.metrics import Metrics
 from smsc.outbox.jobs import NewOutboxJob, OutboxKind
-from smsc.service.model import MessageOrigin, MessageState, NewMessage, StoredMessage
+from smsc.service.model import (
+    MessageOrigin,
+    MessageState,
+    NewMessage,
+    StoredMessage,
+    smpp_account,
+)
 from smsc.service.ports import MessageStore, OutboxSubmitter
 from smsc.smpp.receipts import receipt_job
 from smsc.sms.address import Address
@@ -127,22 +133,6 @@ def submission_outcome(states: Sequence[MessageState]) -> MessageState | None:
 
 
 REPORT_CONTENT_TYPE = "application/json"
-SMPP_SOURCE_PREFIX = "smpp:"
-"""NewMessage.source of an SMPP submission: this, the ESME's system_id, and FAILURE_ONLY_SUFFIX
-when it asked for a receipt of a failure only."""
-FAILURE_ONLY_SUFFIX = ":failure"
-"""SMPP 3.4 §5.2.17 registered_delivery 2: a receipt only when the message was not delivered."""
-
-
-def smpp_account(source: str | None) -> tuple[str, bool] | None:
-    """(system_id, failure only) of an SMPP submission's source "smpp:SYSTEM_ID[:failure]";
-    None when it names no ESME."""
-    if source is None or not source.startswith(SMPP_SOURCE_PREFIX):
-        return None
-    rest = source.removeprefix(SMPP_SOURCE_PREFIX)
-    failure_only = rest.endswith(FAILURE_ONLY_SUFFIX)
-    system_id = rest.removesuffix(FAILURE_ONLY_SUFFIX) if failure_only else rest
-    return (system_id, failure_only) if system_id else None
 
 
 def report_cause(parts: Sequence[StoredMessage], state: MessageState) -> dict[str, Any] | None:

@@ -26,6 +26,7 @@ from smsc.smpp.events import (
 )
 from smsc.smpp.pdu import Bind, Pdu
 from smsc.smpp.session import SessionState, SessionTimers, SmppSession
+from smsc.transport.deadline_timer import DeadlineTimer
 
 __all__ = ["ConnectionOwner", "SmppConnection"]
 
@@ -76,8 +77,7 @@ class SmppConnection(asyncio.Protocol):
         self.bind_type: str | None = None
         self._transport: asyncio.Transport | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = 0.0
+        self._timer: DeadlineTimer | None = None
 
     # --- state -------------------------------------------------------------------------------
 
@@ -100,6 +100,7 @@ class SmppConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         self._loop = loop = asyncio.get_running_loop()
+        self._timer = DeadlineTimer(loop, self._on_timer)
         peer = transport.get_extra_info("peername")
         if isinstance(peer, tuple) and len(peer) >= 2:
             self.peer = (str(peer[0]), int(peer[1]))
@@ -123,7 +124,6 @@ class SmppConnection(asyncio.Protocol):
             self._carry_out(session.connection_lost(reason))
         if self._timer is not None:
             self._timer.cancel()
-            self._timer = None
         self._transport = None
 
     # --- the application's answers -------------------------------------------------------------
@@ -204,7 +204,6 @@ class SmppConnection(asyncio.Protocol):
     def _finish(self, closed: Closed) -> None:
         if self._timer is not None:
             self._timer.cancel()
-            self._timer = None
         transport = self._transport
         if transport is not None:
             transport.close()
@@ -220,24 +219,11 @@ class SmppConnection(asyncio.Protocol):
             transport.write(data)
 
     def _arm(self) -> None:
-        """Timer at the session's next deadline; one that only moved later stays armed (it
-        fires early, finds nothing due and re-arms)."""
-        session, loop = self.session, self._loop
-        if session is None or loop is None:
-            return
-        deadline = session.next_deadline()
-        timer = self._timer
-        if timer is not None:
-            if deadline is not None and self._timer_at <= deadline:
-                return
-            timer.cancel()
-            self._timer = None
-        if deadline is not None:
-            self._timer = loop.call_at(deadline, self._on_timer)
-            self._timer_at = deadline
+        session, timer = self.session, self._timer
+        if session is not None and timer is not None:
+            timer.follow(session.next_deadline())
 
     def _on_timer(self) -> None:
-        self._timer = None
         session, loop = self.session, self._loop
         if session is None or loop is None:
             return

@@ -28,12 +28,19 @@ from smsc.outbox.jobs import SMPP_KINDS, OutboxKind, StoredOutboxJob
 from smsc.redact import subscriber
 from smsc.routing.numbering import DiallingPlan
 from smsc.service.mo import AddsWithoutTask
-from smsc.service.model import DEFAULT_VALIDITY, MessageState, NewMessage, StoredMessage
+from smsc.service.model import (
+    DEFAULT_VALIDITY,
+    MessageState,
+    NewMessage,
+    StoredMessage,
+    smpp_account,
+)
 from smsc.service.ports import MessageStore, OutboxStore
+from smsc.service.reports import submission_outcome
 from smsc.settings import OutboxSettings, SmppAccount, SmppSettings
 from smsc.settings_fields import split_host_port
 from smsc.smpp.accounts import Accounts, BindRefused, RateLimiter, bind_type_of
-from smsc.smpp.codec import decode
+from smsc.smpp.codec import decode, error_response
 from smsc.smpp.connection import SmppConnection
 from smsc.smpp.constants import CommandStatus
 from smsc.smpp.constants import MessageState as SmppMessageState
@@ -51,7 +58,6 @@ from smsc.smpp.pdu import (
     QuerySmResp,
     ReplaceSm,
     ReplaceSmResp,
-    SubmitMulti,
     SubmitMultiResp,
     SubmitSm,
     SubmitSmResp,
@@ -346,7 +352,10 @@ class SmppService:
         pdu = event.pdu
         state = self._state.get(connection.system_id or "")
         if state is None:  # cannot happen: only bound sessions get requests
-            connection.respond(event, _error_response(pdu, CommandStatus.ESME_RINVBNDSTS))
+            connection.respond(
+                event,
+                error_response(pdu.command_id, CommandStatus.ESME_RINVBNDSTS, pdu.sequence_number),
+            )
             return
         if isinstance(pdu, SubmitSm | DataSm):
             self._submit(connection, event, pdu, state)
@@ -489,7 +498,7 @@ class SmppService:
             log.error("SMPP %s: query_sm failed: %s", name, exc)
             connection.respond(event, QuerySmResp(command_status=CommandStatus.ESME_RSYSERR))
             return
-        mine = [p for p in parts if _account_of(p.message) == name]
+        mine = [p for p in parts if _submitted_by(p.message, name)]
         if not mine:
             connection.respond(event, QuerySmResp(command_status=CommandStatus.ESME_RQUERYFAIL))
             return
@@ -591,28 +600,24 @@ class SmppService:
         task.add_done_callback(self._tasks.discard)
 
 
-def _account_of(message: NewMessage) -> str | None:
-    """The system_id of an SMPP submission ("smpp:SYSTEM_ID[:failure]" in `source`)."""
-    source = message.source or ""
-    if not source.startswith("smpp:"):
-        return None
-    return source.split(":")[1]
+def _submitted_by(message: NewMessage, system_id: str) -> bool:
+    """Whether the ESME `system_id` submitted the message (its source names it)."""
+    account = smpp_account(message.source)
+    return account is not None and account[0] == system_id
 
 
 def query_answer(message_id: str, parts: list[StoredMessage]) -> QuerySmResp:
     """SMPP 3.4 §4.8.2: the submission's state (the worst final one once all parts are
     final), its final date, and the RP-Cause of a failure as error_code."""
     states = [p.state for p in parts]
-    if all(s.is_final for s in states):
-        state = next(
-            (s for s in (MessageState.FAILED, MessageState.EXPIRED) if s in states),
-            MessageState.DELIVERED,
-        )
+    outcome = submission_outcome(states)
+    final = None
+    if outcome is not None:
+        state = outcome
         done = [p.delivered_at or p.updated_at for p in parts]
         final = max((d for d in done if d is not None), default=None)
     else:
         state = MessageState.DELIVERING if MessageState.DELIVERING in states else states[0]
-        final = None
     failed = next((p for p in parts if p.state is MessageState.FAILED), None)
     error = 0 if failed is None or failed.last_rp_cause is None else failed.last_rp_cause
     return QuerySmResp(
@@ -621,14 +626,6 @@ def query_answer(message_id: str, parts: list[StoredMessage]) -> QuerySmResp:
         message_state=int(_QUERY_STATE.get(state, SmppMessageState.UNKNOWN)),
         error_code=error & 0xFF,
     )
-
-
-def _error_response(pdu: Any, status: int) -> Pdu:
-    if isinstance(pdu, DataSm):
-        return DataSmResp(command_status=status)
-    if isinstance(pdu, SubmitMulti):
-        return SubmitMultiResp(command_status=status)
-    return SubmitSmResp(command_status=status)
 
 
 def _iso(moment: float | None) -> str | None:

@@ -20,7 +20,7 @@ from smsc.routing.numbering import (
     NumberRefused,
     normalise,
 )
-from smsc.service.model import DEFAULT_VALIDITY, MessageOrigin, NewMessage
+from smsc.service.model import DEFAULT_VALIDITY, MessageOrigin, NewMessage, smpp_source
 from smsc.smpp.constants import (
     CommandStatus,
     DataCoding,
@@ -514,7 +514,6 @@ def _receipt(registered_delivery: int, system_id: str) -> tuple[bool, str]:
     """SMPP 3.4 §5.2.17 bits 1-0: (status_report, source) of the stored message; 3 (reserved)
     is taken as 1. The receipt is the SMSC's: TP-SRR stays 0."""
     receipt = registered_delivery & RegisteredDelivery.SMSC_RECEIPT_MASK
-    source = f"smpp:{system_id}"
     if receipt == RegisteredDelivery.RECEIPT_ON_FAILURE:
-        return True, f"{source}:failure"
-    return receipt != RegisteredDelivery.NO_RECEIPT, source
+        return True, smpp_source(system_id, failure_only=True)
+    return receipt != RegisteredDelivery.NO_RECEIPT, smpp_source(system_id)
