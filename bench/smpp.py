@@ -15,7 +15,7 @@ delivered/s until every submitted message is delivered (the metric smsc_mt_deliv
 reaching the count), and the server's CPU per message for the whole run.
 
     python bench/smpp.py [--count 20000] [--window 64] [--recipients 1000] [--end-to-end]
-        [--json]
+        [--priority 0-3] [--json]
 
 Prints figures only; nothing here asserts a time.
 """
@@ -83,7 +83,7 @@ def account(window: int) -> str:
     )
 
 
-def submit_pdus(count: int, recipients: int) -> list[bytes]:
+def submit_pdus(count: int, recipients: int, priority: int = 0) -> list[bytes]:
     """The submit_sm of the run, encoded before the clock starts (sequence numbers 2..)."""
     pdus = []
     for i in range(count):
@@ -95,6 +95,7 @@ def submit_pdus(count: int, recipients: int) -> list[bytes]:
             destination_addr=recipient_of(i % recipients),
             data_coding=0,
             short_message=TEXT,
+            priority_flag=priority,
         )
         pdus.append(encode(pdu, sequence_number=i + 2))
     return pdus
@@ -203,7 +204,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         resender = loop.create_task(ue.resend())
         settings["SMSC__SIP__NEXT_HOP"] = f"sip:127.0.0.1:{ue.port}"
     env = smsc_env(workdir, sip_port, http_port, **settings)
-    pdus = submit_pdus(args.count, args.recipients)
+    pdus = submit_pdus(args.count, args.recipients, args.priority)
     log = open(workdir / "serve.log", "wb")  # noqa: SIM115
     server = start_smsc(env, workdir, log)
     figures: dict[str, Any] = {}
@@ -302,6 +303,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--end-to-end", action="store_true", help="also deliver every MT to a UE peer"
+    )
+    parser.add_argument(
+        "--priority", type=int, default=0, choices=range(4), help="priority_flag of every submit"
     )
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds for the MT drain")
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")

@@ -405,7 +405,7 @@ class Application:
                 store=self.store,
                 plan=self.plan,
                 metrics=SmppMetrics(self.metrics.registry),
-                on_submitted=mt.wake,
+                delivery=mt,
                 outbox=self.outbox_store,
                 outbox_settings=settings.outbox,
             )

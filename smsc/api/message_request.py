@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Annotated
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -21,7 +22,7 @@ from pydantic import (
 )
 
 from smsc.routing.numbering import DiallingPlan
-from smsc.service.model import DEFAULT_VALIDITY
+from smsc.service.model import DEFAULT_VALIDITY, MAX_SCHEDULE
 from smsc.service.submit import Submission, SubmissionError, parse_originator, parse_recipient
 from smsc.sms.validity import MAX_RELATIVE_VALIDITY
 
@@ -85,7 +86,13 @@ class MessageRequest(BaseModel):
         default=int(DEFAULT_VALIDITY.total_seconds()),
         ge=MIN_VALIDITY_S,
         le=MAX_VALIDITY_S,
-        description="How long to try, in seconds (300 s to 63 weeks)",
+        description="How long to try, in seconds (300 s to 63 weeks), counted from deliver_at "
+        "when it is given",
+    )
+    deliver_at: AwareDatetime | None = Field(
+        default=None,
+        description="Scheduled delivery: an RFC 3339 time with its offset, at most "
+        f"{MAX_SCHEDULE.days} days ahead; the SMS is held until then (a time past is now)",
     )
 
     @field_validator("to")
@@ -142,6 +149,7 @@ class MessageRequest(BaseModel):
             timedelta(seconds=self.validity_s),
             self.callback_url,
             self.client_ref,
+            self.deliver_at,
         )
 
 

@@ -32,13 +32,15 @@ def _iso(moment: datetime | None) -> str | None:
 def submission_state(parts: list[StoredMessage]) -> MessageState:
     """The state of a whole submission from the states of its segments."""
     states = {part.state for part in parts}
-    for state in (MessageState.FAILED, MessageState.EXPIRED):
+    for state in (MessageState.FAILED, MessageState.EXPIRED, MessageState.CANCELLED):
         if state in states:
             return state
     if states == {MessageState.DELIVERED}:
         return MessageState.DELIVERED
     if MessageState.DELIVERING in states or MessageState.DELIVERED in states:
         return MessageState.DELIVERING
+    if states == {MessageState.SCHEDULED}:
+        return MessageState.SCHEDULED
     return MessageState.QUEUED
 
 
@@ -57,6 +59,7 @@ def describe_submission(submission_id: str, parts: list[StoredMessage]) -> dict[
         "updated_at": _iso(max(updated, default=None)),
         "delivered_at": _iso(max(delivered)) if len(delivered) == len(parts) else None,
         "expires_at": _iso(first.expires_at),
+        "deliver_at": _iso(first.deliver_at),
         "roaming_status": first.roaming_status,
         "visited_plmn": first.visited_plmn,
         "client_ref": first.client_ref,

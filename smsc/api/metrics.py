@@ -304,6 +304,11 @@ class Metrics:
             "Waiting MT messages made due at once by RP-SMMA or a new registration",
             registry=r,
         )
+        self.mt_scheduled_due = CachedCounter(
+            "smsc_mt_scheduled_due",
+            "Scheduled MT messages queued for delivery when their delivery time came",
+            registry=r,
+        )
         self.mt_expired = CachedCounter(
             "smsc_mt_expired", "MT messages whose validity period ended undelivered", registry=r
         )

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from smsc import __version__
 from smsc.api.message_request import MessageRequest
-from smsc.service.model import DeferredChargeState
+from smsc.service.model import DeferredChargeState, MessageState
 
 OPENAPI_PATH = "/api/v1/openapi.json"
 
@@ -33,7 +33,7 @@ def _object(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[
 
 _NULLABLE_STRING = {"type": ["string", "null"]}
 _NULLABLE_INT = {"type": ["integer", "null"]}
-_STATE = {"type": "string", "enum": ["queued", "delivering", "delivered", "failed", "expired"]}
+_STATE = {"type": "string", "enum": [str(state) for state in MessageState]}
 
 _MESSAGE_STATUS = _object(
     {
@@ -46,6 +46,7 @@ _MESSAGE_STATUS = _object(
         "updated_at": _NULLABLE_STRING,
         "delivered_at": _NULLABLE_STRING,
         "expires_at": _NULLABLE_STRING,
+        "deliver_at": _NULLABLE_STRING,
         "roaming_status": _NULLABLE_STRING,
         "visited_plmn": _NULLABLE_STRING,
         "waiting": {

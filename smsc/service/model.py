@@ -8,20 +8,32 @@ from enum import StrEnum
 
 DEFAULT_VALIDITY = timedelta(days=2)
 """How long a message is kept when its sender set no validity period."""
+MAX_SCHEDULE = timedelta(days=7)
+"""How far ahead a submitter may schedule a delivery (SMPP schedule_delivery_time, the API's
+deliver_at)."""
 
 
 class MessageState(StrEnum):
     """Life of a stored message, as the HTTP API shows it."""
 
+    SCHEDULED = "scheduled"
+    """Held until its delivery time (`NewMessage.deliver_at`), then queued."""
     QUEUED = "queued"
     DELIVERING = "delivering"
     DELIVERED = "delivered"
     FAILED = "failed"
     EXPIRED = "expired"
+    CANCELLED = "cancelled"
+    """Withdrawn by its submitter before delivery (SMPP cancel_sm)."""
 
     @property
     def is_final(self) -> bool:
-        return self in (MessageState.DELIVERED, MessageState.FAILED, MessageState.EXPIRED)
+        return self in (
+            MessageState.DELIVERED,
+            MessageState.FAILED,
+            MessageState.EXPIRED,
+            MessageState.CANCELLED,
+        )
 
 
 class MessageOrigin(StrEnum):
@@ -101,6 +113,12 @@ class NewMessage:
     """API only: the submitter's own reference, echoed in the delivery report."""
     charging: ChargingRecord | None = None
     """MO only: its Ro outcome, kept in the same transaction as the message."""
+    priority: int = 0
+    """SMPP 3.4 priority_flag 0-3; above 0 a priority SMS (TS 29.002 SM-RP-PRI): its
+    recipient is tried at once even while its queue waits, and it goes ahead of others."""
+    deliver_at: datetime | None = None
+    """Scheduled delivery (SMPP schedule_delivery_time): stored `scheduled`, not tried before
+    this time, and it holds no place in the recipient's queue until then; aware."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -62,9 +62,12 @@ FAILOVER_STATUSES = frozenset({408, 503})
 """RFC 3263 §4.3: 503, a timeout (408) or a transport failure (503) try the next target."""
 EXPIRED = "validity period expired"
 _RELEASE_MEMORY_S = 60.0
+"""How long a release is remembered to undo a park or deferral recorded just after it."""
 _STARTS_PER_TURN = 100
 """MT transfers started before the delivery pass yields to the event loop once."""
-"""How long a release is remembered to undo a park or deferral recorded just after it."""
+_SCHEDULE_CHECK_S = 1.0
+"""How often scheduled messages are looked at: a scheduled SMS leaves within about a second
+of its time (the delivery loop runs at least every poll_interval)."""
 
 
 def _unsent(outcome: str) -> bool:
@@ -150,6 +153,7 @@ class MtService:
         """With several instances: a message delivering longer than this was claimed by an
         instance that died; it is queued again (None: single instance, done at start)."""
         self._next_reclaim = 0.0
+        self._next_schedule_check = 0.0
         self.can_route = can_route
         self.metrics = metrics
         self.relay = relay
@@ -250,6 +254,9 @@ class MtService:
                 log.warning(
                     "%d messages claimed by an instance that stopped are queued again", stale
                 )
+        if since >= self._next_schedule_check:
+            self._next_schedule_check = since + _SCHEDULE_CHECK_S
+            await self._queue_scheduled()
         if self.can_route is not None and not await self.can_route():
             return  # no next hop and nobody registered: nothing can leave
         now = datetime.now(UTC)
@@ -279,6 +286,17 @@ class MtService:
             await asyncio.gather(*deferrals)
         if claimed and len(due) >= self.batch:
             self._wake.set()
+
+    async def _queue_scheduled(self) -> None:
+        """Scheduled messages whose time has come join their recipients' queues; the queue of
+        a priority one's recipient is tried at once (as at its submission)."""
+        queued = await self.store.queue_scheduled(datetime.now(UTC))
+        if not queued:
+            return
+        self.metrics.mt_scheduled_due.inc(len(queued))
+        log.debug("%d scheduled message(s) queued for delivery", len(queued))
+        for recipient in {recipient for recipient, priority in queued if priority > 0}:
+            await self.release(recipient)
 
     async def _defer(
         self, stored: StoredMessage, now: datetime, since: float, outcome: str = NO_ROUTE

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
@@ -87,13 +87,14 @@ class MessageStore(DeferredChargeStore, Protocol):
         """One message with its attempts."""
 
     async def waiting_for(self, recipient: str, limit: int = 100) -> list[StoredMessage]:
-        """The recipient's queued and delivering messages, oldest first."""
+        """The recipient's scheduled, queued and delivering messages, oldest first."""
 
     async def get_submission(self, submission_id: str) -> list[StoredMessage]:
         """Every segment of one submission, in segment order."""
 
     async def due_recipients(self, now: datetime, limit: int) -> list[str]:
-        """Recipients with a queued message due at `now`, oldest first."""
+        """Recipients whose head is queued and due at `now`: those of priority SMS first,
+        then the others, each oldest first."""
 
     async def claim_next(self, recipient: str, now: datetime) -> StoredMessage | None:
         """Move the recipient's oldest due queued message to delivering and return it."""
@@ -108,6 +109,16 @@ class MessageStore(DeferredChargeStore, Protocol):
     async def claim_heads(self, recipients: Sequence[str], now: datetime) -> list[StoredMessage]:
         """`claim_next` for several recipients at once (one statement on SQL); oldest first,
         each with `more_queued` set when its recipient has more queued behind it."""
+
+    async def queue_scheduled(self, now: datetime) -> list[tuple[str, int]]:
+        """Scheduled messages whose delivery time is `now` or earlier join their recipients'
+        queues, where they keep their place by id (ahead of messages submitted after them);
+        those of a recipient with a message delivering wait for a later call. Returns the
+        (recipient, priority) of each message queued."""
+
+    async def cancel_pending(self, submission_id: str, now: datetime) -> int:
+        """The submission's messages not yet tried or between tries (scheduled, queued)
+        become cancelled; one delivering is left as it is. Returns how many were cancelled."""
 
     async def record_attempt(
         self,
@@ -176,6 +187,17 @@ class OutboxSubmitter(Protocol):
 
     async def submit(self, job: NewOutboxJob, duplicate: DuplicateKey | None = None) -> int:
         """Keep the job; returns its id once committed."""
+
+
+class MtDelivery(Protocol):
+    """What a submitter tells MT delivery (smsc.service.mt.MtService) of a message it stored."""
+
+    def wake(self, recipients: Iterable[str] = ()) -> None:
+        """New messages for `recipients` may be deliverable now."""
+
+    def release_soon(self, msisdn: str) -> None:
+        """A priority SMS for `msisdn` (TS 29.002 SM-RP-PRI): its waiting queue (backing off,
+        parked on memory-full) is tried at once."""
 
 
 class SipSender(Protocol):

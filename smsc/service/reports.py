@@ -73,6 +73,8 @@ def tp_status(state: MessageState, rp_cause: int | None, sip_status: int | None)
         return TpStatus.RECEIVED_BY_SME
     if state is MessageState.EXPIRED:
         return TpStatus.PERM_VALIDITY_PERIOD_EXPIRED
+    if state is MessageState.CANCELLED:
+        return TpStatus.PERM_DELETED_BY_ORIGINATING_SME
     if rp_cause is not None and rp_cause in TP_ST_BY_RP_CAUSE:
         return TP_ST_BY_RP_CAUSE[rp_cause]
     if sip_status is not None and sip_status in TP_ST_BY_SIP_STATUS:
@@ -126,7 +128,7 @@ def submission_outcome(states: Sequence[MessageState]) -> MessageState | None:
     """The final state of a submission once every segment is final: the worst one; else None."""
     if not all(state.is_final for state in states):
         return None
-    for state in (MessageState.FAILED, MessageState.EXPIRED):
+    for state in (MessageState.FAILED, MessageState.EXPIRED, MessageState.CANCELLED):
         if state in states:
             return state
     return MessageState.DELIVERED

@@ -5,10 +5,10 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from smsc.routing.numbering import DiallingPlan, NumberKind, NumberRefused, normalise_text
-from smsc.service.model import DEFAULT_VALIDITY, MessageOrigin, NewMessage
+from smsc.service.model import DEFAULT_VALIDITY, MAX_SCHEDULE, MessageOrigin, NewMessage
 from smsc.sms.address import Address
 from smsc.sms.alphabet import gsm7_septet_count
 from smsc.sms.constants import TypeOfNumber
@@ -39,6 +39,8 @@ class Submission:
     callback_url: str | None = None
     """Where the delivery report goes (an allowed prefix was checked); None: the webhook."""
     client_ref: str | None = None
+    deliver_at: datetime | None = None
+    """Not delivered before this (aware); None or a time past: now."""
 
 
 def parse_recipient(value: object, plan: DiallingPlan) -> str:
@@ -77,7 +79,10 @@ def parse_originator(value: object, plan: DiallingPlan) -> Address:
 
 
 def build_messages(submission: Submission, now: datetime) -> list[NewMessage]:
-    """Segment the text (TS 23.040 §9.2.3.24.1) and make one stored SMS-SUBMIT per segment."""
+    """Segment the text (TS 23.040 §9.2.3.24.1) and make one stored SMS-SUBMIT per segment;
+    a delivery time in the future makes them scheduled, their validity counted from it."""
+    deliver_at = _schedule(submission.deliver_at, now)
+    start = now if deliver_at is None else deliver_at
     try:
         plan = segment_text(submission.text, reference=secrets.randbelow(256))
     except EncodeError as exc:
@@ -107,13 +112,24 @@ def build_messages(submission: Submission, now: datetime) -> list[NewMessage]:
                 recipient=submission.recipient,
                 submit_tpdu=encode_tpdu(submit),
                 received_at=now,
-                expires_at=now + submission.validity,
+                expires_at=start + submission.validity,
                 segment=number,
                 segments=len(plan.segments),
                 text=segment.text,
                 status_report=submission.status_report or submission.callback_url is not None,
                 callback_url=submission.callback_url,
                 client_ref=submission.client_ref,
+                deliver_at=deliver_at,
             )
         )
     return messages
+
+
+def _schedule(deliver_at: datetime | None, now: datetime) -> datetime | None:
+    """The delivery time to keep: None for none or one not after `now`; refused when more than
+    MAX_SCHEDULE ahead."""
+    if deliver_at is None or deliver_at <= now:
+        return None
+    if deliver_at - now > MAX_SCHEDULE:
+        raise SubmissionError("deliver_at", f"is more than {MAX_SCHEDULE.days} days ahead")
+    return deliver_at.astimezone(UTC)

@@ -65,6 +65,7 @@ STAT_BY_STATE: Mapping[MessageState, ReceiptStat] = {
     MessageState.DELIVERED: ReceiptStat.DELIVRD,
     MessageState.EXPIRED: ReceiptStat.EXPIRED,
     MessageState.FAILED: ReceiptStat.UNDELIV,
+    MessageState.CANCELLED: ReceiptStat.DELETED,
 }
 """The stat of a submission's final state."""
 

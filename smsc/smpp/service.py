@@ -16,7 +16,6 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,7 +34,7 @@ from smsc.service.model import (
     StoredMessage,
     smpp_account,
 )
-from smsc.service.ports import MessageStore, OutboxStore
+from smsc.service.ports import MessageStore, MtDelivery, OutboxStore
 from smsc.service.reports import submission_outcome
 from smsc.settings import OutboxSettings, SmppAccount, SmppSettings
 from smsc.settings_fields import split_host_port
@@ -63,7 +62,13 @@ from smsc.smpp.pdu import (
     SubmitSmResp,
 )
 from smsc.smpp.session import SessionTimers
-from smsc.smpp.submit import SubmitPolicy, SubmitRefused, messages_from_submit
+from smsc.smpp.submit import (
+    SubmitPolicy,
+    SubmitRefused,
+    messages_from_submit,
+    originator_of,
+    recipient_of,
+)
 from smsc.smpp.times import format_time
 from smsc.store.errors import StoreError
 
@@ -75,11 +80,13 @@ SMSC_SYSTEM_ID = "smsc"
 """The system_id of our bind responses (SMPP 3.4 §4.1.2)."""
 
 _QUERY_STATE = {
+    MessageState.SCHEDULED: SmppMessageState.ENROUTE,
     MessageState.QUEUED: SmppMessageState.ENROUTE,
     MessageState.DELIVERING: SmppMessageState.ENROUTE,
     MessageState.DELIVERED: SmppMessageState.DELIVERED,
     MessageState.EXPIRED: SmppMessageState.EXPIRED,
     MessageState.FAILED: SmppMessageState.UNDELIVERABLE,
+    MessageState.CANCELLED: SmppMessageState.DELETED,
 }
 """SMPP 3.4 §5.2.28 message_state of a stored message's state."""
 
@@ -119,6 +126,12 @@ class SmppMetrics:
             "PDUs the SMPP session answered with an error itself (malformed, wrong bind "
             "state, window full), by command_status",
             ["status"],
+            registry=r,
+        )
+        self.cancels = CachedCounter(
+            "smsc_smpp_cancels",
+            "cancel_sm by account and outcome (ok: something pending was cancelled; refused)",
+            ["account", "outcome"],
             registry=r,
         )
         self.sessions = Gauge(
@@ -166,7 +179,7 @@ class SmppService:
         store: MessageStore,
         plan: DiallingPlan,
         metrics: SmppMetrics,
-        on_submitted: Callable[[list[str]], None],
+        delivery: MtDelivery,
         outbox: OutboxStore | None = None,
         outbox_settings: OutboxSettings | None = None,
         poll_interval_s: float = 1.0,
@@ -175,7 +188,7 @@ class SmppService:
         self.store = store
         self.plan = plan
         self.metrics = metrics
-        self.on_submitted = on_submitted
+        self.delivery = delivery
         self.outbox = outbox
         retry = outbox_settings or OutboxSettings()
         self._retry_initial_s = retry.retry_initial_ms / 1000
@@ -192,6 +205,7 @@ class SmppService:
                     default_validity=DEFAULT_VALIDITY
                     if account.default_validity_s is None
                     else timedelta(seconds=account.default_validity_s),
+                    default_priority=account.default_priority,
                 ),
             )
             for account in settings.accounts
@@ -362,7 +376,7 @@ class SmppService:
         elif isinstance(pdu, QuerySm):
             self._spawn(self._query(connection, event, pdu, state.account.system_id))
         elif isinstance(pdu, CancelSm):
-            connection.respond(event, CancelSmResp(command_status=CommandStatus.ESME_RCANCELFAIL))
+            self._spawn(self._cancel(connection, event, pdu, state.account.system_id))
         elif isinstance(pdu, ReplaceSm):
             connection.respond(event, ReplaceSmResp(command_status=CommandStatus.ESME_RREPLACEFAIL))
         else:
@@ -467,7 +481,10 @@ class SmppService:
     def _stored(self, submit: _Submit, messages: list[NewMessage]) -> None:
         first = messages[0]
         self._answer_submit(submit, CommandStatus.ESME_ROK, stored=first)
-        self.on_submitted([first.recipient])
+        if first.priority and first.deliver_at is None:
+            self.delivery.release_soon(first.recipient)
+        else:
+            self.delivery.wake((first.recipient,))
         log.debug(
             "SMPP %s: %s, %d segment(s) to %s",
             submit.name,
@@ -503,6 +520,52 @@ class SmppService:
             connection.respond(event, QuerySmResp(command_status=CommandStatus.ESME_RQUERYFAIL))
             return
         connection.respond(event, query_answer(pdu.message_id, mine))
+
+    async def _cancel(
+        self, connection: SmppConnection, event: RequestReceived, pdu: CancelSm, name: str
+    ) -> None:
+        """SMPP 3.4 §4.9: withdraw what is still pending of a submission this account made,
+        its source_addr (and destination_addr, when given) matching the submission's."""
+        reason: str | None = None
+        count = 0
+        try:
+            if not pdu.message_id:  # §4.9.1: all of a source to a destination
+                reason = "cancel_sm without a message_id is not supported"
+            else:
+                parts = await self.store.get_submission(pdu.message_id)
+                mine = [p.message for p in parts if _submitted_by(p.message, name)]
+                if not mine:
+                    reason = "no such message of this account"
+                elif not self._same_addresses(pdu, mine[0]):
+                    reason = "source_addr or destination_addr is not the submission's"
+                else:
+                    count = await self.store.cancel_pending(pdu.message_id, datetime.now(UTC))
+                    self.delivery.wake((mine[0].recipient,))  # what waited behind it may go
+        except StoreError as exc:
+            log.error("SMPP %s: cancel_sm failed: %s", name, exc)
+            connection.respond(event, CancelSmResp(command_status=CommandStatus.ESME_RSYSERR))
+            return
+        if reason is None and not count:
+            reason = "nothing left pending (delivered, in delivery or final)"
+        if reason is not None:
+            log.info("SMPP %s: cancel_sm %s refused: %s", name, pdu.message_id, reason)
+            self.metrics.cancels.labels(name, "refused").inc()
+            connection.respond(event, CancelSmResp(command_status=CommandStatus.ESME_RCANCELFAIL))
+            return
+        log.info("SMPP %s: cancelled %d pending segment(s) of %s", name, count, pdu.message_id)
+        self.metrics.cancels.labels(name, "ok").inc()
+        connection.respond(event, CancelSmResp())
+
+    def _same_addresses(self, pdu: CancelSm, message: NewMessage) -> bool:
+        """Whether cancel_sm's source_addr (and destination_addr, if given) are those of
+        the submission, read the same way as the submit's."""
+        try:
+            source = originator_of(pdu, self.plan)
+            if (source.value, int(source.ton)) != (message.originator, message.originator_ton):
+                return False
+            return not pdu.destination_addr or recipient_of(pdu, self.plan) == message.recipient
+        except SubmitRefused:
+            return False
 
     # --- deliver_sm to ESMEs (receipts, MO) ------------------------------------------------------
 

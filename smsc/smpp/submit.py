@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from smsc.routing.numbering import (
     DiallingPlan,
@@ -20,7 +20,13 @@ from smsc.routing.numbering import (
     NumberRefused,
     normalise,
 )
-from smsc.service.model import DEFAULT_VALIDITY, MessageOrigin, NewMessage, smpp_source
+from smsc.service.model import (
+    DEFAULT_VALIDITY,
+    MAX_SCHEDULE,
+    MessageOrigin,
+    NewMessage,
+    smpp_source,
+)
 from smsc.smpp.constants import (
     CommandStatus,
     DataCoding,
@@ -31,7 +37,7 @@ from smsc.smpp.constants import (
     Ton,
 )
 from smsc.smpp.errors import PduError, SmppError
-from smsc.smpp.pdu import DataSm, SubmitSm
+from smsc.smpp.pdu import CancelSm, DataSm, SubmitSm
 from smsc.smpp.times import parse_time
 from smsc.smpp.tlv import Tlvs, find_tlv, tlv_int
 from smsc.sms.address import MAX_ALPHANUMERIC_SEPTETS, Address
@@ -51,7 +57,14 @@ from smsc.sms.udh import InformationElement, UserDataHeader, concatenation_ie, d
 from smsc.sms.user_data import MAX_OCTETS, UserData, encode_user_data
 from smsc.sms.validity import RelativeValidity, relative_value
 
-__all__ = ["SubmitPolicy", "SubmitRefused", "messages_from_submit", "source_allowed"]
+__all__ = [
+    "SubmitPolicy",
+    "SubmitRefused",
+    "messages_from_submit",
+    "originator_of",
+    "recipient_of",
+    "source_allowed",
+]
 
 _S = CommandStatus
 _ESM_ACCEPTED = EsmClass.MESSAGING_MODE_MASK | EsmClass.GSM_FEATURES_MASK
@@ -98,6 +111,11 @@ class SubmitPolicy:
     default_validity: timedelta = DEFAULT_VALIDITY
     """When validity_period is empty (and always for data_sm); capped at max_validity too."""
     max_validity: timedelta = timedelta(days=7)
+    """The longest life of a message, counted from its scheduled time (or submission)."""
+    max_schedule: timedelta = MAX_SCHEDULE
+    """How far ahead schedule_delivery_time may be."""
+    default_priority: int = 0
+    """The priority of a submit whose priority_flag is 0 (data_sm has none)."""
 
 
 def source_allowed(address: Address, patterns: tuple[str, ...]) -> bool:
@@ -136,16 +154,18 @@ def messages_from_submit(
     """
     udhi, reply_path = _esm_class(pdu.esm_class)
     pid = 0
+    priority = policy.default_priority
     if isinstance(pdu, SubmitSm):
         _check_priority(pdu.priority_flag)
+        priority = pdu.priority_flag or priority
         pid = pdu.protocol_id
-    originator = _originator(pdu, plan)
+    originator = originator_of(pdu, plan)
     if not source_allowed(originator, policy.allowed_sources):
         raise SubmitRefused(
             f"source_addr is not one the account {policy.system_id} may send from",
             _S.ESME_RINVSRCADR,
         )
-    recipient = _recipient(pdu, plan)
+    recipient = recipient_of(pdu, plan)
     payload = _payload(pdu)
     header, body = _split_header(payload) if udhi else (None, payload)
     sar = _sar(pdu.tlvs)
@@ -153,12 +173,13 @@ def messages_from_submit(
         dcs, parts = _user_data(pdu.data_coding, header, body, reference & 0xFF)
     else:
         dcs, parts = _sar_user_data(pdu.data_coding, header, body, sar)
-    _check_schedule(pdu, now)
-    validity = _validity(pdu, policy, now)
+    deliver_at = _schedule(pdu, policy, now)
+    start = now if deliver_at is None else deliver_at
+    expires_at = _expiry(pdu, policy, now, start)
     status_report, source = _receipt(pdu.registered_delivery, policy.system_id)
     submission_id = uuid.uuid4().hex
     destination = Address(recipient)
-    tp_vp = RelativeValidity(relative_value(validity))
+    tp_vp = RelativeValidity(relative_value(expires_at - start))
     messages = []
     for number, user_data in enumerate(parts, start=1):
         submit = SmsSubmit(
@@ -173,12 +194,14 @@ def messages_from_submit(
                 recipient=recipient,
                 submit_tpdu=_encode(submit),
                 received_at=now,
-                expires_at=now + validity,
+                expires_at=expires_at,
                 segment=number,
                 segments=len(parts),
                 text=user_data.text,
                 status_report=status_report,
                 source=source,
+                deliver_at=deliver_at,
+                priority=priority,
             )
         )
     return messages
@@ -195,7 +218,7 @@ def _esm_class(esm_class: int) -> tuple[bool, bool]:
 
 
 def _check_priority(priority_flag: int) -> None:
-    """SMPP 3.4 §5.2.14: 0-3 are accepted and ignored (the store has no priority)."""
+    """SMPP 3.4 §5.2.14: 0-3 (GSM: 0 non-priority, 1-3 priority)."""
     if not 0 <= priority_flag <= _MAX_PRIORITY:
         raise SubmitRefused(f"priority_flag {priority_flag} is not 0-3", _S.ESME_RINVPRTFLG)
 
@@ -215,7 +238,7 @@ def _number(digits: str, ton: int, npi: int, plan: DiallingPlan, *, source: bool
         raise SubmitRefused(f"{name} is not a number: {exc}", status) from None
 
 
-def _originator(pdu: SubmitSm | DataSm, plan: DiallingPlan) -> Address:
+def originator_of(pdu: SubmitSm | DataSm | CancelSm, plan: DiallingPlan) -> Address:
     """SMPP 3.4 §5.2.5 source_addr_ton 5: a name of at most 11 GSM 7-bit characters (TP-OA TON
     5); other TONs: digits by the dialling plan, a short code staying TON unknown."""
     text = pdu.source_addr
@@ -235,7 +258,7 @@ def _originator(pdu: SubmitSm | DataSm, plan: DiallingPlan) -> Address:
     return Address(number.digits, TypeOfNumber.INTERNATIONAL)
 
 
-def _recipient(pdu: SubmitSm | DataSm, plan: DiallingPlan) -> str:
+def recipient_of(pdu: SubmitSm | DataSm | CancelSm, plan: DiallingPlan) -> str:
     """SMPP 3.4 §5.2.8-9: a subscriber's E.164 number (digits, TP-DA), not a short code."""
     number = _number(pdu.destination_addr, pdu.dest_addr_ton, pdu.dest_addr_npi, plan, source=False)
     if number.kind is not NumberKind.E164 or len(number.digits) < 3:
@@ -476,38 +499,47 @@ def _encode(submit: SmsSubmit) -> bytes:
         raise SubmitRefused(f"cannot build the SMS-SUBMIT: {exc}", _S.ESME_RSUBMITFAIL) from None
 
 
-def _check_schedule(pdu: SubmitSm | DataSm, now: datetime) -> None:
-    """SMPP 3.4 §5.2.15 schedule_delivery_time: none or past is now; a future time is refused
-    with ESME_RINVSCHED, as scheduled delivery is not supported by the store."""
+def _schedule(pdu: SubmitSm | DataSm, policy: SubmitPolicy, now: datetime) -> datetime | None:
+    """SMPP 3.4 §5.2.15 schedule_delivery_time (§7.1.1 absolute or relative to now): None when
+    empty or not in the future (deliver now); later than max_schedule ahead is refused."""
     if not isinstance(pdu, SubmitSm):
-        return
+        return None
     try:
-        when = parse_time(pdu.schedule_delivery_time, _S.ESME_RINVSCHED)
+        value = parse_time(pdu.schedule_delivery_time, _S.ESME_RINVSCHED)
     except PduError as exc:
         raise SubmitRefused(str(exc), exc.command_status) from None
-    if when is None:
-        return
-    later = when > now if isinstance(when, datetime) else when > timedelta(0)
-    if later:
+    if value is None:
+        return None
+    when = value if isinstance(value, datetime) else now + value
+    if when <= now:
+        return None
+    if when - now > policy.max_schedule:
         raise SubmitRefused(
-            "schedule_delivery_time: scheduled delivery is not supported", _S.ESME_RINVSCHED
+            f"schedule_delivery_time is more than {policy.max_schedule.days} days ahead",
+            _S.ESME_RINVSCHED,
         )
+    return when.astimezone(UTC)
 
 
-def _validity(pdu: SubmitSm | DataSm, policy: SubmitPolicy, now: datetime) -> timedelta:
-    """SMPP 3.4 §5.2.16 validity_period (§7.1.1 absolute or relative): none is the account's
-    default; a time not in the future is refused; longer than max_validity is capped."""
+def _expiry(
+    pdu: SubmitSm | DataSm, policy: SubmitPolicy, now: datetime, start: datetime
+) -> datetime:
+    """SMPP 3.4 §5.2.16 validity_period (§7.1.1 absolute, or relative to now): when the
+    message expires. None is the account's default counted from `start` (the scheduled time,
+    or now); an end not after `start` is refused; more than max_validity after it is capped."""
     text = pdu.validity_period if isinstance(pdu, SubmitSm) else ""
     try:
         value = parse_time(text, _S.ESME_RINVEXPIRY)
     except PduError as exc:
         raise SubmitRefused(str(exc), exc.command_status) from None
+    longest = start + policy.max_validity
     if value is None:
-        return min(policy.default_validity, policy.max_validity)
-    validity = value - now if isinstance(value, datetime) else value
-    if validity <= timedelta(0):
-        raise SubmitRefused("validity_period is not in the future", _S.ESME_RINVEXPIRY)
-    return min(validity, policy.max_validity)
+        return min(start + policy.default_validity, longest)
+    end = value if isinstance(value, datetime) else now + value
+    if end <= start:
+        what = "now" if start == now else "schedule_delivery_time"
+        raise SubmitRefused(f"validity_period does not end after {what}", _S.ESME_RINVEXPIRY)
+    return min(end.astimezone(UTC), longest)
 
 
 def _receipt(registered_delivery: int, system_id: str) -> tuple[bool, str]:

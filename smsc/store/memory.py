@@ -27,6 +27,7 @@ from smsc.store.tables import (
     clean_deferred_charge,
     clean_message,
     clean_text,
+    initial_state,
     to_utc,
 )
 
@@ -119,7 +120,13 @@ class MemoryMessageStore:
                     duplicate = duplicate or DuplicateMessageError(key)
                     continue
                 self._duplicate_until[key] = to_utc(message.duplicate.until)
-            record = _Record(id=next(self._ids), message=message, updated_at=now)
+            record = _Record(
+                id=next(self._ids),
+                message=message,
+                state=initial_state(message),
+                next_attempt_at=message.deliver_at,
+                updated_at=now,
+            )
             self._records[record.id] = record
             ids.append(record.id)
         if duplicate is not None:
@@ -133,9 +140,9 @@ class MemoryMessageStore:
         return None if record is None else record.snapshot()
 
     async def waiting_for(self, recipient: str, limit: int = 100) -> list[StoredMessage]:
-        """The recipient's queued and delivering messages, oldest first."""
+        """The recipient's scheduled, queued and delivering messages, oldest first."""
         self._require_open()
-        active = (MessageState.QUEUED, MessageState.DELIVERING)
+        active = (MessageState.SCHEDULED, MessageState.QUEUED, MessageState.DELIVERING)
         found = [
             r
             for r in self._records.values()
@@ -152,12 +159,15 @@ class MemoryMessageStore:
         return [record.snapshot() for record in found]
 
     async def due_recipients(self, now: datetime, limit: int) -> list[str]:
-        """Recipients whose oldest active message is queued and due, oldest message first."""
+        """Recipients whose oldest active message is queued and due: priority heads first,
+        each group oldest head first."""
         self._require_open()
         now = to_utc(now)
-        heads = self._heads()
-        due = sorted(r.id for r in heads.values() if r.is_due(now))
-        return [self._records[i].message.recipient for i in due[: max(limit, 0)]]
+        due = sorted(
+            (r for r in self._heads().values() if r.is_due(now)),
+            key=lambda r: (r.message.priority <= 0, r.id),
+        )
+        return [r.message.recipient for r in due[: max(limit, 0)]]
 
     async def claim_next(self, recipient: str, now: datetime) -> StoredMessage | None:
         """Move the recipient's oldest active message to delivering if it is queued and due."""
@@ -194,6 +204,45 @@ class MemoryMessageStore:
                 and record.next_attempt_at > now
             ):
                 record.next_attempt_at = now
+                record.updated_at = now
+                count += 1
+        return count
+
+    async def queue_scheduled(self, now: datetime) -> list[tuple[str, int]]:
+        """Scheduled messages due at `now` join their recipients' queues, except those of a
+        recipient with a message delivering; (recipient, priority) of each."""
+        self._require_open()
+        now = to_utc(now)
+        busy = {
+            r.message.recipient
+            for r in self._records.values()
+            if r.state is MessageState.DELIVERING
+        }
+        queued = []
+        for record in self._records.values():
+            if (
+                record.state is MessageState.SCHEDULED
+                and record.next_attempt_at is not None
+                and record.next_attempt_at <= now
+                and record.message.recipient not in busy
+            ):
+                record.state = MessageState.QUEUED
+                record.updated_at = now
+                queued.append((record.message.recipient, record.message.priority))
+        return queued
+
+    async def cancel_pending(self, submission_id: str, now: datetime) -> int:
+        """The submission's scheduled and queued messages become cancelled; how many."""
+        self._require_open()
+        now = to_utc(now)
+        count = 0
+        for record in self._records.values():
+            if record.message.submission_id == submission_id and record.state in (
+                MessageState.SCHEDULED,
+                MessageState.QUEUED,
+            ):
+                record.state = MessageState.CANCELLED
+                record.next_attempt_at = None
                 record.updated_at = now
                 count += 1
         return count

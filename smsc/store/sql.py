@@ -51,6 +51,7 @@ from smsc.store.deferred_charges_sql import (
     make_deferred_due,
     record_deferred,
 )
+from smsc.store.due_order import priority_first
 from smsc.store.duplicate_keys import PURGE_EVERY_S, first_windows, rows_to_insert
 from smsc.store.errors import (
     DuplicateMessageError,
@@ -92,6 +93,9 @@ __all__ = ["SqlMessageStore"]
 
 _QUEUED = MessageState.QUEUED.value
 _DELIVERING = MessageState.DELIVERING.value
+_SCHEDULED = MessageState.SCHEDULED.value
+_CANCELLED = MessageState.CANCELLED.value
+_WAITING_STATES = (_SCHEDULED, *ACTIVE_STATES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,8 +183,9 @@ def _build_claim_heads(*, more_queued: bool) -> Any:
     return claim.returning(*messages.c, behind)
 
 
-def _build_due_recipients() -> Any:
-    """Recipients whose head (no older queued or delivering message) is queued and due."""
+def _build_due_recipients(*, priority: bool = False) -> Any:
+    """Recipients whose head (no older queued or delivering message) is queued and due; of
+    priority heads only with `priority` (their partial index finds them)."""
     now = bindparam("b_now", type_=UtcDateTime())
     older = messages.alias("older")
     is_head = ~exists().where(
@@ -194,6 +199,7 @@ def _build_due_recipients() -> Any:
             messages.c.state == _QUEUED,
             or_(messages.c.next_attempt_at.is_(None), messages.c.next_attempt_at <= now),
             is_head,
+            *((messages.c.priority > 0,) if priority else ()),
         )
         .order_by(messages.c.id)
         .limit(bindparam("b_limit"))
@@ -211,6 +217,40 @@ def _build_release() -> Any:
             messages.c.next_attempt_at > now,
         )
         .values(next_attempt_at=now, updated_at=now)
+    )
+
+
+def _build_queue_scheduled() -> Any:
+    """UPDATE scheduled messages whose time has come to queued, except those of a recipient
+    with a message delivering (they would become its head while another is in flight: they
+    are queued on a later pass, when it is done)."""
+    now = bindparam("b_now", type_=UtcDateTime())
+    busy = messages.alias("busy")
+    in_flight = exists().where(
+        busy.c.recipient == messages.c.recipient, busy.c.state == _DELIVERING
+    )
+    return (
+        update(messages)
+        .where(
+            messages.c.state == _SCHEDULED,
+            messages.c.next_attempt_at <= now,
+            ~in_flight,
+        )
+        .values(state=_QUEUED, updated_at=now)
+        .returning(messages.c.recipient, messages.c.priority)
+    )
+
+
+def _build_cancel_pending() -> Any:
+    """UPDATE a submission's scheduled and queued messages to cancelled."""
+    now = bindparam("b_now", type_=UtcDateTime())
+    return (
+        update(messages)
+        .where(
+            messages.c.submission_id == bindparam("b_submission"),
+            messages.c.state.in_((_SCHEDULED, _QUEUED)),
+        )
+        .values(state=_CANCELLED, next_attempt_at=None, updated_at=now)
     )
 
 
@@ -236,7 +276,10 @@ _QUEUED_AMONG = (
 _DATETIME_COLUMNS = tuple(c.name for c in messages.columns if isinstance(c.type, UtcDateTime))
 """The columns a row of the SQLite writer holds as DATETIME text (read back aware UTC)."""
 _DUE_RECIPIENTS = _build_due_recipients()
+_DUE_PRIORITY = _build_due_recipients(priority=True)
 _RELEASE = _build_release()
+_QUEUE_SCHEDULED = _build_queue_scheduled()
+_CANCEL_PENDING = _build_cancel_pending()
 _GET = select(messages).where(messages.c.id == bindparam("id"))
 _CHARGING = (
     select(charging_records)
@@ -374,6 +417,8 @@ class SqlMessageStore:
             if message.received_at.tzinfo is not UTC or message.expires_at.tzinfo is not UTC:
                 sqlite_time(message.received_at)  # only the datetimes can be refused (naive)
                 sqlite_time(message.expires_at)
+            if message.deliver_at is not None:
+                sqlite_time(message.deliver_at)
         else:
             message_row(message, self._clock())
         self._require_engine()
@@ -403,10 +448,10 @@ class SqlMessageStore:
             return stored_message(row, await _history(conn, message_id))
 
     async def waiting_for(self, recipient: str, limit: int = 100) -> list[StoredMessage]:
-        """The recipient's queued and delivering messages, oldest first (no history)."""
+        """The recipient's scheduled, queued and delivering messages, oldest first (no history)."""
         query = (
             select(messages)
-            .where(messages.c.recipient == recipient, messages.c.state.in_(ACTIVE_STATES))
+            .where(messages.c.recipient == recipient, messages.c.state.in_(_WAITING_STATES))
             .order_by(messages.c.id)
             .limit(limit)
         )
@@ -435,13 +480,16 @@ class SqlMessageStore:
             return [stored_message(row, history[int(row["id"])]) for row in rows]
 
     async def due_recipients(self, now: datetime, limit: int) -> list[str]:
-        """Recipients whose oldest active message is queued and due, oldest message first."""
+        """Recipients whose oldest active message is queued and due: priority heads first,
+        each group oldest head first."""
         writer = self._writer
         if writer is not None:
             return await writer.due_recipients(sqlite_time(now), limit)
         params = {"b_now": to_utc(now), "b_limit": max(limit, 0)}
         async with self._connect() as conn:
-            return list((await conn.execute(_DUE_RECIPIENTS, params)).scalars())
+            found = list((await conn.execute(_DUE_PRIORITY, params)).scalars())
+            others = (await conn.execute(_DUE_RECIPIENTS, params)).scalars()
+            return priority_first(found, others, max(limit, 0))
 
     async def claim_next(self, recipient: str, now: datetime) -> StoredMessage | None:
         """Move the recipient's oldest active message to delivering if it is queued and due.
@@ -491,6 +539,25 @@ class SqlMessageStore:
         params = {"b_recipient": recipient, "b_now": to_utc(now)}
         async with self._write() as conn:
             return int((await conn.execute(_RELEASE, params)).rowcount)
+
+    async def queue_scheduled(self, now: datetime) -> list[tuple[str, int]]:
+        """Scheduled messages due at `now` join their recipients' queues; (recipient,
+        priority) of each."""
+        writer = self._writer
+        if writer is not None:
+            return await writer.queue_scheduled(sqlite_time(now))
+        async with self._write() as conn:
+            rows = await conn.execute(_QUEUE_SCHEDULED, {"b_now": to_utc(now)})
+            return [(recipient, priority) for recipient, priority in rows]
+
+    async def cancel_pending(self, submission_id: str, now: datetime) -> int:
+        """The submission's scheduled and queued messages become cancelled; how many."""
+        writer = self._writer
+        if writer is not None:
+            return await writer.cancel_pending(submission_id, sqlite_time(now))
+        params = {"b_submission": submission_id, "b_now": to_utc(now)}
+        async with self._write() as conn:
+            return int((await conn.execute(_CANCEL_PENDING, params)).rowcount)
 
     async def record_attempt(
         self,

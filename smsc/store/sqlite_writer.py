@@ -28,11 +28,13 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from smsc.service.model import Attempt, ChargingRecord, MessageState, NewMessage
+from smsc.store.due_order import priority_first
 from smsc.store.duplicate_keys import PURGE_EVERY_S, first_windows, rows_to_insert
 from smsc.store.errors import StoreClosedError, StoreUnavailable
 from smsc.store.migrate import sqlite_pragmas
 from smsc.store.tables import (
     ACTIVE_STATES,
+    PRIORITY_INDEX,
     attempts,
     charging_records,
     clean_text,
@@ -80,12 +82,20 @@ _COLUMNS = (
     "updated_at",
     "state",
     "attempts",
+    "deliver_at",
+    "next_attempt_at",
+    "priority",
 )
 _PLACEHOLDERS = "(" + ",".join("?" * len(_COLUMNS)) + ")"
 _INSERT = f"INSERT INTO {messages.name} ({', '.join(_COLUMNS)}) VALUES "
 _CHUNK = 1_000
 """Rows (or recipients) per statement: at most 23 parameters each stays under SQLite's 32,766."""
 _QUEUED = MessageState.QUEUED.value
+_SCHEDULED = MessageState.SCHEDULED.value
+_CANCELLED = MessageState.CANCELLED.value
+_QUEUED_TAIL = (_QUEUED, 0, None, None, 0)
+"""The last columns of a new message's row (state, attempts, deliver_at, next_attempt_at,
+priority)."""
 _KEYS = mo_duplicate_keys.name
 _HELD_KEYS = f"SELECT key FROM {_KEYS} WHERE until > ? AND key IN "
 """The keys a stored MO still holds (their window has not ended); the IN list follows."""
@@ -150,19 +160,39 @@ _QUEUED_AMONG = (
     f"SELECT DISTINCT recipient FROM {_MESSAGES}"
     f" WHERE recipient IN ({{values}}) AND state = '{_QUEUED}'"
 )
-_DUE_RECIPIENTS = (
-    f"SELECT m.recipient FROM {_MESSAGES} AS m WHERE m.state = '{_QUEUED}'"
+_DUE_HEADS = (
+    f"SELECT m.recipient FROM {_MESSAGES} AS m{{indexed}} WHERE m.state = '{_QUEUED}'"
     " AND (m.next_attempt_at IS NULL OR m.next_attempt_at <= ?)"
     f" AND NOT EXISTS (SELECT 1 FROM {_MESSAGES} AS older WHERE older.recipient = m.recipient"
-    f" AND older.state IN ({_ACTIVE}) AND older.id < m.id)"
+    f" AND older.state IN ({_ACTIVE}) AND older.id < m.id){{priority}}"
     " ORDER BY m.id LIMIT ?"
 )
+_DUE_RECIPIENTS = _DUE_HEADS.format(indexed="", priority="")
 """`_DUE_RECIPIENTS` of sql.py: recipients whose head (no older queued or delivering message)
 is queued and due, oldest head first."""
+_DUE_PRIORITY = _DUE_HEADS.format(
+    indexed=f" INDEXED BY {PRIORITY_INDEX}", priority=" AND m.priority > 0"
+)
+"""`_DUE_PRIORITY` of sql.py: the same, of priority heads only, by their partial index (which
+SQLite would otherwise pass over for the state index, walking every queued row)."""
 _RELEASE = (
     f"UPDATE {_MESSAGES} SET next_attempt_at = ?, updated_at = ?"
     f" WHERE recipient = ? AND state = '{_QUEUED}' AND next_attempt_at > ?"
 )
+_QUEUE_SCHEDULED = (
+    f"UPDATE {_MESSAGES} SET state = '{_QUEUED}', updated_at = ?"
+    f" WHERE state = '{_SCHEDULED}' AND next_attempt_at <= ?"
+    f" AND NOT EXISTS (SELECT 1 FROM {_MESSAGES} AS busy"
+    f" WHERE busy.recipient = {_MESSAGES}.recipient AND busy.state = '{_DELIVERING}')"
+    " RETURNING recipient, priority"
+)
+"""`_QUEUE_SCHEDULED` of sql.py: scheduled messages whose time has come join their
+recipients' queues, except where one is delivering."""
+_CANCEL_PENDING = (
+    f"UPDATE {_MESSAGES} SET state = '{_CANCELLED}', next_attempt_at = NULL, updated_at = ?"
+    f" WHERE submission_id = ? AND state IN ('{_SCHEDULED}', '{_QUEUED}')"
+)
+"""`_CANCEL_PENDING` of sql.py."""
 
 DuplicateRow = tuple[str, str]
 """A row's duplicate key and the end of its window (as `sqlite_time` text)."""
@@ -194,9 +224,15 @@ def _optional_text(value: str | None) -> str | None:
 def sqlite_message_row(message: NewMessage, updated_at: str) -> Row:
     """The `messages` row of a new message as INSERT parameters (the columns of _COLUMNS).
 
-    The same cleaning as `tables.message_row` (UTC times, storable text, plain bytes) without
-    building an intermediate NewMessage; raises ValueError on naive datetimes.
+    The same cleaning and initial state as `tables.message_row` (UTC times, storable text,
+    plain bytes; scheduled when it has a delivery time) without building an intermediate
+    NewMessage; raises ValueError on naive datetimes.
     """
+    if message.deliver_at is None:
+        tail: Row = (_QUEUED, 0, None, None, message.priority) if message.priority else _QUEUED_TAIL
+    else:
+        deliver_at = sqlite_time(message.deliver_at)
+        tail = (_SCHEDULED, 0, deliver_at, deliver_at, message.priority)
     return (
         clean_text(message.submission_id),
         message.origin.value,
@@ -219,8 +255,7 @@ def sqlite_message_row(message: NewMessage, updated_at: str) -> Row:
         _optional_text(message.callback_url),
         _optional_text(message.client_ref),
         updated_at,
-        _QUEUED,
-        0,
+        *tail,
     )
 
 
@@ -368,6 +403,15 @@ class SqliteBatchWriter:
     async def release(self, recipient: str, now: str) -> int:
         """The recipient's queued messages waiting past `now` become due now; how many."""
         return await self._call(self._transaction, self._release, recipient, now)
+
+    async def queue_scheduled(self, now: str) -> list[tuple[str, int]]:
+        """Scheduled messages due at `now` are queued (none of a recipient with a message
+        delivering); (recipient, priority) of each."""
+        return await self._call(self._transaction, self._queue_scheduled, now)
+
+    async def cancel_pending(self, submission_id: str, now: str) -> int:
+        """The submission's scheduled and queued messages become cancelled; how many."""
+        return await self._call(self._transaction, self._cancel_pending, submission_id, now)
 
     async def close(self) -> None:
         """Close the connection in its thread, then stop the thread."""
@@ -531,13 +575,25 @@ class SqliteBatchWriter:
         if connection is None:
             connection = self._read_connection = self._open()
         try:
-            return [recipient for (recipient,) in connection.execute(_DUE_RECIPIENTS, (now, limit))]
+            found = [r for (r,) in connection.execute(_DUE_PRIORITY, (now, limit))]
+            others = connection.execute(_DUE_RECIPIENTS, (now, limit))
+            return priority_first(found, (r for (r,) in others), limit)
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"database error: {type(exc).__name__}: {exc}") from exc
 
     @staticmethod
     def _release(connection: sqlite3.Connection, recipient: str, now: str) -> int:
         return int(connection.execute(_RELEASE, (now, now, recipient, now)).rowcount)
+
+    @staticmethod
+    def _queue_scheduled(connection: sqlite3.Connection, now: str) -> list[tuple[str, int]]:
+        return [(recipient, priority) for recipient, priority in connection.execute(
+            _QUEUE_SCHEDULED, (now, now)
+        )]  # fmt: skip
+
+    @staticmethod
+    def _cancel_pending(connection: sqlite3.Connection, submission_id: str, now: str) -> int:
+        return int(connection.execute(_CANCEL_PENDING, (now, submission_id)).rowcount)
 
     @staticmethod
     def _claim_keys(

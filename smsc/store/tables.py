@@ -19,10 +19,12 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 
 from smsc.service.model import (
@@ -39,6 +41,7 @@ from smsc.service.model import (
 
 __all__ = [
     "ACTIVE_STATES",
+    "PRIORITY_INDEX",
     "UtcDateTime",
     "attempt_from_row",
     "attempts",
@@ -53,6 +56,7 @@ __all__ = [
     "deferred_charge_from_row",
     "deferred_charge_row",
     "deferred_charges",
+    "initial_state",
     "message_row",
     "messages",
     "metadata",
@@ -62,9 +66,13 @@ __all__ = [
 ]
 
 ACTIVE_STATES = (MessageState.QUEUED.value, MessageState.DELIVERING.value)
-"""States that hold a recipient's queue: the oldest active message is the only one to claim."""
+"""States that hold a recipient's queue: the oldest active message is the only one to claim.
+A scheduled message holds no place in it until its time comes (`initial_state`)."""
 
 _ID = BigInteger().with_variant(Integer(), "sqlite")
+PRIORITY_INDEX = "ix_messages_priority_state_id"
+"""The partial index of priority messages (priority > 0): the due priority heads are found
+without walking the others."""
 
 
 def to_utc(value: datetime) -> datetime:
@@ -125,8 +133,17 @@ messages = Table(
     Column("visited_plmn", String(), nullable=True),
     Column("callback_url", Text, nullable=True),
     Column("client_ref", String(), nullable=True),
+    Column("deliver_at", UtcDateTime, nullable=True),
+    Column("priority", SmallInteger, nullable=False, server_default=text("0")),
     Index("ix_messages_state_next_attempt_at", "state", "next_attempt_at"),
     Index("ix_messages_state_id", "state", "id"),
+    Index(
+        PRIORITY_INDEX,
+        "state",
+        "id",
+        sqlite_where=text("priority > 0"),
+        postgresql_where=text("priority > 0"),
+    ),
     Index("ix_messages_recipient_state_id", "recipient", "state", "id"),
     Index("ix_messages_submission_id", "submission_id"),
 )
@@ -234,7 +251,14 @@ def clean_message(message: NewMessage) -> NewMessage:
         visited_plmn=_clean_optional(message.visited_plmn),
         callback_url=_clean_optional(message.callback_url),
         client_ref=_clean_optional(message.client_ref),
+        deliver_at=None if message.deliver_at is None else to_utc(message.deliver_at),
     )
+
+
+def initial_state(message: NewMessage) -> MessageState:
+    """A new message is queued, or scheduled when it has a delivery time (its next_attempt_at
+    is that time, so the index on state and next_attempt_at finds it when it comes)."""
+    return MessageState.QUEUED if message.deliver_at is None else MessageState.SCHEDULED
 
 
 def clean_attempt(attempt: Attempt) -> Attempt:
@@ -243,7 +267,7 @@ def clean_attempt(attempt: Attempt) -> Attempt:
 
 
 def message_row(message: NewMessage, updated_at: datetime) -> dict[str, Any]:
-    """The `messages` row of a newly accepted message (state queued, no attempt yet)."""
+    """The `messages` row of a newly accepted message (queued or scheduled, no attempt yet)."""
     message = clean_message(message)
     return {
         "submission_id": message.submission_id,
@@ -266,11 +290,13 @@ def message_row(message: NewMessage, updated_at: datetime) -> dict[str, Any]:
         "visited_plmn": message.visited_plmn,
         "callback_url": message.callback_url,
         "client_ref": message.client_ref,
-        "state": MessageState.QUEUED.value,
+        "deliver_at": message.deliver_at,
+        "priority": message.priority,
+        "state": initial_state(message).value,
         "attempts": 0,
         "last_sip_status": None,
         "last_rp_cause": None,
-        "next_attempt_at": None,
+        "next_attempt_at": message.deliver_at,
         "updated_at": updated_at,
         "delivered_at": None,
     }
@@ -303,6 +329,8 @@ def stored_message(
             visited_plmn=row["visited_plmn"],
             callback_url=row["callback_url"],
             client_ref=row["client_ref"],
+            deliver_at=row["deliver_at"],
+            priority=row["priority"],
         ),
         state=MessageState(row["state"]),
         attempts=row["attempts"],

@@ -451,7 +451,7 @@ async def test_upgrade_from_0002_keeps_existing_rows(database: Database) -> None
     from tests.smsc.store.conftest import T0 as MESSAGE_T0
 
     await upgrade(database.url, schema=database.schema, revision="0002")
-    later_columns = ("callback_url", "client_ref")  # migration 0007
+    later_columns = ("callback_url", "client_ref", "deliver_at", "priority")  # 0007, 0009
     old_message = {
         k: v for k, v in message_row(_message(), MESSAGE_T0).items() if k not in later_columns
     }
@@ -470,7 +470,7 @@ async def test_upgrade_from_0002_keeps_existing_rows(database: Database) -> None
     await _run(database, fill)
     messages_store, aml = await open_sql(database)  # migrates to head
     try:
-        assert await current_revision(database.url, schema=database.schema) == "0008"
+        assert await current_revision(database.url, schema=database.schema) == "0009"
         old = await messages_store.get(1)
         assert old is not None and old.message == _message()
         assert len(await messages_store.charging_records("sub-old")) == 1

@@ -15,6 +15,8 @@ import pytest
 
 from smsc.app import Application
 from smsc.settings import Settings
+from tests.e2e.peer import UdpPeer, udp_peer
+from tests.e2e.smpp_clients import AioEsme, SmpplibEsme
 
 PG_URL = os.environ.get(
     "SMSC_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -108,3 +110,20 @@ def sip_port(application: Application) -> int:
 
 def http_base(application: Application) -> str:
     return f"http://{application.settings.http.listen}"
+
+
+@pytest.fixture
+async def scscf() -> AsyncIterator[UdpPeer]:
+    """The test S-CSCF (and the UEs behind it) over UDP on a free port."""
+    peer = await udp_peer()
+    yield peer
+    peer.close()
+
+
+@pytest.fixture
+async def esmes() -> AsyncIterator[list[SmpplibEsme | AioEsme]]:
+    """ESMEs a test opens; all closed after it."""
+    opened: list[SmpplibEsme | AioEsme] = []
+    yield opened
+    for esme in opened:
+        await esme.close()

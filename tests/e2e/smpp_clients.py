@@ -99,6 +99,9 @@ class Sm:
     payload: bool = False
     registered_delivery: int = 0
     validity_s: int | None = None
+    schedule_s: int | None = None
+    """schedule_delivery_time, relative: this many seconds from now."""
+    priority: int = 0
 
 
 def relative_time(seconds: int) -> str:
@@ -175,6 +178,10 @@ class SmpplibEsme:
         }
         if sm.validity_s is not None:
             fields["validity_period"] = relative_time(sm.validity_s)
+        if sm.schedule_s is not None:
+            fields["schedule_delivery_time"] = relative_time(sm.schedule_s)
+        if sm.priority:
+            fields["priority_flag"] = sm.priority
         if sm.payload:
             fields["message_payload"] = octets
         else:
@@ -463,6 +470,10 @@ class AioEsme:
         }
         if sm.validity_s is not None:
             fields["validity_period"] = timedelta(seconds=sm.validity_s)
+        if sm.schedule_s is not None:
+            fields["schedule_delivery_time"] = timedelta(seconds=sm.schedule_s)
+        if sm.priority:
+            fields["priority_flag"] = sm.priority
         if sm.payload:
             fields["message_payload"] = sm.text
         else:

@@ -21,7 +21,7 @@ from smsc.sms.constants import RpMessageType
 from smsc.sms.rp import RpAck, RpData, RpError, decode_rp, encode_rp
 from smsc.sms.tp import SmsDeliver, SmsStatusReport, decode_tpdu
 from tests.e2e.conftest import Starter, http_base, sip_port
-from tests.e2e.peer import UdpPeer, Wire, message_request, response_to, udp_peer
+from tests.e2e.peer import UdpPeer, Wire, message_request, response_to
 
 PSI = "sip:smsc@ims.mnc001.mcc001.3gppnetwork.org"
 SENDER = "491710000001"
@@ -82,13 +82,6 @@ async def rp_answer(
         if not wire.is_request:
             assert wire.status == 200
             return
-
-
-@pytest.fixture
-async def scscf() -> AsyncIterator[UdpPeer]:
-    peer = await udp_peer()
-    yield peer
-    peer.close()
 
 
 @pytest.fixture

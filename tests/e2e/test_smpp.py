@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from io import StringIO
@@ -34,7 +34,7 @@ from smsc.sms.rp import RpAck, RpData, RpError, decode_rp, encode_rp
 from smsc.sms.tp import SmsDeliver, decode_tpdu
 from smsc.sms.udh import UserDataHeader, concatenation_ie
 from tests.e2e.conftest import Starter, free_port, http_base, make_settings, sip_port
-from tests.e2e.peer import UdpPeer, Wire, message_request, response_to, udp_peer
+from tests.e2e.peer import UdpPeer, Wire, message_request, response_to
 from tests.e2e.smpp_clients import (
     ESME_RBINDFAIL,
     ESME_RINVBNDSTS,
@@ -159,22 +159,6 @@ def theirs(rp: RpData) -> dict[str, Any]:
 
 
 # --- fixtures and helpers ------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def scscf() -> AsyncIterator[UdpPeer]:
-    peer = await udp_peer()
-    yield peer
-    peer.close()
-
-
-@pytest.fixture
-async def esmes() -> AsyncIterator[list[SmpplibEsme | AioEsme]]:
-    """ESMEs a test opens; all closed after it."""
-    opened: list[SmpplibEsme | AioEsme] = []
-    yield opened
-    for esme in opened:
-        await esme.close()
 
 
 def smpp_section(port: int, **extra: Any) -> dict[str, Any]:

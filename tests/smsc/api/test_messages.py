@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -352,3 +352,70 @@ async def test_client_ref_is_bounded(api: Harness) -> None:
     )
     assert response.status == 422
     assert (await response.json())["field"] == "client_ref"
+
+
+async def test_deliver_at_schedules_the_message(api: Harness) -> None:
+    later = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=2)
+    stamp = later.astimezone(timezone(timedelta(hours=-5))).isoformat()
+    response = await api.client.post(
+        "/api/v1/messages",
+        json={
+            "to": "+491710000001",
+            "from": "MyBank",
+            "text": "x" * 200,
+            "deliver_at": stamp,
+            "validity_s": 3600,
+        },
+    )
+    assert response.status == 201
+    created = await response.json()
+    assert created["segments"] == 2
+    status = await (await api.client.get(f"/api/v1/messages/{created['id']}")).json()
+    assert status["state"] == "scheduled"
+    assert status["deliver_at"] == later.isoformat()
+    assert status["expires_at"] == (later + timedelta(hours=1)).isoformat()
+    assert [s["state"] for s in status["segments"]] == ["scheduled", "scheduled"]
+    assert status["waiting"] is None
+    assert await api.store.due_recipients(later + timedelta(days=1), 10) == []
+
+
+async def test_a_deliver_at_in_the_past_is_now(api: Harness) -> None:
+    response = await api.client.post(
+        "/api/v1/messages",
+        json={
+            "to": "+491710000001",
+            "from": "MyBank",
+            "text": "Hi",
+            "deliver_at": "2020-01-01T00:00:00Z",
+        },
+    )
+    assert response.status == 201
+    status = await (
+        await api.client.get(f"/api/v1/messages/{(await response.json())['id']}")
+    ).json()
+    assert (status["state"], status["deliver_at"]) == ("queued", None)
+
+
+@pytest.mark.parametrize(
+    ("deliver_at", "message"),
+    [
+        ("2030-01-01T00:00:00", "timezone"),  # no offset
+        ("tomorrow", "datetime"),
+        (timedelta(days=7, seconds=60), "more than 7 days ahead"),
+    ],
+    ids=["no-offset", "not-a-time", "too-far"],
+)
+async def test_a_bad_deliver_at_is_422(
+    api: Harness, deliver_at: str | timedelta, message: str
+) -> None:
+    if isinstance(deliver_at, timedelta):
+        deliver_at = (datetime.now(UTC) + deliver_at).isoformat()
+    response = await api.client.post(
+        "/api/v1/messages",
+        json={"to": "+491710000001", "from": "MyBank", "text": "Hi", "deliver_at": deliver_at},
+    )
+    assert response.status == 422
+    body = await response.json()
+    assert body["field"] == "deliver_at"
+    assert message in body["error"]
+    assert await api.store.count_by_state() == dict.fromkeys(MessageState, 0)

@@ -110,6 +110,7 @@ def stored(
         (MessageState.FAILED, None, 488, 0x41),
         (MessageState.FAILED, None, 400, 0x40),
         (MessageState.FAILED, None, None, 0x40),  # e.g. unencodable
+        (MessageState.CANCELLED, None, None, 0x47),  # deleted by the originating SME
     ],
 )
 def test_tp_status_table(
@@ -166,6 +167,10 @@ def test_submission_outcome_waits_for_every_segment() -> None:
     assert submission_outcome([d, q]) is None
     assert submission_outcome([d, e]) is e
     assert submission_outcome([e, f, d]) is f
+    c, s = MessageState.CANCELLED, MessageState.SCHEDULED
+    assert submission_outcome([d, c]) is c
+    assert submission_outcome([c, e]) is e
+    assert submission_outcome([c, s]) is None
 
 
 def test_delivery_report_of_a_delivered_submission() -> None:

@@ -747,20 +747,87 @@ def test_validity_refused(validity_period: str) -> None:
     "schedule", ["", format_time(NOW - timedelta(hours=1)), format_time(NOW), "000000000000000R"]
 )
 def test_schedule_now(schedule: str) -> None:
-    assert one(submit(schedule_delivery_time=schedule)).received_at == NOW
+    message = one(submit(schedule_delivery_time=schedule))
+    assert (message.received_at, message.deliver_at) == (NOW, None)
+    assert message.expires_at == NOW + timedelta(days=2)
+
+
+@pytest.mark.parametrize(
+    ("schedule", "at"),
+    [
+        (format_time(NOW + timedelta(minutes=1)), NOW + timedelta(minutes=1)),
+        ("000000010000000R", NOW + timedelta(hours=1)),
+        ("250301150000004+", NOW + timedelta(hours=2)),  # 15:00 at UTC+1
+        ("000007000000000R", NOW + timedelta(days=7)),
+    ],
+)
+def test_schedule_later(schedule: str, at: datetime) -> None:
+    """§5.2.15: kept until then; the default validity counts from the scheduled time."""
+    messages = messages_from_submit(
+        submit(schedule_delivery_time=schedule, short_message=b"x" * 200),
+        POLICY,
+        PLAN,
+        NOW,
+        reference=1,
+    )
+    assert len(messages) == 2
+    for message in messages:
+        assert message.deliver_at == at and message.deliver_at.tzinfo is UTC
+        assert (message.received_at, message.expires_at) == (NOW, at + timedelta(days=2))
+        sms = tpdu(message)
+        assert sms.validity == RelativeValidity(relative_value(timedelta(days=2)))
+
+
+@pytest.mark.parametrize(
+    ("validity_period", "expires_at"),
+    [
+        ("000000050000000R", NOW + timedelta(hours=5)),  # relative to now (§7.1.1.2)
+        (format_time(NOW + timedelta(days=1)), NOW + timedelta(days=1)),
+        ("000030000000000R", NOW + timedelta(hours=1, days=7)),  # capped after the schedule
+    ],
+)
+def test_schedule_with_validity(validity_period: str, expires_at: datetime) -> None:
+    message = one(
+        submit(schedule_delivery_time="000000010000000R", validity_period=validity_period)
+    )
+    assert (message.deliver_at, message.expires_at) == (NOW + timedelta(hours=1), expires_at)
+    sms = tpdu(message)
+    assert sms.validity == RelativeValidity(relative_value(expires_at - message.deliver_at))
+
+
+@pytest.mark.parametrize(
+    "validity_period", ["000000010000000R", "000000005900000R", format_time(NOW)]
+)
+def test_validity_ending_before_the_schedule_is_refused(validity_period: str) -> None:
+    refused(
+        submit(schedule_delivery_time="000000010000000R", validity_period=validity_period),
+        S.ESME_RINVEXPIRY,
+    )
 
 
 @pytest.mark.parametrize(
     ("schedule", "status"),
     [
-        (format_time(NOW + timedelta(minutes=1)), S.ESME_RINVSCHED),
-        ("000000010000000R", S.ESME_RINVSCHED),
+        ("000007000001000R", S.ESME_RINVSCHED),  # beyond max_schedule
+        (format_time(NOW + timedelta(days=8)), S.ESME_RINVSCHED),
         ("soon", S.ESME_RINVSCHED),
         ("251301120000000+", S.ESME_RINVSCHED),
     ],
 )
 def test_schedule_refused(schedule: str, status: int) -> None:
     refused(submit(schedule_delivery_time=schedule), status)
+
+
+def test_max_schedule_is_the_accounts() -> None:
+    policy = SubmitPolicy("acme", ("*",), max_schedule=timedelta(hours=1))
+    assert one(submit(schedule_delivery_time="000000010000000R"), policy).deliver_at == (
+        NOW + timedelta(hours=1)
+    )
+    refused(submit(schedule_delivery_time="000000010001000R"), S.ESME_RINVSCHED, policy)
+
+
+def test_data_sm_has_no_schedule() -> None:
+    assert one(replace(DATA_BASE, tlvs=payload(b"hi"))).deliver_at is None
 
 
 # --- registered_delivery, priority_flag, protocol_id ----------------------------------------
@@ -789,8 +856,23 @@ def test_registered_delivery(registered_delivery: int, status_report: bool, sour
 
 
 @pytest.mark.parametrize("priority_flag", [0, 1, 2, 3])
-def test_priority_accepted(priority_flag: int) -> None:
-    assert one(submit(priority_flag=priority_flag)).text == "Hello"
+def test_priority_kept(priority_flag: int) -> None:
+    message = one(submit(priority_flag=priority_flag))
+    assert (message.text, message.priority) == ("Hello", priority_flag)
+
+
+@pytest.mark.parametrize(("priority_flag", "priority"), [(0, 2), (1, 1), (3, 3)])
+def test_the_account_s_default_priority_stands_for_0(priority_flag: int, priority: int) -> None:
+    policy = SubmitPolicy("acme", ("*",), default_priority=2)
+    assert one(submit(priority_flag=priority_flag), policy).priority == priority
+    assert one(replace(DATA_BASE, tlvs=payload(b"hi")), policy).priority == 2
+
+
+def test_every_segment_has_the_priority() -> None:
+    messages = messages_from_submit(
+        submit(priority_flag=1, short_message=b"x" * 200), POLICY, PLAN, NOW, reference=1
+    )
+    assert [m.priority for m in messages] == [1, 1]
 
 
 @pytest.mark.parametrize("priority_flag", [4, 0xFF])

@@ -273,8 +273,8 @@ async def test_records_survive_a_restart(sqlite: Database) -> None:
 # -- migration 0001 -> 0002 ---------------------------------------------------------------------
 
 
-_NEW = {"roaming_status", "visited_plmn", "callback_url", "client_ref"}
-"""The columns 0002 adds to `messages`."""
+_NEW = {"roaming_status", "visited_plmn", "callback_url", "client_ref", "deliver_at", "priority"}
+"""The columns later revisions add to `messages` (0002, 0007, 0009)."""
 
 
 async def _run(database: Database, work: Callable[[Connection], Any]) -> Any:
@@ -327,7 +327,7 @@ async def test_upgrade_from_0001_keeps_existing_rows(
     await _fill_0001(database, make_message)
     store = database.store()
     await store.start()  # migrates to head
-    assert await current_revision(database.url, schema=database.schema) == "0008"
+    assert await current_revision(database.url, schema=database.schema) == "0009"
     old = await store.get(1)
     assert old is not None
     assert (old.message.text, old.state, old.attempts) == ("old one", MessageState.FAILED, 1)

@@ -251,6 +251,7 @@ async def test_count_by_state_lists_every_state(store: MessageStore, make_messag
     assert await store.claim_next(BOB, T0) is not None
     await store.record_attempt(ids[1], MessageState.EXPIRED, Attempt(at=T0, outcome="expired"))
     assert await store.count_by_state() == {
+        MessageState.SCHEDULED: 0,
         MessageState.QUEUED: 2,
         MessageState.DELIVERING: 1,
         MessageState.DELIVERED: 0,

@@ -377,7 +377,7 @@ async def test_migration_0008_adds_and_drops_only_the_deferred_table(database: D
     assert "deferred_charges" not in before
     store = database.store()
     await store.start()  # migrates to head
-    assert await current_revision(database.url, schema=database.schema) == "0008"
+    assert await current_revision(database.url, schema=database.schema) == "0009"
     assert await _run(database, _tables) == before | {"deferred_charges"}
     indexes = await _run(
         database,

@@ -77,7 +77,7 @@ async def test_migrations_upgrade_an_empty_database(database: Database) -> None:
     assert await current_revision(database.url, schema=database.schema) is None
     await upgrade(database.url, schema=database.schema)
     await upgrade(database.url, schema=database.schema)  # idempotent
-    assert await current_revision(database.url, schema=database.schema) == "0008"
+    assert await current_revision(database.url, schema=database.schema) == "0009"
 
     def inspect_schema(conn: Connection) -> tuple[set[str], set[str], list[object]]:
         inspector = inspect(conn)

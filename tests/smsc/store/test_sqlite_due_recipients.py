@@ -4,7 +4,9 @@ messages it builds are those `stored_message` builds."""
 
 from __future__ import annotations
 
+import contextlib
 import random
+import sqlite3
 from collections.abc import Callable
 from datetime import timedelta, timezone
 from pathlib import Path
@@ -13,11 +15,12 @@ from typing import Any
 import pytest
 
 from smsc.service.model import Attempt, MessageState, NewMessage
-from smsc.store import SqlMessageStore
+from smsc.service.ports import MessageStore
+from smsc.store import MemoryMessageStore, SqlMessageStore
 from smsc.store.errors import StoreClosedError
 from smsc.store.sql import _claimed_from_sqlite
-from smsc.store.sqlite_writer import MESSAGE_COLUMNS, sqlite_time
-from smsc.store.tables import stored_message
+from smsc.store.sqlite_writer import _DUE_PRIORITY, MESSAGE_COLUMNS, sqlite_time
+from smsc.store.tables import PRIORITY_INDEX, stored_message
 from tests.smsc.store.conftest import T0, Database
 
 Make = Callable[..., NewMessage]
@@ -26,16 +29,26 @@ NOWS = [T0 - timedelta(seconds=1), T0, T0 + timedelta(minutes=5), T0 + timedelta
 LIMITS = [0, 1, 3, 5, 100]
 
 
-async def _scenario(store: SqlMessageStore, make_message: Make, seed: int) -> list[Any]:
-    """Random claims, outcomes (retry later, parked, final) and releases; due_recipients of
-    every (now, limit) after each step."""
+async def _scenario(store: MessageStore, make_message: Make, seed: int) -> list[Any]:
+    """Random claims, outcomes (retry later, parked, final), releases and scheduled messages
+    coming due, among messages of which some are priority; due_recipients of every (now,
+    limit) after each step."""
     rng = random.Random(seed)
     seen: list[Any] = []
     await store.add_many(
-        [make_message(recipient=rng.choice(RECIPIENTS), text=f"#{n}") for n in range(60)]
+        [
+            make_message(
+                recipient=rng.choice(RECIPIENTS),
+                text=f"#{n}",
+                priority=rng.choice([0, 0, 0, 1, 3]),
+                deliver_at=rng.choice([None, None, None, T0 + timedelta(seconds=rng.randrange(8))]),
+            )
+            for n in range(60)
+        ]
     )
     for step in range(8):
         seen.append([await store.due_recipients(now, limit) for now in NOWS for limit in LIMITS])
+        seen.append(sorted(await store.queue_scheduled(T0 + timedelta(seconds=step))))
         claimed = await store.claim_heads(rng.sample(RECIPIENTS, 6), T0)
         for message in claimed:
             at = T0 + timedelta(seconds=step)
@@ -88,6 +101,39 @@ async def test_writer_read_matches_postgresql(
     assert await _scenario(on_sqlite, make_message, 7) == await _scenario(
         on_postgres, make_message, 7
     )
+
+
+async def test_writer_read_matches_the_memory_twin(sqlite: Database, make_message: Make) -> None:
+    on_sqlite = sqlite.store(clock=lambda: T0)
+    await on_sqlite.start()
+    memory = MemoryMessageStore(clock=lambda: T0)
+    await memory.start()
+    assert await _scenario(on_sqlite, make_message, 11) == await _scenario(memory, make_message, 11)
+
+
+async def test_priority_heads_come_first_by_their_partial_index(
+    sqlite: Database, make_message: Make
+) -> None:
+    a, b, c, d = RECIPIENTS[:4]
+    store = sqlite.store()
+    await store.start()
+    await store.add_many(
+        [
+            make_message(recipient=a),
+            make_message(recipient=b, priority=1),
+            make_message(recipient=c),
+            make_message(recipient=a, priority=3),  # behind a's head: in order, not first
+            make_message(recipient=d, priority=2),
+        ]
+    )
+    assert await store.due_recipients(T0, 10) == [b, d, a, c]
+    assert await store.due_recipients(T0, 1) == [b]
+    assert await store.due_recipients(T0, 3) == [b, d, a]
+    assert store._sqlite_file is not None
+    with contextlib.closing(sqlite3.connect(store._sqlite_file)) as connection:
+        explained = connection.execute("EXPLAIN QUERY PLAN " + _DUE_PRIORITY, (sqlite_time(T0), 10))
+        plan = " ".join(str(row[-1]) for row in explained)
+    assert PRIORITY_INDEX in plan, plan
 
 
 async def test_due_recipients_on_the_writer_path_contract(
@@ -145,12 +191,16 @@ def test_claimed_rows_build_what_stored_message_builds() -> None:
         "visited_plmn": "26201",
         "callback_url": "http://x/y",
         "client_ref": "ref",
+        "deliver_at": T0.astimezone(plus_two),
+        "priority": 1,
     }
     texts = {k: sqlite_time(v) if hasattr(v, "tzinfo") else v for k, v in values.items()}
     row = tuple(texts[name] for name in MESSAGE_COLUMNS)
     for more in (set(), {RECIPIENTS[0]}):
         built = _claimed_from_sqlite(row, more)
-        expected = stored_message({**values, "expires_at": T0}, more_queued=RECIPIENTS[0] in more)
+        expected = stored_message(
+            {**values, "expires_at": T0, "deliver_at": T0}, more_queued=RECIPIENTS[0] in more
+        )
         assert repr(built) == repr(expected)
     bare = dict(texts, next_attempt_at=None, updated_at=None, text=None, status_report=0)
     built = _claimed_from_sqlite(tuple(bare[name] for name in MESSAGE_COLUMNS), set())

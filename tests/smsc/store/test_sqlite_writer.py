@@ -20,6 +20,8 @@ from smsc.store.sqlite_writer import (
 )
 from tests.smsc.store.conftest import T0, Database
 
+PLUS_ONE = timezone(timedelta(hours=1))
+
 Make = Callable[..., NewMessage]
 
 
@@ -46,7 +48,21 @@ def test_rows_are_cleaned_like_the_sqlalchemy_path(make_message: Make) -> None:
     assert row[2] == "49?"
     assert row[10] == "a\ufffdb"
     assert row[11] == 1
-    assert row[-3:] == ("now", "queued", 0)
+    assert row[-6:] == ("now", "queued", 0, None, None, 0)
+    later = T0 + timedelta(days=1)
+    scheduled = sqlite_message_row(
+        make_message(deliver_at=later.astimezone(PLUS_ONE), priority=2), "now"
+    )
+    at = sqlite_time(later)
+    assert scheduled[-6:] == ("now", "scheduled", 0, at, at, 2)
+    assert sqlite_message_row(make_message(priority=1), "now")[-6:] == (
+        "now",
+        "queued",
+        0,
+        None,
+        None,
+        1,
+    )
 
 
 async def test_fast_and_sqlalchemy_paths_write_identical_rows(
@@ -56,6 +72,8 @@ async def test_fast_and_sqlalchemy_paths_write_identical_rows(
         make_message(text="héllo", status_report=True, rp_mr=7, call_id="c@h"),
         make_message(roaming_status="international-roaming", visited_plmn="20801"),
         make_message(text=None, segment=2, segments=3, source="udp:127.0.0.1:5090"),
+        make_message(deliver_at=(T0 + timedelta(hours=5)).astimezone(PLUS_ONE)),
+        make_message(priority=3),
     ]
     fast = sqlite.store(clock=lambda: T0)
     await fast.start()
