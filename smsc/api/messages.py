@@ -89,9 +89,12 @@ def describe_submission(submission_id: str, parts: list[StoredMessage]) -> dict[
 async def why_waiting(
     parts: list[StoredMessage], explainer: RouteExplainer | None, now: datetime
 ) -> str | None:
-    """Why a submission still in `queued` has not been delivered, or None."""
+    """Why a submission still in `scheduled` or `queued` has not been delivered, or None."""
     queued = [p for p in parts if p.state is MessageState.QUEUED]
+    scheduled = [p for p in parts if p.state is MessageState.SCHEDULED]
     if not queued:
+        if scheduled and scheduled[0].message.deliver_at is not None:
+            return f"scheduled: not delivered before {_iso(scheduled[0].message.deliver_at)}"
         return None
     head = queued[0]
     if head.last_rp_cause == PARKED_CAUSE:

@@ -51,8 +51,8 @@ _MESSAGE_STATUS = _object(
         "visited_plmn": _NULLABLE_STRING,
         "waiting": {
             "type": ["string", "null"],
-            "description": "Why a queued message has not left yet (no route, backing off, "
-            "memory full), or null",
+            "description": "Why a queued or scheduled message has not left yet (no route, "
+            "backing off, memory full, its delivery time), or null",
         },
         "segments": {"type": "array", "items": {"type": "object"}},
         "charging": {"type": "array", "items": {"type": "object"}},

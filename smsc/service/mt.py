@@ -182,6 +182,10 @@ class MtService:
         self._parked: set[str] = set()
         """Recipients whose head this instance parked on memory-full."""
         self._released_at: dict[str, float] = {}
+        self._to_release: set[str] = set()
+        """Recipients `release_soon` was asked for, not yet released."""
+        self._releasing = False
+        """A task is releasing `_to_release`."""
         """Recent releases (clock time) by recipient."""
 
     def wake(self, recipients: Iterable[str] = ()) -> None:
@@ -198,27 +202,46 @@ class MtService:
 
         Returns how many were waiting (parked on memory-full, or backing off).
         """
-        recipient = msisdn.removeprefix("+")
-        self._released_at.pop(recipient, None)  # re-inserted: the dict stays in time order
-        self._released_at[recipient] = self.clock()
-        self._unroutable.discard(recipient)
-        self._unpark(recipient)
-        count = await self.store.release_recipient(recipient, datetime.now(UTC))
+        return await self._release_all([msisdn.removeprefix("+")])
+
+    async def _release_all(self, recipients: list[str]) -> int:
+        """`release` of several recipients in one store transaction."""
+        at = self.clock()
+        for recipient in recipients:
+            self._released_at.pop(recipient, None)  # re-inserted: the dict stays in time order
+            self._released_at[recipient] = at
+            self._unroutable.discard(recipient)
+            self._unpark(recipient)
+        count = await self.store.release_recipients(recipients, datetime.now(UTC))
         if count:
             self.metrics.mt_released.inc(count)
-            log.info("released %d waiting message(s) for %s", count, subscriber("+" + recipient))
+            whom = subscriber("+" + recipients[0]) if len(recipients) == 1 else None
+            if whom is not None:
+                log.info("released %d waiting message(s) for %s", count, whom)
+            else:
+                log.info("released %d waiting message(s) of %d subscribers", count, len(recipients))
         self._wake.set()
         return count
 
     def release_soon(self, msisdn: str) -> None:
-        """`release` for callers outside a coroutine (SIP event handlers)."""
-        self._spawn(self._release_quietly(msisdn))
+        """`release` for callers outside a coroutine (SIP event handlers, priority SMS):
+        those asked for meanwhile are released together, in one store transaction."""
+        self._to_release.add(msisdn.removeprefix("+"))
+        if not self._releasing:
+            self._releasing = True
+            self._spawn(self._release_pending())
 
-    async def _release_quietly(self, msisdn: str) -> None:
+    async def _release_pending(self) -> None:
         try:
-            await self.release(msisdn)
-        except Exception:
-            log.exception("releasing %s failed", subscriber("+" + msisdn))
+            while self._to_release:
+                batch = sorted(self._to_release)
+                self._to_release.clear()
+                try:
+                    await self._release_all(batch)
+                except Exception:
+                    log.exception("releasing %d subscriber(s) failed", len(batch))
+        finally:
+            self._releasing = False
 
     async def run(self) -> None:
         """The delivery loop; returns after stop()."""
@@ -523,7 +546,7 @@ class MtService:
     async def _release_again_if_released(self, recipient: str, since: float) -> None:
         """A release that came while we were putting the head back must not be lost."""
         if self._released_at.get(recipient, float("-inf")) >= since:
-            await self.store.release_recipient(recipient, datetime.now(UTC))
+            await self.store.release_recipients([recipient], datetime.now(UTC))
             self._unpark(recipient)
             self._unroutable.discard(recipient)
 

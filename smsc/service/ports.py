@@ -99,8 +99,9 @@ class MessageStore(DeferredChargeStore, Protocol):
     async def claim_next(self, recipient: str, now: datetime) -> StoredMessage | None:
         """Move the recipient's oldest due queued message to delivering and return it."""
 
-    async def release_recipient(self, recipient: str, now: datetime) -> int:
-        """Make the recipient's queued messages due at `now` (RP-SMMA, new registration).
+    async def release_recipients(self, recipients: Sequence[str], now: datetime) -> int:
+        """Make the recipients' queued messages due at `now` (RP-SMMA, new registration, a
+        priority SMS), in one transaction.
 
         Messages parked on memory-full or waiting for a route or a retry; returns how many
         were waiting.

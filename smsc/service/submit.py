@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import secrets
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from smsc.routing.numbering import DiallingPlan, NumberKind, NumberRefused, normalise_text
-from smsc.service.model import DEFAULT_VALIDITY, MAX_SCHEDULE, MessageOrigin, NewMessage
+from smsc.service.model import (
+    DEFAULT_VALIDITY,
+    MAX_SCHEDULE,
+    MessageOrigin,
+    NewMessage,
+    new_submission_id,
+)
 from smsc.sms.address import Address
 from smsc.sms.alphabet import gsm7_septet_count
 from smsc.sms.constants import TypeOfNumber
@@ -87,7 +92,7 @@ def build_messages(submission: Submission, now: datetime) -> list[NewMessage]:
         plan = segment_text(submission.text, reference=secrets.randbelow(256))
     except EncodeError as exc:
         raise SubmissionError("text", str(exc)) from None
-    submission_id = uuid.uuid4().hex
+    submission_id = new_submission_id()
     destination = Address(submission.recipient)
     dcs = dcs_for(plan.alphabet)
     validity = RelativeValidity(relative_value(submission.validity))

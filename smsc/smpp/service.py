@@ -221,6 +221,8 @@ class SmppService:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._sent: dict[tuple[int, int], _Sent] = {}
         self._wake = asyncio.Event()
+        self._add_soon = store.add_soon if isinstance(store, AddsWithoutTask) else None
+        """Found once: a runtime Protocol check costs 2% of a submit's loop time."""
         self._deliverer: asyncio.Task[None] | None = None
         self._running = False
         self.addresses: list[tuple[str, int]] = []
@@ -436,11 +438,11 @@ class SmppService:
             log.info("SMPP %s: submit refused (%#x): %s", name, refused.command_status, refused)
             self._answer_submit(submit, refused.command_status)
             return
-        store = self.store
-        if len(messages) == 1 and isinstance(store, AddsWithoutTask):
+        add_soon = self._add_soon
+        if len(messages) == 1 and add_soon is not None:
             # one SMS: into the store's group commit with the other submits in flight
             try:
-                future = store.add_soon(messages[0])
+                future = add_soon(messages[0])
             except StoreError as exc:
                 self._not_stored(submit, exc)
                 return

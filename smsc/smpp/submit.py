@@ -8,7 +8,6 @@ Messages of SubmitRefused never quote an address (subscriber data, see smsc/reda
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -25,6 +24,7 @@ from smsc.service.model import (
     MAX_SCHEDULE,
     MessageOrigin,
     NewMessage,
+    new_submission_id,
     smpp_source,
 )
 from smsc.smpp.constants import (
@@ -177,7 +177,7 @@ def messages_from_submit(
     start = now if deliver_at is None else deliver_at
     expires_at = _expiry(pdu, policy, now, start)
     status_report, source = _receipt(pdu.registered_delivery, policy.system_id)
-    submission_id = uuid.uuid4().hex
+    submission_id = new_submission_id()
     destination = Address(recipient)
     tp_vp = RelativeValidity(relative_value(expires_at - start))
     messages = []

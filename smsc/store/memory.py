@@ -191,14 +191,16 @@ class MemoryMessageStore:
         }
         return [replace(m, more_queued=m.message.recipient in queued) for m in heads]
 
-    async def release_recipient(self, recipient: str, now: datetime) -> int:
-        """The recipient's queued messages waiting past `now` become due now; returns how many."""
+    async def release_recipients(self, recipients: Sequence[str], now: datetime) -> int:
+        """The recipients' queued messages waiting past `now` become due now; returns how
+        many."""
         self._require_open()
         now = to_utc(now)
+        wanted = set(recipients)
         count = 0
         for record in self._records.values():
             if (
-                record.message.recipient == recipient
+                record.message.recipient in wanted
                 and record.state is MessageState.QUEUED
                 and record.next_attempt_at is not None
                 and record.next_attempt_at > now

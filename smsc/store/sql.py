@@ -207,12 +207,12 @@ def _build_due_recipients(*, priority: bool = False) -> Any:
 
 
 def _build_release() -> Any:
-    """UPDATE a recipient's queued messages due later than now to due now."""
+    """UPDATE the recipients' queued messages due later than now to due now."""
     now = bindparam("b_now", type_=UtcDateTime())
     return (
         update(messages)
         .where(
-            messages.c.recipient == bindparam("b_recipient"),
+            messages.c.recipient.in_(bindparam("b_recipients", expanding=True)),
             messages.c.state == _QUEUED,
             messages.c.next_attempt_at > now,
         )
@@ -531,12 +531,15 @@ class SqlMessageStore:
         claimed.sort(key=lambda m: m.id)
         return claimed
 
-    async def release_recipient(self, recipient: str, now: datetime) -> int:
-        """The recipient's queued messages waiting past `now` become due now; returns how many."""
+    async def release_recipients(self, recipients: Sequence[str], now: datetime) -> int:
+        """The recipients' queued messages waiting past `now` become due now; returns how
+        many (one transaction)."""
+        if not recipients:
+            return 0
         writer = self._writer
         if writer is not None:
-            return await writer.release(recipient, sqlite_time(now))
-        params = {"b_recipient": recipient, "b_now": to_utc(now)}
+            return await writer.release(recipients, sqlite_time(now))
+        params = {"b_recipients": list(recipients), "b_now": to_utc(now)}
         async with self._write() as conn:
             return int((await conn.execute(_RELEASE, params)).rowcount)
 

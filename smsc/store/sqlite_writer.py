@@ -177,7 +177,7 @@ _DUE_PRIORITY = _DUE_HEADS.format(
 SQLite would otherwise pass over for the state index, walking every queued row)."""
 _RELEASE = (
     f"UPDATE {_MESSAGES} SET next_attempt_at = ?, updated_at = ?"
-    f" WHERE recipient = ? AND state = '{_QUEUED}' AND next_attempt_at > ?"
+    f" WHERE recipient IN ({{values}}) AND state = '{_QUEUED}' AND next_attempt_at > ?"
 )
 _QUEUE_SCHEDULED = (
     f"UPDATE {_MESSAGES} SET state = '{_QUEUED}', updated_at = ?"
@@ -400,9 +400,9 @@ class SqliteBatchWriter:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(reader, self._due_recipients, now, max(limit, 0))
 
-    async def release(self, recipient: str, now: str) -> int:
-        """The recipient's queued messages waiting past `now` become due now; how many."""
-        return await self._call(self._transaction, self._release, recipient, now)
+    async def release(self, recipients: Sequence[str], now: str) -> int:
+        """The recipients' queued messages waiting past `now` become due now; how many."""
+        return await self._call(self._transaction, self._release, list(recipients), now)
 
     async def queue_scheduled(self, now: str) -> list[tuple[str, int]]:
         """Scheduled messages due at `now` are queued (none of a recipient with a message
@@ -581,9 +581,13 @@ class SqliteBatchWriter:
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"database error: {type(exc).__name__}: {exc}") from exc
 
-    @staticmethod
-    def _release(connection: sqlite3.Connection, recipient: str, now: str) -> int:
-        return int(connection.execute(_RELEASE, (now, now, recipient, now)).rowcount)
+    def _release(self, connection: sqlite3.Connection, recipients: list[str], now: str) -> int:
+        count = 0
+        for start in range(0, len(recipients), _CHUNK):
+            chunk = recipients[start : start + _CHUNK]
+            sql = self._statement("release", _RELEASE, len(chunk), "?")
+            count += connection.execute(sql, [now, now, *chunk, now]).rowcount
+        return count
 
     @staticmethod
     def _queue_scheduled(connection: sqlite3.Connection, now: str) -> list[tuple[str, int]]:

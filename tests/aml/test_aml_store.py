@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import pytest
-from alembic import command
 from sqlalchemy import insert, inspect, text
 from sqlalchemy.engine import Connection
 
@@ -27,12 +26,14 @@ from smsc.store import SqlMessageStore
 from smsc.store.aml_memory import MemoryAmlStore
 from smsc.store.aml_sql import SqlAmlStore
 from smsc.store.errors import StoreClosedError
-from smsc.store.migrate import alembic_config, create_engine, current_revision, upgrade
+from smsc.store.migrate import current_revision, upgrade
 from smsc.store.tables import message_row, messages, metadata
 from tests.smsc.store.conftest import (
     Database,
     _postgres_database,
     _sqlite_database,
+    downgrade_to,
+    run_in,
 )
 
 T0 = datetime(2026, 12, 4, 9, 30, 0, tzinfo=UTC)
@@ -431,15 +432,6 @@ async def test_the_aml_store_shares_the_message_stores_engine(database: Database
 # -- migration 0002 -> 0003 ---------------------------------------------------------------------
 
 
-async def _run(database: Database, work: Callable[[Connection], Any]) -> Any:
-    engine = create_engine(database.url, schema=database.schema)
-    try:
-        async with engine.begin() as conn:
-            return await conn.run_sync(work)
-    finally:
-        await engine.dispose()
-
-
 def _tables(conn: Connection) -> set[str]:
     return set(inspect(conn).get_table_names())
 
@@ -467,7 +459,7 @@ async def test_upgrade_from_0002_keeps_existing_rows(database: Database) -> None
             {"at": MESSAGE_T0.replace(tzinfo=None)},
         )
 
-    await _run(database, fill)
+    await run_in(database, fill)
     messages_store, aml = await open_sql(database)  # migrates to head
     try:
         assert await current_revision(database.url, schema=database.schema) == "0009"
@@ -483,7 +475,7 @@ async def test_upgrade_from_0002_keeps_existing_rows(database: Database) -> None
             context = MigrationContext.configure(conn, opts={"compare_type": True})
             return list(compare_metadata(context, metadata))
 
-        assert await _run(database, differences) == []  # 0003 builds exactly aml_tables.py
+        assert await run_in(database, differences) == []  # 0003 builds exactly aml_tables.py
     finally:
         await aml.close()
 
@@ -495,19 +487,14 @@ async def test_downgrade_to_0002_drops_only_the_aml_tables(database: Database) -
     await aml.close()
     await messages_store.close()
 
-    def downgrade(conn: Connection) -> None:
-        config = alembic_config()
-        config.attributes["connection"] = conn
-        command.downgrade(config, "0002")
-
-    await _run(database, downgrade)
+    await run_in(database, downgrade_to("0002"))
     assert await current_revision(database.url, schema=database.schema) == "0002"
 
     def after(conn: Connection) -> tuple[set[str], int]:
         count = conn.execute(text("SELECT count(*) FROM messages")).scalar_one()
         return _tables(conn), int(count)
 
-    tables, count = await _run(database, after)
+    tables, count = await run_in(database, after)
     assert "aml_reports" not in tables and "aml_attempts" not in tables
     assert {"messages", "attempts", "charging_records"} <= tables
     assert count == 1

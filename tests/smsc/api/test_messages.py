@@ -375,7 +375,7 @@ async def test_deliver_at_schedules_the_message(api: Harness) -> None:
     assert status["deliver_at"] == later.isoformat()
     assert status["expires_at"] == (later + timedelta(hours=1)).isoformat()
     assert [s["state"] for s in status["segments"]] == ["scheduled", "scheduled"]
-    assert status["waiting"] is None
+    assert status["waiting"] == f"scheduled: not delivered before {later.isoformat()}"
     assert await api.store.due_recipients(later + timedelta(days=1), 10) == []
 
 

@@ -11,12 +11,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from sqlalchemy import text
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from smsc.service.model import MessageOrigin, NewMessage
 from smsc.store import MemoryMessageStore, SqlMessageStore
+from smsc.store.migrate import alembic_config, create_engine
 
 POSTGRES_URL = os.environ.get(
     "SMSC_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -154,3 +157,24 @@ def make_message() -> Callable[..., NewMessage]:
         return NewMessage(**values)
 
     return make
+
+
+async def run_in(database: Database, work: Callable[[Connection], Any]) -> Any:
+    """Run `work` in one transaction on the test database (in its schema)."""
+    engine = create_engine(database.url, schema=database.schema)
+    try:
+        async with engine.begin() as conn:
+            return await conn.run_sync(work)
+    finally:
+        await engine.dispose()
+
+
+def downgrade_to(revision: str) -> Callable[[Connection], None]:
+    """Work for `run_in`: alembic's downgrade to `revision` on that connection."""
+
+    def downgrade(conn: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = conn
+        command.downgrade(config, revision)
+
+    return downgrade

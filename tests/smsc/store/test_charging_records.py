@@ -9,17 +9,16 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from alembic import command
 from sqlalchemy import insert, inspect, text
 from sqlalchemy.engine import Connection
 
 from smsc.service.model import Attempt, ChargingRecord, DuplicateKey, MessageState, NewMessage
 from smsc.service.ports import MessageStore
 from smsc.store.errors import DuplicateMessageError, StoreClosedError
-from smsc.store.migrate import alembic_config, create_engine, current_revision, upgrade
+from smsc.store.migrate import current_revision, upgrade
 from smsc.store.sqlite_writer import sqlite_file_of
 from smsc.store.tables import attempts, message_row, messages, metadata
-from tests.smsc.store.conftest import T0, Database
+from tests.smsc.store.conftest import T0, Database, downgrade_to, run_in
 
 Make = Callable[..., NewMessage]
 CEST = timezone(timedelta(hours=2))
@@ -277,25 +276,6 @@ _NEW = {"roaming_status", "visited_plmn", "callback_url", "client_ref", "deliver
 """The columns later revisions add to `messages` (0002, 0007, 0009)."""
 
 
-async def _run(database: Database, work: Callable[[Connection], Any]) -> Any:
-    """Run `work` in one transaction on the test database (in its schema)."""
-    engine = create_engine(database.url, schema=database.schema)
-    try:
-        async with engine.begin() as conn:
-            return await conn.run_sync(work)
-    finally:
-        await engine.dispose()
-
-
-def _downgrade_to(revision: str) -> Callable[[Connection], None]:
-    def downgrade(conn: Connection) -> None:
-        config = alembic_config()
-        config.attributes["connection"] = conn
-        command.downgrade(config, revision)
-
-    return downgrade
-
-
 def _message_columns(conn: Connection) -> set[str]:
     return {column["name"] for column in inspect(conn).get_columns("messages")}
 
@@ -315,7 +295,7 @@ async def _fill_0001(database: Database, make_message: Make) -> None:
         conn.execute(insert(attempts), [{**outcome, "outcome": "timeout"}])
         conn.execute(text("UPDATE messages SET state = 'failed', attempts = 1 WHERE id = 1"))
 
-    await _run(database, fill)
+    await run_in(database, fill)
 
 
 async def test_upgrade_from_0001_keeps_existing_rows(
@@ -346,7 +326,7 @@ async def test_upgrade_from_0001_keeps_existing_rows(
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         return list(compare_metadata(context, metadata))
 
-    assert await _run(database, differences) == []
+    assert await run_in(database, differences) == []
 
 
 async def test_downgrade_to_0001_keeps_messages_and_drops_the_charging_table(
@@ -359,7 +339,7 @@ async def test_downgrade_to_0001_keeps_messages_and_drops_the_charging_table(
     await store.add_charging_record(_record())
     await store.close()
 
-    await _run(database, _downgrade_to("0001"))
+    await run_in(database, downgrade_to("0001"))
     assert await current_revision(database.url, schema=database.schema) == "0001"
 
     def after(conn: Connection) -> tuple[set[str], set[str], list[Any], int]:
@@ -368,7 +348,7 @@ async def test_downgrade_to_0001_keeps_messages_and_drops_the_charging_table(
         history = conn.execute(text("SELECT count(*) FROM attempts")).scalar_one()
         return tables, _message_columns(conn), texts, int(history)
 
-    tables, columns, texts, history = await _run(database, after)
+    tables, columns, texts, history = await run_in(database, after)
     assert tables == {"alembic_version", "messages", "attempts"}
     assert columns.isdisjoint(_NEW)
     assert texts == ["old one", "old two", "new"]

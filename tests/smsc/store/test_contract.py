@@ -257,6 +257,7 @@ async def test_count_by_state_lists_every_state(store: MessageStore, make_messag
         MessageState.DELIVERED: 0,
         MessageState.FAILED: 0,
         MessageState.EXPIRED: 1,
+        MessageState.CANCELLED: 0,
     }
 
 

@@ -7,12 +7,10 @@ races on two SQL stores sharing one database.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
-from alembic import command
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
@@ -23,8 +21,8 @@ from smsc.service.model import (
 )
 from smsc.service.ports import MessageStore
 from smsc.store.errors import StoreClosedError
-from smsc.store.migrate import alembic_config, create_engine, current_revision, upgrade
-from tests.smsc.store.conftest import T0, Database
+from smsc.store.migrate import current_revision, upgrade
+from tests.smsc.store.conftest import T0, Database, downgrade_to, run_in
 
 PENDING = DeferredChargeState.PENDING
 SENDING = DeferredChargeState.SENDING
@@ -358,28 +356,19 @@ async def test_kept_ccrs_survive_a_restart(database: Database) -> None:
 # -- migration 0008 -----------------------------------------------------------------------------
 
 
-async def _run(database: Database, work: Callable[[Connection], Any]) -> Any:
-    engine = create_engine(database.url, schema=database.schema)
-    try:
-        async with engine.begin() as conn:
-            return await conn.run_sync(work)
-    finally:
-        await engine.dispose()
-
-
 def _tables(conn: Connection) -> set[str]:
     return set(inspect(conn).get_table_names())
 
 
 async def test_migration_0008_adds_and_drops_only_the_deferred_table(database: Database) -> None:
     await upgrade(database.url, schema=database.schema, revision="0007")
-    before = await _run(database, _tables)
+    before = await run_in(database, _tables)
     assert "deferred_charges" not in before
     store = database.store()
     await store.start()  # migrates to head
     assert await current_revision(database.url, schema=database.schema) == "0009"
-    assert await _run(database, _tables) == before | {"deferred_charges"}
-    indexes = await _run(
+    assert await run_in(database, _tables) == before | {"deferred_charges"}
+    indexes = await run_in(
         database,
         lambda conn: {i["name"] for i in inspect(conn).get_indexes("deferred_charges")},
     )
@@ -390,11 +379,6 @@ async def test_migration_0008_adds_and_drops_only_the_deferred_table(database: D
     await store.add_deferred_charge(_charge())
     await store.close()
 
-    def downgrade(conn: Connection) -> None:
-        config = alembic_config()
-        config.attributes["connection"] = conn
-        command.downgrade(config, "0007")
-
-    await _run(database, downgrade)
+    await run_in(database, downgrade_to("0007"))
     assert await current_revision(database.url, schema=database.schema) == "0007"
-    assert await _run(database, _tables) == before
+    assert await run_in(database, _tables) == before

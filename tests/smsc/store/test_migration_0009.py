@@ -6,28 +6,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
-from alembic import command
 from sqlalchemy import insert, inspect, text
 from sqlalchemy.engine import Connection
 
 from smsc.service.model import MessageState, NewMessage
-from smsc.store.migrate import alembic_config, create_engine, current_revision, upgrade
+from smsc.store.migrate import current_revision, upgrade
 from smsc.store.tables import PRIORITY_INDEX, message_row, messages
-from tests.smsc.store.conftest import T0, Database
+from tests.smsc.store.conftest import T0, Database, downgrade_to, run_in
 
 Make = Callable[..., NewMessage]
 _LATER_COLUMNS = ("deliver_at", "priority")
-
-
-async def _run(database: Database, work: Callable[[Connection], Any]) -> Any:
-    engine = create_engine(database.url, schema=database.schema)
-    try:
-        async with engine.begin() as conn:
-            return await conn.run_sync(work)
-    finally:
-        await engine.dispose()
 
 
 async def test_0009_upgrades_kept_messages_and_downgrades_scheduled_to_queued(
@@ -41,7 +30,7 @@ async def test_0009_upgrades_kept_messages_and_downgrades_scheduled_to_queued(
     def fill(conn: Connection) -> None:
         conn.execute(insert(messages).values(**row))
 
-    await _run(database, fill)
+    await run_in(database, fill)
     store = database.store()
     await store.start()  # migrates to head
     assert await current_revision(database.url, schema=database.schema) == "0009"
@@ -49,26 +38,21 @@ async def test_0009_upgrades_kept_messages_and_downgrades_scheduled_to_queued(
     assert old is not None
     assert (old.message.text, old.message.deliver_at, old.message.priority) == ("old", None, 0)
     assert old.state is MessageState.QUEUED
-    indexes = await _run(
+    indexes = await run_in(
         database, lambda conn: {i["name"] for i in inspect(conn).get_indexes("messages")}
     )
     assert PRIORITY_INDEX in indexes
     scheduled = await store.add(make_message(deliver_at=T0 + timedelta(hours=1), priority=1))
     await store.close()
 
-    def downgrade(conn: Connection) -> None:
-        config = alembic_config()
-        config.attributes["connection"] = conn
-        command.downgrade(config, "0008")
-
-    await _run(database, downgrade)
+    await run_in(database, downgrade_to("0008"))
     assert await current_revision(database.url, schema=database.schema) == "0008"
 
     def states(conn: Connection) -> list[tuple[int, str]]:
         return [(int(i), str(s)) for i, s in conn.execute(text("SELECT id, state FROM messages"))]
 
-    assert sorted(await _run(database, states)) == [(1, "queued"), (scheduled, "queued")]
-    columns = await _run(
+    assert sorted(await run_in(database, states)) == [(1, "queued"), (scheduled, "queued")]
+    columns = await run_in(
         database, lambda conn: {c["name"] for c in inspect(conn).get_columns("messages")}
     )
     assert columns.isdisjoint(_LATER_COLUMNS)

@@ -1,4 +1,4 @@
-"""release_recipient (RP-SMMA, registration) on the memory twin, SQLite and PostgreSQL."""
+"""release_recipients (RP-SMMA, registration) on the memory twin, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from tests.smsc.store.conftest import T0
 Make = Callable[..., NewMessage]
 ALICE = "4917600000001"
 BOB = "4917600000002"
+CAROL = "4917600000003"
 
 
 async def _park(store: MessageStore, message_id: int, until: timedelta) -> None:
@@ -34,7 +35,7 @@ async def test_release_makes_a_parked_head_due_now(store: MessageStore, make_mes
     assert await store.due_recipients(later, 10) == []
     assert await store.claim_next(ALICE, later) is None
 
-    assert await store.release_recipient(ALICE, later) == 1
+    assert await store.release_recipients([ALICE], later) == 1
 
     assert await store.due_recipients(later, 10) == [ALICE]
     claimed = await store.claim_next(ALICE, later)
@@ -54,7 +55,7 @@ async def test_release_touches_only_that_recipients_waiting_messages(
     await _park(store, bob, timedelta(hours=1))
     now = T0 + timedelta(seconds=1)
 
-    assert await store.release_recipient(ALICE, now) == 1  # `fresh` was already due
+    assert await store.release_recipients([ALICE], now) == 1  # `fresh` was already due
 
     assert await store.due_recipients(now, 10) == [ALICE]
     released = await store.get(alice)
@@ -75,7 +76,7 @@ async def test_release_leaves_delivering_and_final_messages_alone(
     await store.record_attempt(done, MessageState.FAILED, Attempt(T0, None, 30, "rp-error"))
     claimed = await store.claim_next(ALICE, T0)
     assert claimed is not None and claimed.id == busy
-    assert await store.release_recipient(ALICE, T0 + timedelta(hours=1)) == 0
+    assert await store.release_recipients([ALICE], T0 + timedelta(hours=1)) == 0
     after = await store.get(busy)
     assert after is not None and after.state is MessageState.DELIVERING
     failed = await store.get(done)
@@ -83,4 +84,21 @@ async def test_release_leaves_delivering_and_final_messages_alone(
 
 
 async def test_release_of_nobody_is_a_no_op(store: MessageStore) -> None:
-    assert await store.release_recipient("4900000000000", T0) == 0
+    assert await store.release_recipients(["4900000000000"], T0) == 0
+
+
+async def test_several_recipients_are_released_in_one_call(
+    store: MessageStore, make_message: Make
+) -> None:
+    later = T0 + timedelta(minutes=10)
+    for recipient in (ALICE, BOB, CAROL):
+        message_id = await store.add(make_message(recipient=recipient))
+        claimed = await store.claim_next(recipient, T0)
+        assert claimed is not None and claimed.id == message_id
+        await store.record_attempt(
+            message_id, MessageState.QUEUED, Attempt(at=T0, sip_status=480), later
+        )
+    assert await store.due_recipients(T0, 10) == []
+    assert await store.release_recipients([], T0) == 0
+    assert await store.release_recipients([ALICE, CAROL, "4900"], T0) == 2
+    assert await store.due_recipients(T0, 10) == [ALICE, CAROL]

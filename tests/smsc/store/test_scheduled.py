@@ -44,7 +44,7 @@ async def test_it_is_neither_due_nor_claimed_before_its_time(
     assert await store.due_recipients(after, 10) == []
     assert await store.claim_next(ALICE, after) is None
     assert await store.claim_heads([ALICE], after) == []
-    assert await store.release_recipient(ALICE, after) == 0
+    assert await store.release_recipients([ALICE], after) == 0
     assert await store.queue_scheduled(LATER - timedelta(microseconds=1)) == []
     counts = await store.count_by_state()
     assert (counts[MessageState.SCHEDULED], counts[MessageState.QUEUED]) == (1, 0)

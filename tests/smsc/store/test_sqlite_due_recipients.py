@@ -65,7 +65,7 @@ async def _scenario(store: MessageStore, make_message: Make, seed: int) -> list[
                 state, later = MessageState.QUEUED, None
             await store.record_attempt(message.id, state, Attempt(at, 200, None, "x"), later)
         if step % 3 == 2:
-            await store.release_recipient(rng.choice(RECIPIENTS), T0 + timedelta(minutes=1))
+            await store.release_recipients([rng.choice(RECIPIENTS)], T0 + timedelta(minutes=1))
     seen.append([await store.due_recipients(now, limit) for now in NOWS for limit in LIMITS])
     seen.append(await store.due_recipients(T0.astimezone(timezone(timedelta(hours=-3))), 100))
     return seen

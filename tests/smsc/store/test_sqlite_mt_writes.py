@@ -1,4 +1,4 @@
-"""The MT writes of a SQLite file (claim_heads, record_attempt, release_recipient) go through the
+"""The MT writes of a SQLite file (claim_heads, record_attempt, release_recipients) go through the
 SqliteBatchWriter thread: the same rows, values and read-backs as the SQLAlchemy path and as
 PostgreSQL; an unknown id still fails only its caller."""
 
@@ -63,9 +63,9 @@ async def _scenario(store: SqlMessageStore, messages: list[NewMessage]) -> list[
     seen.append(store.outcomes.flushes - flushes)
     seen.append([await store.get(i) for i in ids])
     seen.append(await store.claim_heads([ALICE, BOB, CAROL, DAVE], T1))
-    seen.append(await store.release_recipient(BOB, T2))
-    seen.append(await store.release_recipient(DAVE, T2))
-    seen.append(await store.release_recipient(CAROL, T2))
+    seen.append(await store.release_recipients([BOB], T2))
+    seen.append(await store.release_recipients([DAVE], T2))
+    seen.append(await store.release_recipients([CAROL], T2))
     seen.append(await store.claim_heads([BOB, DAVE, ALICE], T2))
     flushes = store.outcomes.flushes
     await asyncio.gather(  # one batch: a2 twice (delivered, then a late failure), b1 and d1
@@ -290,7 +290,7 @@ async def test_a_closed_store_refuses_writer_path_claims(
     with pytest.raises(StoreClosedError):
         await store.claim_heads([ALICE], T0)
     with pytest.raises(StoreClosedError):
-        await store.release_recipient(ALICE, T0)
+        await store.release_recipients([ALICE], T0)
 
 
 def test_sqlite_datetime_reads_back_what_sqlite_time_wrote() -> None:
