@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -72,20 +73,23 @@ def smpp_account(source: str | None) -> tuple[str, bool] | None:
     return (system_id, failure_only) if system_id else None
 
 
-_ID_OCTETS = 16
-_ID_POOL_OCTETS = 4096
+_ID_RANDOM_OCTETS = 10
+_ID_POOL_OCTETS = 4000
 _id_pool = bytearray()
 
 
 def new_submission_id() -> str:
-    """A new submission id: 32 hex digits of the OS's CSPRNG, as unguessable as uuid4().hex
-    but read 4 KiB at a time (uuid4 makes a getrandom call per id: measured 2% of an SMPP
-    submit's loop time). For the event loop's thread."""
-    if len(_id_pool) < _ID_OCTETS:
+    """A new submission id, 32 hex digits: the time in milliseconds (12 digits, as in a
+    UUIDv7) then 80 bits of the OS's CSPRNG, read 4 KB at a time.
+
+    Time first, so new ids go to the end of the submission_id index instead of anywhere in
+    it: measured on SQLite with 100,000 rows, 37-39 instead of 61-84 µs per inserted row
+    (uuid4 ids). For the event loop's thread."""
+    if len(_id_pool) < _ID_RANDOM_OCTETS:
         _id_pool.extend(os.urandom(_ID_POOL_OCTETS))
-    octets = _id_pool[-_ID_OCTETS:]
-    del _id_pool[-_ID_OCTETS:]
-    return octets.hex()
+    octets = _id_pool[-_ID_RANDOM_OCTETS:]
+    del _id_pool[-_ID_RANDOM_OCTETS:]
+    return f"{time.time_ns() // 1_000_000:012x}{octets.hex()}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -121,6 +121,14 @@ class MessageStore(DeferredChargeStore, Protocol):
         """The submission's messages not yet tried or between tries (scheduled, queued)
         become cancelled; one delivering is left as it is. Returns how many were cancelled."""
 
+    async def replace_pending(
+        self, message_id: int, message: NewMessage, *, reschedule: bool, now: datetime
+    ) -> bool:
+        """SMPP replace_sm: a message still scheduled or queued gets `message`'s SMS-SUBMIT,
+        text, expiry, receipt request and source; with `reschedule`, its delivery time too
+        (scheduled until `message.deliver_at`, or queued and due now without one). False when
+        it is no longer pending (delivering or final), or unknown."""
+
     async def record_attempt(
         self,
         message_id: int,

@@ -61,6 +61,7 @@ from smsc.smpp.pdu import (
     SubmitSm,
     SubmitSmResp,
 )
+from smsc.smpp.replace import replacement
 from smsc.smpp.session import SessionTimers
 from smsc.smpp.submit import (
     SubmitPolicy,
@@ -131,6 +132,12 @@ class SmppMetrics:
         self.cancels = CachedCounter(
             "smsc_smpp_cancels",
             "cancel_sm by account and outcome (ok: something pending was cancelled; refused)",
+            ["account", "outcome"],
+            registry=r,
+        )
+        self.replaces = CachedCounter(
+            "smsc_smpp_replaces",
+            "replace_sm by account and outcome (ok: a pending SMS got the new content; refused)",
             ["account", "outcome"],
             registry=r,
         )
@@ -380,7 +387,7 @@ class SmppService:
         elif isinstance(pdu, CancelSm):
             self._spawn(self._cancel(connection, event, pdu, state.account.system_id))
         elif isinstance(pdu, ReplaceSm):
-            connection.respond(event, ReplaceSmResp(command_status=CommandStatus.ESME_RREPLACEFAIL))
+            self._spawn(self._replace(connection, event, pdu, state))
         else:
             connection.respond(event, SubmitMultiResp(command_status=CommandStatus.ESME_RINVCMDID))
 
@@ -558,14 +565,61 @@ class SmppService:
         self.metrics.cancels.labels(name, "ok").inc()
         connection.respond(event, CancelSmResp())
 
-    def _same_addresses(self, pdu: CancelSm, message: NewMessage) -> bool:
+    async def _replace(
+        self, connection: SmppConnection, event: RequestReceived, pdu: ReplaceSm,
+        state: _AccountState,
+    ) -> None:  # fmt: skip
+        """SMPP 3.4 §4.10: new content for a pending SMS of this account (one segment), its
+        source_addr matching the submission's."""
+        name = state.account.system_id
+        status: int = CommandStatus.ESME_RREPLACEFAIL
+        reason: str | None = None
+        try:
+            parts = [
+                p
+                for p in await self.store.get_submission(pdu.message_id)
+                if _submitted_by(p.message, name)
+            ]
+            if not parts:
+                reason = "no such message of this account"
+            elif len(parts) != 1:
+                reason = "a concatenated SMS is not replaced"
+            elif not self._same_addresses(pdu, parts[0].message):
+                reason = "source_addr is not the submission's"
+            else:
+                new = replacement(pdu, parts[0], state.policy, self.plan, datetime.now(UTC))
+                replaced = await self.store.replace_pending(
+                    parts[0].id, new.message, reschedule=new.reschedule, now=datetime.now(UTC)
+                )
+                if not replaced:
+                    reason = "it is no longer pending (in delivery or final)"
+                else:
+                    self.delivery.wake((parts[0].message.recipient,))
+        except SubmitRefused as refused:
+            reason, status = str(refused), refused.command_status
+        except StoreError as exc:
+            log.error("SMPP %s: replace_sm failed: %s", name, exc)
+            connection.respond(event, ReplaceSmResp(command_status=CommandStatus.ESME_RSYSERR))
+            return
+        outcome = "ok" if reason is None else "refused"
+        self.metrics.replaces.labels(name, outcome).inc()
+        if reason is not None:
+            log.info("SMPP %s: replace_sm %s refused: %s", name, pdu.message_id, reason)
+            connection.respond(event, ReplaceSmResp(command_status=status))
+            return
+        log.info("SMPP %s: replaced %s", name, pdu.message_id)
+        connection.respond(event, ReplaceSmResp())
+
+    def _same_addresses(self, pdu: CancelSm | ReplaceSm, message: NewMessage) -> bool:
         """Whether cancel_sm's source_addr (and destination_addr, if given) are those of
         the submission, read the same way as the submit's."""
         try:
             source = originator_of(pdu, self.plan)
             if (source.value, int(source.ton)) != (message.originator, message.originator_ton):
                 return False
-            return not pdu.destination_addr or recipient_of(pdu, self.plan) == message.recipient
+            if isinstance(pdu, ReplaceSm) or not pdu.destination_addr:
+                return True
+            return recipient_of(pdu, self.plan) == message.recipient
         except SubmitRefused:
             return False
 

@@ -37,7 +37,7 @@ from smsc.smpp.constants import (
     Ton,
 )
 from smsc.smpp.errors import PduError, SmppError
-from smsc.smpp.pdu import CancelSm, DataSm, SubmitSm
+from smsc.smpp.pdu import CancelSm, DataSm, ReplaceSm, SubmitSm
 from smsc.smpp.times import parse_time
 from smsc.smpp.tlv import Tlvs, find_tlv, tlv_int
 from smsc.sms.address import MAX_ALPHANUMERIC_SEPTETS, Address
@@ -238,7 +238,7 @@ def _number(digits: str, ton: int, npi: int, plan: DiallingPlan, *, source: bool
         raise SubmitRefused(f"{name} is not a number: {exc}", status) from None
 
 
-def originator_of(pdu: SubmitSm | DataSm | CancelSm, plan: DiallingPlan) -> Address:
+def originator_of(pdu: SubmitSm | DataSm | CancelSm | ReplaceSm, plan: DiallingPlan) -> Address:
     """SMPP 3.4 §5.2.5 source_addr_ton 5: a name of at most 11 GSM 7-bit characters (TP-OA TON
     5); other TONs: digits by the dialling plan, a short code staying TON unknown."""
     text = pdu.source_addr

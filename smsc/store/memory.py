@@ -249,6 +249,32 @@ class MemoryMessageStore:
                 count += 1
         return count
 
+    async def replace_pending(
+        self, message_id: int, message: NewMessage, *, reschedule: bool, now: datetime
+    ) -> bool:
+        """A scheduled or queued message gets the new content (and, with `reschedule`, its
+        delivery time and state); False when it is not pending."""
+        self._require_open()
+        record = self._records.get(message_id)
+        if record is None or record.state not in (MessageState.SCHEDULED, MessageState.QUEUED):
+            return False
+        new = clean_message(message)
+        old = record.message
+        record.message = replace(
+            old,
+            submit_tpdu=new.submit_tpdu,
+            text=new.text,
+            expires_at=new.expires_at,
+            status_report=new.status_report,
+            source=new.source,
+            deliver_at=new.deliver_at if reschedule else old.deliver_at,
+        )
+        if reschedule:
+            record.state = initial_state(new)
+            record.next_attempt_at = new.deliver_at
+        record.updated_at = to_utc(now)
+        return True
+
     async def record_attempt(
         self,
         message_id: int,

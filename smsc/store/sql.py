@@ -85,6 +85,7 @@ from smsc.store.tables import (
     message_row,
     messages,
     mo_duplicate_keys,
+    replacement_values,
     stored_message,
     to_utc,
 )
@@ -561,6 +562,20 @@ class SqlMessageStore:
         params = {"b_submission": submission_id, "b_now": to_utc(now)}
         async with self._write() as conn:
             return int((await conn.execute(_CANCEL_PENDING, params)).rowcount)
+
+    async def replace_pending(
+        self, message_id: int, message: NewMessage, *, reschedule: bool, now: datetime
+    ) -> bool:
+        """A scheduled or queued message gets the new content (and, with `reschedule`, its
+        delivery time and state); False when it is not pending."""
+        values = replacement_values(message, reschedule=reschedule, now=to_utc(now))
+        query = (
+            update(messages)
+            .where(messages.c.id == message_id, messages.c.state.in_((_SCHEDULED, _QUEUED)))
+            .values(**values)
+        )
+        async with self._write() as conn:
+            return int((await conn.execute(query)).rowcount) == 1
 
     async def record_attempt(
         self,

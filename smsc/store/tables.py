@@ -61,6 +61,7 @@ __all__ = [
     "messages",
     "metadata",
     "mo_duplicate_keys",
+    "replacement_values",
     "stored_message",
     "to_utc",
 ]
@@ -300,6 +301,25 @@ def message_row(message: NewMessage, updated_at: datetime) -> dict[str, Any]:
         "updated_at": updated_at,
         "delivered_at": None,
     }
+
+
+def replacement_values(message: NewMessage, *, reschedule: bool, now: datetime) -> dict[str, Any]:
+    """The `messages` columns replace_sm changes (see MessageStore.replace_pending): content,
+    expiry, receipt, updated_at (`now`); with `reschedule`, the delivery time, state and next
+    attempt."""
+    row = message_row(message, now)
+    values = {name: row[name] for name in _REPLACED}
+    values["updated_at"] = now
+    if reschedule:
+        values.update(
+            deliver_at=row["deliver_at"],
+            state=row["state"],
+            next_attempt_at=row["next_attempt_at"],
+        )
+    return values
+
+
+_REPLACED = ("submit_tpdu", "text", "expires_at", "status_report", "source")
 
 
 def stored_message(

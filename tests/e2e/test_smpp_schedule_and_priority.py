@@ -217,3 +217,53 @@ async def test_cancel_sm_withdraws_a_pending_sms_and_nothing_else(
     assert sample(text, "smsc_smpp_cancels_total", account="mybank", outcome="ok") == 1.0
     assert sample(text, "smsc_smpp_cancels_total", account="mybank", outcome="refused") == 5.0
     assert sample(text, "smsc_mt_scheduled_due_total") in (None, 0.0)
+
+
+# --- replace_sm ----------------------------------------------------------------------------------
+
+ESME_RREPLACEFAIL = 0x13
+
+
+async def test_replace_sm_gives_a_pending_sms_new_text(
+    start_smsc: Starter, scscf: UdpPeer, esmes: list[SmpplibEsme]
+) -> None:
+    """Submitted with smpplib, replaced with Jasmin's codec: the scheduled SMS arrives at its
+    time with the new text and the receipt asked for in replace_sm; a delivered one, another
+    account's, or another source_addr is ESME_RREPLACEFAIL."""
+    app, port, ue = await start(start_smsc, scscf)
+    esme = await opener(esmes, port)("smpplib", "trx")
+    assert isinstance(esme, SmpplibEsme)
+    sent_at = time.monotonic()
+    later = await esme.send_text(text_sm("Meeting at 10", schedule_s=3))
+    done = await esme.send_text(text_sm("Already there"))
+    _, rp = await ue.next_mt()
+    await ue.answer(rp)
+
+    replacer = JasminEsme(port)
+    other = JasminEsme(port)
+    try:
+        assert await replacer.bind_transmitter("mybank", "s3cret") == ESME_ROK
+        assert await other.bind_transmitter("slow", "sl0w") == ESME_ROK
+        new = b"Meeting at 11"
+        assert await other.replace(later.message_id, BANK_NAME, new) == ESME_RREPLACEFAIL
+        assert await replacer.replace(later.message_id, (5, "Other"), new) == ESME_RREPLACEFAIL
+        assert await replacer.replace(done.message_id, BANK_NAME, new) == ESME_RREPLACEFAIL
+        assert await replacer.replace(
+            later.message_id, BANK_NAME, new, registered_delivery=True
+        ) == (ESME_ROK)
+    finally:
+        await replacer.close()
+        await other.close()
+
+    _, rp = await ue.next_mt(timeout=10)
+    assert deliver_of(rp).user_data.text == "Meeting at 11"
+    assert time.monotonic() - sent_at >= 2.95  # still at its time
+    await ue.answer(rp)
+    receipt = await esme.next_deliver()
+    text = check_receipt(receipt, later.message_id, "DELIVRD", DELIVERED)
+    assert "text:Meeting at 11" in text
+    metrics_text = await metrics(app)
+    assert sample(metrics_text, "smsc_smpp_replaces_total", account="mybank", outcome="ok") == 1.0
+    assert (
+        sample(metrics_text, "smsc_smpp_replaces_total", account="mybank", outcome="refused") == 2.0
+    )
