@@ -375,7 +375,8 @@ def _user_data(
         parts = _octet_user_data(body, header, reference, ucs2=True)
     else:
         parts = _octet_user_data(body, header, reference, ucs2=False)
-    _check_fit(parts, alphabet)
+    if header is not None:  # split by us, the parts fit by construction
+        _check_fit(parts, alphabet)
     return dcs, parts
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar, cast
@@ -136,8 +137,14 @@ def _plan_ends(option: _Option, costs: list[int], reference_bits: int) -> list[i
     return _split(costs, _capacity(option.alphabet, concat_udhl))
 
 
-def _options(languages: Iterable[NationalLanguage]) -> list[_Option]:
+def _options(languages: Iterable[NationalLanguage]) -> tuple[_Option, ...]:
     """Preference order: no shift, single shift only, locking shift only, both."""
+    return _options_of(tuple(languages))
+
+
+@functools.lru_cache(maxsize=64)
+def _options_of(languages: tuple[NationalLanguage, ...]) -> tuple[_Option, ...]:
+    """`_options`, made once per set of languages (every text asks for the same)."""
     langs = [NationalLanguage(lang) for lang in languages if lang != _DEFAULT]
     singles = [_Option(Alphabet.GSM7, None, lang) for lang in langs if has_single_table(lang)]
     lockings = [_Option(Alphabet.GSM7, lang, None) for lang in langs if has_locking_table(lang)]
@@ -146,7 +153,7 @@ def _options(languages: Iterable[NationalLanguage]) -> list[_Option]:
         for lang in langs
         if has_locking_table(lang) and has_single_table(lang)
     ]
-    return [_Option(Alphabet.GSM7), *singles, *lockings, *both]
+    return (_Option(Alphabet.GSM7), *singles, *lockings, *both)
 
 
 def _choose(
