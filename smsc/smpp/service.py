@@ -77,6 +77,9 @@ __all__ = ["SmppMetrics", "SmppService"]
 
 log = logging.getLogger("smsc.smpp")
 
+_CANCEL_ALL_LIMIT = 10_000
+"""The most messages waiting for one subscriber that a cancel_sm without message_id looks at."""
+
 SMSC_SYSTEM_ID = "smsc"
 """The system_id of our bind responses (SMPP 3.4 §4.1.2)."""
 
@@ -534,36 +537,70 @@ class SmppService:
         self, connection: SmppConnection, event: RequestReceived, pdu: CancelSm, name: str
     ) -> None:
         """SMPP 3.4 §4.9: withdraw what is still pending of a submission this account made,
-        its source_addr (and destination_addr, when given) matching the submission's."""
+        its source_addr (and destination_addr, when given) matching the submission's; without
+        a message_id, of every submission of this account from source_addr to
+        destination_addr."""
         reason: str | None = None
         count = 0
         try:
-            if not pdu.message_id:  # §4.9.1: all of a source to a destination
-                reason = "cancel_sm without a message_id is not supported"
+            if pdu.message_id:
+                reason, count = await self._cancel_one(pdu, name)
             else:
-                parts = await self.store.get_submission(pdu.message_id)
-                mine = [p.message for p in parts if _submitted_by(p.message, name)]
-                if not mine:
-                    reason = "no such message of this account"
-                elif not self._same_addresses(pdu, mine[0]):
-                    reason = "source_addr or destination_addr is not the submission's"
-                else:
-                    count = await self.store.cancel_pending(pdu.message_id, datetime.now(UTC))
-                    self.delivery.wake((mine[0].recipient,))  # what waited behind it may go
+                reason, count = await self._cancel_all_to(pdu, name)
         except StoreError as exc:
             log.error("SMPP %s: cancel_sm failed: %s", name, exc)
             connection.respond(event, CancelSmResp(command_status=CommandStatus.ESME_RSYSERR))
             return
         if reason is None and not count:
             reason = "nothing left pending (delivered, in delivery or final)"
+        what = pdu.message_id or f"all to {subscriber('+' + pdu.destination_addr)}"
         if reason is not None:
-            log.info("SMPP %s: cancel_sm %s refused: %s", name, pdu.message_id, reason)
+            log.info("SMPP %s: cancel_sm %s refused: %s", name, what, reason)
             self.metrics.cancels.labels(name, "refused").inc()
             connection.respond(event, CancelSmResp(command_status=CommandStatus.ESME_RCANCELFAIL))
             return
-        log.info("SMPP %s: cancelled %d pending segment(s) of %s", name, count, pdu.message_id)
+        log.info("SMPP %s: cancelled %d pending segment(s) of %s", name, count, what)
         self.metrics.cancels.labels(name, "ok").inc()
         connection.respond(event, CancelSmResp())
+
+    async def _cancel_one(self, pdu: CancelSm, name: str) -> tuple[str | None, int]:
+        """cancel_sm of one message_id: (why not, segments cancelled)."""
+        parts = await self.store.get_submission(pdu.message_id)
+        mine = [p.message for p in parts if _submitted_by(p.message, name)]
+        if not mine:
+            return "no such message of this account", 0
+        if not self._same_addresses(pdu, mine[0]):
+            return "source_addr or destination_addr is not the submission's", 0
+        count = await self.store.cancel_pending(pdu.message_id, datetime.now(UTC))
+        self.delivery.wake((mine[0].recipient,))  # what waited behind it may go
+        return None, count
+
+    async def _cancel_all_to(self, pdu: CancelSm, name: str) -> tuple[str | None, int]:
+        """§4.9.1 without message_id: every pending submission of this account from
+        source_addr to destination_addr (service_type is not kept, so it cannot be matched)."""
+        if pdu.service_type:
+            return "service_type is not kept with a message: cancel by message_id", 0
+        if not pdu.destination_addr:
+            return "cancel_sm needs a message_id, or a source_addr and destination_addr", 0
+        try:
+            source = originator_of(pdu, self.plan)
+            recipient = recipient_of(pdu, self.plan)
+        except SubmitRefused as refused:
+            return str(refused), 0
+        sender = (source.value, int(source.ton))
+        pending = {
+            stored.message.submission_id
+            for stored in await self.store.waiting_for(recipient, _CANCEL_ALL_LIMIT)
+            if stored.state in (MessageState.SCHEDULED, MessageState.QUEUED)
+            and _submitted_by(stored.message, name)
+            and (stored.message.originator, stored.message.originator_ton) == sender
+        }
+        now = datetime.now(UTC)
+        count = 0
+        for submission_id in sorted(pending):
+            count += await self.store.cancel_pending(submission_id, now)
+        self.delivery.wake((recipient,))
+        return None, count
 
     async def _replace(
         self, connection: SmppConnection, event: RequestReceived, pdu: ReplaceSm,

@@ -525,10 +525,18 @@ def _schedule(pdu: SubmitSm | DataSm, policy: SubmitPolicy, now: datetime) -> da
 def _expiry(
     pdu: SubmitSm | DataSm, policy: SubmitPolicy, now: datetime, start: datetime
 ) -> datetime:
-    """SMPP 3.4 §5.2.16 validity_period (§7.1.1 absolute, or relative to now): when the
-    message expires. None is the account's default counted from `start` (the scheduled time,
-    or now); an end not after `start` is refused; more than max_validity after it is capped."""
-    text = pdu.validity_period if isinstance(pdu, SubmitSm) else ""
+    """SMPP 3.4 §5.2.16 validity_period (§7.1.1 absolute, or relative to now), or data_sm's
+    qos_time_to_live (§5.3.2.9, seconds): when the message expires. None is the account's
+    default counted from `start` (the scheduled time, or now); an end not after `start` is
+    refused; more than max_validity after it is capped."""
+    if isinstance(pdu, DataSm):
+        seconds = tlv_int(pdu.tlvs, Tag.QOS_TIME_TO_LIVE)
+        if seconds is None:
+            return min(start + policy.default_validity, start + policy.max_validity)
+        if seconds <= 0:
+            raise SubmitRefused("qos_time_to_live is 0", _S.ESME_RINVEXPIRY)
+        return min(now + timedelta(seconds=seconds), start + policy.max_validity)
+    text = pdu.validity_period
     try:
         value = parse_time(text, _S.ESME_RINVEXPIRY)
     except PduError as exc:

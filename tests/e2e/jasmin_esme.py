@@ -58,13 +58,19 @@ class JasminEsme:
         return _status(await self._request(bind))
 
     async def cancel(
-        self, message_id: str, source: tuple[int, str], destination: tuple[int, str] | None = None
+        self,
+        message_id: str,
+        source: tuple[int, str],
+        destination: tuple[int, str] | None = None,
+        service_type: str = "",
     ) -> int:
-        """cancel_sm of `message_id` from `source` (TON, address); its command_status."""
+        """cancel_sm of `message_id` ("": every SMS from `source` to `destination`) from
+        `source` (TON, address); its command_status."""
         dest_ton, dest_addr = destination or (0, "")
         cancel = operations.CancelSM(
             seqNum=self._next(),
-            message_id=message_id,
+            service_type=service_type or None,
+            message_id=message_id or None,
             source_addr_ton=_TON[source[0]],
             source_addr_npi=_NPI[0 if source[0] == 5 else 1],
             source_addr=source[1],

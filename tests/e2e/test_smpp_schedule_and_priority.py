@@ -15,7 +15,7 @@ from smsc.app import Application
 from tests.e2e.conftest import Starter, free_port, http_base, make_settings
 from tests.e2e.jasmin_esme import JasminEsme
 from tests.e2e.peer import UdpPeer
-from tests.e2e.smpp_clients import ESME_ROK, SmpplibEsme
+from tests.e2e.smpp_clients import ESME_ROK, Sm, SmpplibEsme
 from tests.e2e.test_smpp import (
     FAST_DELIVERY,
     FAST_OUTBOX,
@@ -267,3 +267,31 @@ async def test_replace_sm_gives_a_pending_sms_new_text(
     assert (
         sample(metrics_text, "smsc_smpp_replaces_total", account="mybank", outcome="refused") == 2.0
     )
+
+
+async def test_cancel_sm_without_message_id_withdraws_all_to_one_subscriber(
+    start_smsc: Starter, scscf: UdpPeer, esmes: list[SmpplibEsme]
+) -> None:
+    """§4.9.1: no message_id, source_addr and destination_addr: every pending SMS of this
+    account from that sender to that subscriber, and nothing else."""
+    app, port, _ = await start(start_smsc, scscf)
+    esme = await opener(esmes, port)("smpplib", "trx")
+    assert isinstance(esme, SmpplibEsme)
+    first = await esme.send_text(text_sm("Offer 1", schedule_s=30))
+    second = await esme.send_text(text_sm("Offer 2", schedule_s=30))
+    elsewhere = await esme.send_text(Sm(text="Offer 3", destination="491710000009", schedule_s=30))
+    canceller = JasminEsme(port)
+    try:
+        assert await canceller.bind_transmitter("mybank", "s3cret") == ESME_ROK
+        to_ue = (1, UE)
+        assert await canceller.cancel("", BANK_NAME, to_ue, service_type="CMT") == ESME_RCANCELFAIL
+        assert await canceller.cancel("", BANK_NAME) == ESME_RCANCELFAIL  # no destination
+        assert await canceller.cancel("", BANK_NAME, to_ue) == ESME_ROK
+        assert await canceller.cancel("", BANK_NAME, to_ue) == ESME_RCANCELFAIL  # none left
+    finally:
+        await canceller.close()
+    source = {"source_addr_ton": 5, "source_addr_npi": 0, "source_addr": "MyBank"}
+    for answer in (first, second):
+        assert (await esme.query(answer.message_id, **source))[:2] == (ESME_ROK, DELETED)
+        assert (await message_status(app, answer.message_id))["state"] == "cancelled"
+    assert (await message_status(app, elsewhere.message_id))["state"] == "scheduled"

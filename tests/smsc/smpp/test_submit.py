@@ -972,3 +972,21 @@ def test_valid_addresses_any_message_maps_or_is_refused(
     }
     _outcome(submit(**fields))
     _outcome(replace(DATA_BASE, esm_class=esm_class, data_coding=data_coding, tlvs=extra))
+
+
+@pytest.mark.parametrize(
+    ("seconds", "expires_at"),
+    [
+        (3600, NOW + timedelta(hours=1)),
+        (1, NOW + timedelta(seconds=1)),
+        (0xFFFFFFFF, NOW + timedelta(days=7)),  # capped at max_validity
+    ],
+)
+def test_data_sm_qos_time_to_live_is_its_validity(seconds: int, expires_at: datetime) -> None:
+    tlvs = (*payload(b"hi"), make_tlv(Tag.QOS_TIME_TO_LIVE, seconds.to_bytes(4, "big")))
+    assert one(replace(DATA_BASE, tlvs=tlvs)).expires_at == expires_at
+
+
+def test_data_sm_qos_time_to_live_0_is_refused() -> None:
+    tlvs = (*payload(b"hi"), make_tlv(Tag.QOS_TIME_TO_LIVE, bytes(4)))
+    refused(replace(DATA_BASE, tlvs=tlvs), S.ESME_RINVEXPIRY)
