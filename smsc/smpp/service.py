@@ -449,7 +449,8 @@ class SmppService:
             self._answer_submit(submit, refused.command_status)
             return
         add_soon = self._add_soon
-        if len(messages) == 1 and add_soon is not None:
+        replacing = isinstance(pdu, SubmitSm) and bool(pdu.replace_if_present_flag)
+        if len(messages) == 1 and add_soon is not None and not replacing:
             # one SMS: into the store's group commit with the other submits in flight
             try:
                 future = add_soon(messages[0])
@@ -458,7 +459,7 @@ class SmppService:
                 return
             future.add_done_callback(lambda done: self._committed(submit, messages, done))
             return
-        self._spawn(self._store(submit, messages))
+        self._spawn(self._store(submit, messages, replacing=replacing))
 
     def _committed(
         self, submit: _Submit, messages: list[NewMessage], future: asyncio.Future[int]
@@ -481,14 +482,38 @@ class SmppService:
         log.error("SMPP %s: submit not stored, answering ESME_RSYSERR: %s", submit.name, exc)
         self._answer_submit(submit, CommandStatus.ESME_RSYSERR)
 
-    async def _store(self, submit: _Submit, messages: list[NewMessage]) -> None:
-        """Several segments: stored in one commit, all or none."""
+    async def _store(
+        self, submit: _Submit, messages: list[NewMessage], *, replacing: bool = False
+    ) -> None:
+        """Several segments, or a submit that replaces what is pending: stored in one commit,
+        all or none."""
         try:
             await self.store.add_many(messages)
         except StoreError as exc:
             self._not_stored(submit, exc)
             return
+        if replacing:
+            await self._cancel_replaced(submit, messages[0])
         self._stored(submit, messages)
+
+    async def _cancel_replaced(self, submit: _Submit, new: NewMessage) -> None:
+        """SMPP 3.4 §5.2.18 replace_if_present_flag: the account's pending SMS from the same
+        sender to the same subscriber are cancelled, once the new one is kept (service_type
+        is not kept, so it is not compared). A store failure here leaves both: logged."""
+        sender = (new.originator, new.originator_ton)
+        try:
+            pending = await self._pending(submit.name, sender, new.recipient)
+            replaced = pending - {new.submission_id}
+            now = datetime.now(UTC)
+            for submission_id in sorted(replaced):
+                await self.store.cancel_pending(submission_id, now)
+        except StoreError as exc:
+            log.error("SMPP %s: replace_if_present: the older SMS stay: %s", submit.name, exc)
+            return
+        if replaced:
+            log.info(
+                "SMPP %s: %s replaces %d pending SMS", submit.name, new.submission_id, len(replaced)
+            )
 
     def _stored(self, submit: _Submit, messages: list[NewMessage]) -> None:
         first = messages[0]
@@ -587,20 +612,24 @@ class SmppService:
             recipient = recipient_of(pdu, self.plan)
         except SubmitRefused as refused:
             return str(refused), 0
-        sender = (source.value, int(source.ton))
-        pending = {
-            stored.message.submission_id
-            for stored in await self.store.waiting_for(recipient, _CANCEL_ALL_LIMIT)
-            if stored.state in (MessageState.SCHEDULED, MessageState.QUEUED)
-            and _submitted_by(stored.message, name)
-            and (stored.message.originator, stored.message.originator_ton) == sender
-        }
+        pending = await self._pending(name, (source.value, int(source.ton)), recipient)
         now = datetime.now(UTC)
         count = 0
         for submission_id in sorted(pending):
             count += await self.store.cancel_pending(submission_id, now)
         self.delivery.wake((recipient,))
         return None, count
+
+    async def _pending(self, name: str, sender: tuple[str, int], recipient: str) -> set[str]:
+        """The submissions of account `name` from `sender` (originator, TON) to `recipient`
+        with a segment still scheduled or queued."""
+        return {
+            stored.message.submission_id
+            for stored in await self.store.waiting_for(recipient, _CANCEL_ALL_LIMIT)
+            if stored.state in (MessageState.SCHEDULED, MessageState.QUEUED)
+            and _submitted_by(stored.message, name)
+            and (stored.message.originator, stored.message.originator_ton) == sender
+        }
 
     async def _replace(
         self, connection: SmppConnection, event: RequestReceived, pdu: ReplaceSm,

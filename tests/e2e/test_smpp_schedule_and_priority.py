@@ -295,3 +295,36 @@ async def test_cancel_sm_without_message_id_withdraws_all_to_one_subscriber(
         assert (await esme.query(answer.message_id, **source))[:2] == (ESME_ROK, DELETED)
         assert (await message_status(app, answer.message_id))["state"] == "cancelled"
     assert (await message_status(app, elsewhere.message_id))["state"] == "scheduled"
+
+
+# --- replace_if_present_flag ---------------------------------------------------------------------
+
+
+async def test_a_submit_with_replace_if_present_replaces_the_pending_one(
+    start_smsc: Starter, scscf: UdpPeer, esmes: list[SmpplibEsme]
+) -> None:
+    """§5.2.18: the account's SMS from the same sender to the same subscriber, still pending,
+    is cancelled once the new one is kept; the handset gets the new one only."""
+    app, port, ue = await start(start_smsc, scscf)
+    esme = await opener(esmes, port)("smpplib", "tx")
+    assert isinstance(esme, SmpplibEsme)
+    old = await esme.send_text(text_sm("Parcel: packed", schedule_s=2))
+    fields = {
+        "source_addr_ton": 5,
+        "source_addr_npi": 0,
+        "source_addr": "MyBank",
+        "dest_addr_ton": 1,
+        "dest_addr_npi": 1,
+        "destination_addr": UE,
+        "data_coding": 0,
+        "short_message": b"Parcel: shipped",
+        "replace_if_present_flag": 1,
+    }
+    new = await esme.submit(**fields)
+    assert (old.status, new.status) == (ESME_ROK, ESME_ROK)
+    assert new.message_id != old.message_id
+    assert (await message_status(app, old.message_id))["state"] == "cancelled"
+    _, rp = await ue.next_mt()
+    assert deliver_of(rp).user_data.text == "Parcel: shipped"
+    await ue.answer(rp)
+    await ue.quiet(3.0)  # past the old one's time: it does not come
