@@ -32,13 +32,13 @@ from smsc.service.model import (
     MessageState,
     NewMessage,
     StoredMessage,
-    smpp_account,
 )
 from smsc.service.ports import MessageStore, MtDelivery, OutboxStore
 from smsc.service.reports import submission_outcome
 from smsc.settings import OutboxSettings, SmppAccount, SmppSettings
 from smsc.settings_fields import split_host_port
 from smsc.smpp.accounts import Accounts, BindRefused, RateLimiter, bind_type_of
+from smsc.smpp.amendments import PendingAmendments, submitted_by
 from smsc.smpp.codec import decode, error_response
 from smsc.smpp.connection import SmppConnection
 from smsc.smpp.constants import CommandStatus
@@ -61,14 +61,11 @@ from smsc.smpp.pdu import (
     SubmitSm,
     SubmitSmResp,
 )
-from smsc.smpp.replace import replacement
 from smsc.smpp.session import SessionTimers
 from smsc.smpp.submit import (
     SubmitPolicy,
     SubmitRefused,
     messages_from_submit,
-    originator_of,
-    recipient_of,
 )
 from smsc.smpp.times import format_time
 from smsc.store.errors import StoreError
@@ -77,8 +74,6 @@ __all__ = ["SmppMetrics", "SmppService"]
 
 log = logging.getLogger("smsc.smpp")
 
-_CANCEL_ALL_LIMIT = 10_000
-"""The most messages waiting for one subscriber that a cancel_sm without message_id looks at."""
 
 SMSC_SYSTEM_ID = "smsc"
 """The system_id of our bind responses (SMPP 3.4 §4.1.2)."""
@@ -199,6 +194,7 @@ class SmppService:
         self.plan = plan
         self.metrics = metrics
         self.delivery = delivery
+        self.amendments = PendingAmendments(store, plan, delivery)
         self.outbox = outbox
         retry = outbox_settings or OutboxSettings()
         self._retry_initial_s = retry.retry_initial_ms / 1000
@@ -497,23 +493,15 @@ class SmppService:
         self._stored(submit, messages)
 
     async def _cancel_replaced(self, submit: _Submit, new: NewMessage) -> None:
-        """SMPP 3.4 §5.2.18 replace_if_present_flag: the account's pending SMS from the same
-        sender to the same subscriber are cancelled, once the new one is kept (service_type
-        is not kept, so it is not compared). A store failure here leaves both: logged."""
-        sender = (new.originator, new.originator_ton)
+        """replace_if_present_flag: the older pending SMS go once `new` is kept; a store
+        failure leaves both (logged), never neither."""
         try:
-            pending = await self._pending(submit.name, sender, new.recipient)
-            replaced = pending - {new.submission_id}
-            now = datetime.now(UTC)
-            for submission_id in sorted(replaced):
-                await self.store.cancel_pending(submission_id, now)
+            count = await self.amendments.cancel_replaced(submit.name, new)
         except StoreError as exc:
             log.error("SMPP %s: replace_if_present: the older SMS stay: %s", submit.name, exc)
             return
-        if replaced:
-            log.info(
-                "SMPP %s: %s replaces %d pending SMS", submit.name, new.submission_id, len(replaced)
-            )
+        if count:
+            log.info("SMPP %s: %s replaces %d pending SMS", submit.name, new.submission_id, count)
 
     def _stored(self, submit: _Submit, messages: list[NewMessage]) -> None:
         first = messages[0]
@@ -552,7 +540,7 @@ class SmppService:
             log.error("SMPP %s: query_sm failed: %s", name, exc)
             connection.respond(event, QuerySmResp(command_status=CommandStatus.ESME_RSYSERR))
             return
-        mine = [p for p in parts if _submitted_by(p.message, name)]
+        mine = [p for p in parts if submitted_by(p.message, name)]
         if not mine:
             connection.respond(event, QuerySmResp(command_status=CommandStatus.ESME_RQUERYFAIL))
             return
@@ -561,133 +549,39 @@ class SmppService:
     async def _cancel(
         self, connection: SmppConnection, event: RequestReceived, pdu: CancelSm, name: str
     ) -> None:
-        """SMPP 3.4 §4.9: withdraw what is still pending of a submission this account made,
-        its source_addr (and destination_addr, when given) matching the submission's; without
-        a message_id, of every submission of this account from source_addr to
-        destination_addr."""
-        reason: str | None = None
-        count = 0
+        """SMPP 3.4 §4.9 (PendingAmendments.cancel), answered and counted."""
         try:
-            if pdu.message_id:
-                reason, count = await self._cancel_one(pdu, name)
-            else:
-                reason, count = await self._cancel_all_to(pdu, name)
+            amended = await self.amendments.cancel(pdu, name)
         except StoreError as exc:
             log.error("SMPP %s: cancel_sm failed: %s", name, exc)
             connection.respond(event, CancelSmResp(command_status=CommandStatus.ESME_RSYSERR))
             return
-        if reason is None and not count:
-            reason = "nothing left pending (delivered, in delivery or final)"
         what = pdu.message_id or f"all to {subscriber('+' + pdu.destination_addr)}"
-        if reason is not None:
-            log.info("SMPP %s: cancel_sm %s refused: %s", name, what, reason)
-            self.metrics.cancels.labels(name, "refused").inc()
-            connection.respond(event, CancelSmResp(command_status=CommandStatus.ESME_RCANCELFAIL))
-            return
-        log.info("SMPP %s: cancelled %d pending segment(s) of %s", name, count, what)
-        self.metrics.cancels.labels(name, "ok").inc()
-        connection.respond(event, CancelSmResp())
-
-    async def _cancel_one(self, pdu: CancelSm, name: str) -> tuple[str | None, int]:
-        """cancel_sm of one message_id: (why not, segments cancelled)."""
-        parts = await self.store.get_submission(pdu.message_id)
-        mine = [p.message for p in parts if _submitted_by(p.message, name)]
-        if not mine:
-            return "no such message of this account", 0
-        if not self._same_addresses(pdu, mine[0]):
-            return "source_addr or destination_addr is not the submission's", 0
-        count = await self.store.cancel_pending(pdu.message_id, datetime.now(UTC))
-        self.delivery.wake((mine[0].recipient,))  # what waited behind it may go
-        return None, count
-
-    async def _cancel_all_to(self, pdu: CancelSm, name: str) -> tuple[str | None, int]:
-        """§4.9.1 without message_id: every pending submission of this account from
-        source_addr to destination_addr (service_type is not kept, so it cannot be matched)."""
-        if pdu.service_type:
-            return "service_type is not kept with a message: cancel by message_id", 0
-        if not pdu.destination_addr:
-            return "cancel_sm needs a message_id, or a source_addr and destination_addr", 0
-        try:
-            source = originator_of(pdu, self.plan)
-            recipient = recipient_of(pdu, self.plan)
-        except SubmitRefused as refused:
-            return str(refused), 0
-        pending = await self._pending(name, (source.value, int(source.ton)), recipient)
-        now = datetime.now(UTC)
-        count = 0
-        for submission_id in sorted(pending):
-            count += await self.store.cancel_pending(submission_id, now)
-        self.delivery.wake((recipient,))
-        return None, count
-
-    async def _pending(self, name: str, sender: tuple[str, int], recipient: str) -> set[str]:
-        """The submissions of account `name` from `sender` (originator, TON) to `recipient`
-        with a segment still scheduled or queued."""
-        return {
-            stored.message.submission_id
-            for stored in await self.store.waiting_for(recipient, _CANCEL_ALL_LIMIT)
-            if stored.state in (MessageState.SCHEDULED, MessageState.QUEUED)
-            and _submitted_by(stored.message, name)
-            and (stored.message.originator, stored.message.originator_ton) == sender
-        }
+        if amended.refused is not None:
+            log.info("SMPP %s: cancel_sm %s refused: %s", name, what, amended.refused)
+        else:
+            log.info("SMPP %s: cancelled %d pending segment(s) of %s", name, amended.segments, what)
+        self.metrics.cancels.labels(name, "ok" if amended.refused is None else "refused").inc()
+        connection.respond(event, CancelSmResp(command_status=amended.status))
 
     async def _replace(
         self, connection: SmppConnection, event: RequestReceived, pdu: ReplaceSm,
         state: _AccountState,
     ) -> None:  # fmt: skip
-        """SMPP 3.4 §4.10: new content for a pending SMS of this account (one segment), its
-        source_addr matching the submission's."""
+        """SMPP 3.4 §4.10 (PendingAmendments.replace), answered and counted."""
         name = state.account.system_id
-        status: int = CommandStatus.ESME_RREPLACEFAIL
-        reason: str | None = None
         try:
-            parts = [
-                p
-                for p in await self.store.get_submission(pdu.message_id)
-                if _submitted_by(p.message, name)
-            ]
-            if not parts:
-                reason = "no such message of this account"
-            elif len(parts) != 1:
-                reason = "a concatenated SMS is not replaced"
-            elif not self._same_addresses(pdu, parts[0].message):
-                reason = "source_addr is not the submission's"
-            else:
-                new = replacement(pdu, parts[0], state.policy, self.plan, datetime.now(UTC))
-                replaced = await self.store.replace_pending(
-                    parts[0].id, new.message, reschedule=new.reschedule, now=datetime.now(UTC)
-                )
-                if not replaced:
-                    reason = "it is no longer pending (in delivery or final)"
-                else:
-                    self.delivery.wake((parts[0].message.recipient,))
-        except SubmitRefused as refused:
-            reason, status = str(refused), refused.command_status
+            amended = await self.amendments.replace(pdu, name, state.policy)
         except StoreError as exc:
             log.error("SMPP %s: replace_sm failed: %s", name, exc)
             connection.respond(event, ReplaceSmResp(command_status=CommandStatus.ESME_RSYSERR))
             return
-        outcome = "ok" if reason is None else "refused"
-        self.metrics.replaces.labels(name, outcome).inc()
-        if reason is not None:
-            log.info("SMPP %s: replace_sm %s refused: %s", name, pdu.message_id, reason)
-            connection.respond(event, ReplaceSmResp(command_status=status))
-            return
-        log.info("SMPP %s: replaced %s", name, pdu.message_id)
-        connection.respond(event, ReplaceSmResp())
-
-    def _same_addresses(self, pdu: CancelSm | ReplaceSm, message: NewMessage) -> bool:
-        """Whether cancel_sm's source_addr (and destination_addr, if given) are those of
-        the submission, read the same way as the submit's."""
-        try:
-            source = originator_of(pdu, self.plan)
-            if (source.value, int(source.ton)) != (message.originator, message.originator_ton):
-                return False
-            if isinstance(pdu, ReplaceSm) or not pdu.destination_addr:
-                return True
-            return recipient_of(pdu, self.plan) == message.recipient
-        except SubmitRefused:
-            return False
+        if amended.refused is not None:
+            log.info("SMPP %s: replace_sm %s refused: %s", name, pdu.message_id, amended.refused)
+        else:
+            log.info("SMPP %s: replaced %s", name, pdu.message_id)
+        self.metrics.replaces.labels(name, "ok" if amended.refused is None else "refused").inc()
+        connection.respond(event, ReplaceSmResp(command_status=amended.status))
 
     # --- deliver_sm to ESMEs (receipts, MO) ------------------------------------------------------
 
@@ -783,12 +677,6 @@ class SmppService:
         task = asyncio.get_running_loop().create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-def _submitted_by(message: NewMessage, system_id: str) -> bool:
-    """Whether the ESME `system_id` submitted the message (its source names it)."""
-    account = smpp_account(message.source)
-    return account is not None and account[0] == system_id
 
 
 def query_answer(message_id: str, parts: list[StoredMessage]) -> QuerySmResp:
