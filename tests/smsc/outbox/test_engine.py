@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
-from collections.abc import AsyncIterator, Callable, Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from smsc.outbox.engine import Attempted, Claim, HttpDelivery, HttpRequest
@@ -22,58 +20,16 @@ from smsc.settings import OutboxSettings
 from smsc.store.errors import StoreUnavailable
 from smsc.store.outbox_jobs_memory import MemoryOutboxStore
 from smsc.store.outbox_jobs_sql import SqlOutboxStore
+from tests.smsc.outbox.conftest import Receiver, until
 from tests.smsc.store.conftest import Database, _sqlite_database
 
 FAST = OutboxSettings(retry_initial_ms=20, retry_max_ms=100, max_in_flight=4, alert_after_s=60)
-
-
-@dataclass
-class Receiver:
-    """Answers `statuses` in turn (then 200); `hold` keeps every POST waiting while set."""
-
-    statuses: list[int] = field(default_factory=list)
-    posts: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-    hold: asyncio.Event | None = None
-    url: str = ""
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.posts.append((dict(request.headers), await request.read()))
-        if self.hold is not None:
-            await self.hold.wait()
-        return web.Response(status=self.statuses.pop(0) if self.statuses else 200)
-
-    def keys(self) -> list[str]:
-        return [headers["Idempotency-Key"] for headers, _ in self.posts]
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    server = Receiver()
-    app = web.Application()
-    app.router.add_post("/in", server.handle)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    server.url = f"http://127.0.0.1:{port}/in"
-    yield server
-    if server.hold is not None:
-        server.hold.set()
-    await runner.cleanup()
 
 
 @pytest.fixture
 async def sqlite(tmp_path: Path) -> AsyncIterator[Database]:
     async for database in _sqlite_database(tmp_path):
         yield database
-
-
-async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met"
-        await asyncio.sleep(0.01)
 
 
 def job(url: str, **fields: object) -> NewOutboxJob:

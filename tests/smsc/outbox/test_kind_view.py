@@ -5,14 +5,12 @@ monitor."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from smsc.outbox.engine import HttpDelivery
@@ -30,41 +28,10 @@ from smsc.outbox.outbox import Outbox
 from smsc.settings import OutboxSettings
 from smsc.store.outbox_jobs_memory import MemoryOutboxStore
 from smsc.store.outbox_jobs_sql import SqlOutboxStore
+from tests.smsc.outbox.conftest import Receiver, until
 from tests.smsc.store.conftest import _sqlite_database
 
 FAST = OutboxSettings(retry_initial_ms=20, retry_max_ms=100, max_in_flight=4, alert_after_s=60)
-
-
-@dataclass
-class Receiver:
-    posts: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-    url: str = ""
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.posts.append((dict(request.headers), await request.read()))
-        return web.Response(status=200)
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    server = Receiver()
-    app = web.Application()
-    app.router.add_post("/in", server.handle)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    server.url = f"http://127.0.0.1:{port}/in"
-    yield server
-    await runner.cleanup()
-
-
-async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met"
-        await asyncio.sleep(0.01)
 
 
 def http_job(url: str, created_at: datetime) -> NewOutboxJob:

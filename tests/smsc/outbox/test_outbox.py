@@ -5,54 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from smsc.outbox.jobs import NewOutboxJob, OutboxKind, OutboxState, StoredOutboxJob
 from smsc.outbox.outbox import Outbox
 from smsc.settings import OutboxSettings
 from smsc.store.outbox_jobs_memory import MemoryOutboxStore
+from tests.smsc.outbox.conftest import Receiver, until
 
 FAST = OutboxSettings(retry_initial_ms=20, retry_max_ms=100, max_in_flight=4, alert_after_s=0.2)
-
-
-@dataclass
-class Receiver:
-    statuses: list[int] = field(default_factory=list)
-    posts: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-    url: str = ""
-
-    async def handle(self, request: web.Request) -> web.Response:
-        self.posts.append((dict(request.headers), await request.read()))
-        return web.Response(status=self.statuses.pop(0) if self.statuses else 200)
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    server = Receiver()
-    app = web.Application()
-    app.router.add_post("/in", server.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    server.url = f"http://127.0.0.1:{port}/in"
-    yield server
-    await runner.cleanup()
-
-
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met"
-        await asyncio.sleep(0.01)
 
 
 def job(url: str, **fields: object) -> NewOutboxJob:
