@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -273,3 +274,8 @@ class DeferredChargeCounts:
     by_state: dict[DeferredChargeState, int]
     oldest_pending_at: datetime | None = None
     """created_at of the oldest pending or sending CCR; None when there is none."""
+
+
+def first_failed(parts: Iterable[StoredMessage]) -> StoredMessage | None:
+    """The first segment of a submission that failed (its causes say why), or None."""
+    return next((part for part in parts if part.state is MessageState.FAILED), None)

@@ -23,6 +23,7 @@ from smsc.service.model import (
     MessageState,
     NewMessage,
     StoredMessage,
+    first_failed,
     smpp_account,
 )
 from smsc.service.ports import MessageStore, OutboxSubmitter
@@ -144,7 +145,7 @@ def report_cause(parts: Sequence[StoredMessage], state: MessageState) -> dict[st
         return None
     if state is MessageState.EXPIRED:
         return {"reason": "expired", "rp_cause": None, "sip_status": None}
-    failed = next((part for part in parts if part.state is MessageState.FAILED), None)
+    failed = first_failed(parts)
     rp_cause = None if failed is None else failed.last_rp_cause
     sip_status = None if failed is None else failed.last_sip_status
     reason = "rp-error" if rp_cause is not None else "sip-error" if sip_status else "failed"

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from enum import IntEnum
 
 from smsc.outbox.jobs import SMPP_PDU_CONTENT_TYPE, NewOutboxJob, OutboxKind
-from smsc.service.model import MessageState, StoredMessage
+from smsc.service.model import MessageState, StoredMessage, first_failed
 from smsc.smpp.codec import encode
 from smsc.smpp.constants import DataCoding, EsmClass, Npi, Tag, Ton
 from smsc.smpp.constants import MessageState as SmppMessageState
@@ -150,7 +150,7 @@ def _failure(parts: Sequence[StoredMessage], state: MessageState) -> tuple[int |
     """(RP-Cause, SIP status) of the first failed segment of a failed submission."""
     if state is not MessageState.FAILED:
         return None, None
-    failed = next((part for part in parts if part.state is MessageState.FAILED), None)
+    failed = first_failed(parts)
     if failed is None:
         return None, None
     return failed.last_rp_cause, failed.last_sip_status

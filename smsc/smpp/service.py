@@ -32,6 +32,7 @@ from smsc.service.model import (
     MessageState,
     NewMessage,
     StoredMessage,
+    first_failed,
 )
 from smsc.service.ports import MessageStore, MtDelivery, OutboxStore
 from smsc.service.reports import submission_outcome
@@ -691,7 +692,7 @@ def query_answer(message_id: str, parts: list[StoredMessage]) -> QuerySmResp:
         final = max((d for d in done if d is not None), default=None)
     else:
         state = MessageState.DELIVERING if MessageState.DELIVERING in states else states[0]
-    failed = next((p for p in parts if p.state is MessageState.FAILED), None)
+    failed = first_failed(parts)
     error = 0 if failed is None or failed.last_rp_cause is None else failed.last_rp_cause
     return QuerySmResp(
         message_id=message_id,
