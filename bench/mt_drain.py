@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import contextlib
 import itertools
-import json
 import os
 import platform
 import shutil
@@ -43,6 +42,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench.figures import print_figures  # noqa: E402
 
 PSI = "sip:smsc@ims.mnc001.mcc001.3gppnetwork.org"
 PG_ADMIN = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-q", "-c"]
@@ -593,11 +594,7 @@ def main(argv: list[str] | None = None) -> int:
         figures = asyncio.run(run(args))
     else:
         figures = uvloop.run(run(args))
-    if args.json:
-        print(json.dumps(figures))
-    else:
-        for key, value in figures.items():
-            print(f"{key}: {value}")
+    print_figures(figures, as_json=args.json)
     return 0
 
 

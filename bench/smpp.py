@@ -41,6 +41,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the checkout's smsc and bench packages, ahead of bench/
 
+from bench.figures import print_figures  # noqa: E402
 from bench.mo_throughput import free_port, smsc_env, start_smsc, wait_ready  # noqa: E402
 from bench.mt_drain import (  # noqa: E402
     PSI,
@@ -317,11 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         figures = asyncio.run(run(args))
     else:
         figures = uvloop.run(run(args))
-    if args.json:
-        print(json.dumps(figures))
-    else:
-        for key, value in figures.items():
-            print(f"{key}: {value}")
+    print_figures(figures, as_json=args.json)
     return 0
 
 

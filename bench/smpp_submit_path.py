@@ -15,7 +15,6 @@ Prints figures only; nothing here asserts a time.
 from __future__ import annotations
 
 import argparse
-import json
 import platform
 import random
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout's smsc
 
+from bench.figures import print_figures
 from smsc.routing.numbering import DiallingPlan
 from smsc.settings import NumberingSettings
 from smsc.smpp.codec import decode, encode
@@ -84,11 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         "data_coding": 8 if args.ucs2 else 0,
         "machine": f"{platform.python_implementation()} {platform.python_version()}",
     }
-    if args.json:
-        print(json.dumps(figures))
-    else:
-        for key, value in figures.items():
-            print(f"{key}: {value}")
+    print_figures(figures, as_json=args.json)
     return 0
 
 
