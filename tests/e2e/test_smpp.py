@@ -28,7 +28,7 @@ import smpplib.gsm
 from smspdudecoder.fields import SMSDeliver as TheirDeliver
 
 from smsc.app import Application
-from smsc.settings import ApplicationRoute, SmppAccount
+from smsc.settings import ApplicationRoute, Settings, SmppAccount
 from smsc.sms.constants import RpMessageType, TypeOfNumber
 from smsc.sms.rp import RpAck, RpData, RpError, decode_rp, encode_rp
 from smsc.sms.tp import SmsDeliver, decode_tpdu
@@ -180,6 +180,19 @@ async def start(
     assert app.smpp is not None
     ((_, port),) = app.smpp.addresses
     return app, port, Ue(scscf, app)
+
+
+def restart_settings(tmp_path: Path, scscf: UdpPeer, storage: dict[str, str]) -> Settings:
+    """Settings for an SMSC a test starts, stops and starts again itself (`start` is for one
+    started once): SMPP on a free port, MT to the test S-CSCF, `storage` kept between."""
+    return make_settings(
+        tmp_path,
+        storage=storage,
+        smpp=smpp_section(free_port()),
+        sip={"next_hop": f"sip:127.0.0.1:{scscf.port}"},
+        delivery=FAST_DELIVERY,
+        outbox=FAST_OUTBOX,
+    )
 
 
 def opener(
@@ -656,14 +669,7 @@ async def test_a_receipt_the_esme_refuses_or_leaves_unanswered_comes_again(
 async def test_a_receipt_waits_for_a_receiver_across_a_restart(
     tmp_path: Path, scscf: UdpPeer, storage: dict[str, str]
 ) -> None:
-    settings = make_settings(
-        tmp_path,
-        storage=storage,
-        smpp=smpp_section(free_port()),
-        sip={"next_hop": f"sip:127.0.0.1:{scscf.port}"},
-        delivery=FAST_DELIVERY,
-        outbox=FAST_OUTBOX,
-    )
+    settings = restart_settings(tmp_path, scscf, storage)
     first = Application(settings)
     await first.start()
     try:

@@ -12,13 +12,11 @@ from pathlib import Path
 import aiohttp
 
 from smsc.app import Application
-from tests.e2e.conftest import Starter, free_port, http_base, make_settings
+from tests.e2e.conftest import Starter, http_base
 from tests.e2e.jasmin_esme import JasminEsme
 from tests.e2e.peer import UdpPeer
 from tests.e2e.smpp_clients import ESME_ROK, Sm, SmpplibEsme
 from tests.e2e.test_smpp import (
-    FAST_DELIVERY,
-    FAST_OUTBOX,
     UE,
     Ue,
     check_receipt,
@@ -26,8 +24,8 @@ from tests.e2e.test_smpp import (
     library,
     metrics,
     opener,
+    restart_settings,
     sample,
-    smpp_section,
     start,
     text_sm,
 )
@@ -84,14 +82,7 @@ async def test_a_scheduled_sms_waits_for_its_time_and_lets_later_ones_pass(
 async def test_a_scheduled_sms_waits_across_a_restart(
     tmp_path: Path, scscf: UdpPeer, storage: dict[str, str]
 ) -> None:
-    settings = make_settings(
-        tmp_path,
-        storage=storage,
-        smpp=smpp_section(free_port()),
-        sip={"next_hop": f"sip:127.0.0.1:{scscf.port}"},
-        delivery=FAST_DELIVERY,
-        outbox=FAST_OUTBOX,
-    )
+    settings = restart_settings(tmp_path, scscf, storage)
     first = Application(settings)
     await first.start()
     try:
