@@ -82,7 +82,8 @@ def prepare_database(database: str, workdir: Path) -> str:
         subprocess.run([*PG_ADMIN, "drop database if exists smsc_bench"], check=True)
         subprocess.run([*PG_ADMIN, "create database smsc_bench"], check=True)
         url = PG_URL
-    env = dict(os.environ, SMSC__STORAGE__DATABASE_URL=url)
+    # this checkout's migrations, as for the servers (not an installed copy's)
+    env = dict(os.environ, SMSC__STORAGE__DATABASE_URL=url, PYTHONPATH=str(ROOT))
     subprocess.run(
         [sys.executable, "-m", "smsc.cli", "db", "upgrade"],
         env=env,

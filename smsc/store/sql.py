@@ -19,6 +19,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -200,7 +201,9 @@ def _build_due_recipients(*, priority: bool = False) -> Any:
             messages.c.state == _QUEUED,
             or_(messages.c.next_attempt_at.is_(None), messages.c.next_attempt_at <= now),
             is_head,
-            *((messages.c.priority > 0,) if priority else ()),
+            # a literal: bound as a parameter, PostgreSQL's generic plan cannot use the
+            # partial index on `priority > 0` and walks every queued row
+            *((messages.c.priority > literal_column("0"),) if priority else ()),
         )
         .order_by(messages.c.id)
         .limit(bindparam("b_limit"))
@@ -276,8 +279,25 @@ _QUEUED_AMONG = (
 )
 _DATETIME_COLUMNS = tuple(c.name for c in messages.columns if isinstance(c.type, UtcDateTime))
 """The columns a row of the SQLite writer holds as DATETIME text (read back aware UTC)."""
-_DUE_RECIPIENTS = _build_due_recipients()
-_DUE_PRIORITY = _build_due_recipients(priority=True)
+
+
+def _build_due_priority_first() -> Any:
+    """The due heads of priority SMS, then all due heads (each oldest first, at most
+    b_limit): two selects in one statement, each on its own index, so a pass of the MT loop
+    costs one round trip. Recipients may come twice; `priority_first` keeps the first."""
+    ranked = []
+    for rank, priority in ((0, True), (1, False)):
+        heads = (
+            _build_due_recipients(priority=priority)
+            .add_columns(literal_column(str(rank)).label("rank"), messages.c.id.label("head"))
+            .subquery()
+        )
+        ranked.append(select(heads.c.recipient, heads.c.rank, heads.c.head))
+    both = union_all(*ranked).subquery()
+    return select(both.c.recipient).order_by(both.c.rank, both.c.head)
+
+
+_DUE_PRIORITY_FIRST = _build_due_priority_first()
 _RELEASE = _build_release()
 _QUEUE_SCHEDULED = _build_queue_scheduled()
 _CANCEL_PENDING = _build_cancel_pending()
@@ -488,9 +508,8 @@ class SqlMessageStore:
             return await writer.due_recipients(sqlite_time(now), limit)
         params = {"b_now": to_utc(now), "b_limit": max(limit, 0)}
         async with self._connect() as conn:
-            found = list((await conn.execute(_DUE_PRIORITY, params)).scalars())
-            others = (await conn.execute(_DUE_RECIPIENTS, params)).scalars()
-            return priority_first(found, others, max(limit, 0))
+            found = (await conn.execute(_DUE_PRIORITY_FIRST, params)).scalars()
+            return priority_first([], found, max(limit, 0))
 
     async def claim_next(self, recipient: str, now: datetime) -> StoredMessage | None:
         """Move the recipient's oldest active message to delivering if it is queued and due.

@@ -168,13 +168,14 @@ _DUE_HEADS = (
     " ORDER BY m.id LIMIT ?"
 )
 _DUE_RECIPIENTS = _DUE_HEADS.format(indexed="", priority="")
-"""`_DUE_RECIPIENTS` of sql.py: recipients whose head (no older queued or delivering message)
-is queued and due, oldest head first."""
+"""The second half of `_DUE_PRIORITY_FIRST` of sql.py: recipients whose head (no older queued
+or delivering message) is queued and due, oldest head first."""
 _DUE_PRIORITY = _DUE_HEADS.format(
     indexed=f" INDEXED BY {PRIORITY_INDEX}", priority=" AND m.priority > 0"
 )
-"""`_DUE_PRIORITY` of sql.py: the same, of priority heads only, by their partial index (which
-SQLite would otherwise pass over for the state index, walking every queued row)."""
+"""Its first half: the same, of priority heads only, by their partial index (which SQLite
+would otherwise pass over for the state index, walking every queued row). Two statements on
+the reading thread cost no round trip."""
 _RELEASE = (
     f"UPDATE {_MESSAGES} SET next_attempt_at = ?, updated_at = ?"
     f" WHERE recipient IN ({{values}}) AND state = '{_QUEUED}' AND next_attempt_at > ?"

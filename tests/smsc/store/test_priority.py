@@ -35,3 +35,15 @@ async def test_priority_heads_are_due_first(store: MessageStore, make_message: M
     assert head.id == ids[0]  # A's bulk SMS first: its queue keeps its order
     await store.record_attempt(head.id, MessageState.DELIVERED, Attempt(at=T0))
     assert await store.due_recipients(T0, 10) == [A, C, B]  # now A's head is the priority one
+
+
+def test_the_postgresql_query_names_the_partial_index_s_predicate_as_a_literal() -> None:
+    """`priority > 0` sent as a bind parameter cannot use the partial index (a generic plan
+    cannot prove its predicate): measured, 5 ms instead of 0.4 per MT pass with 20,000
+    queued, walking every queued row. It must reach PostgreSQL as the literal."""
+    from sqlalchemy.dialects import postgresql
+
+    from smsc.store.sql import _DUE_PRIORITY_FIRST
+
+    sql = str(_DUE_PRIORITY_FIRST.compile(dialect=postgresql.dialect()))  # type: ignore[no-untyped-call]
+    assert "messages.priority > 0" in sql
