@@ -318,8 +318,9 @@ class MtService:
             return
         self.metrics.mt_scheduled_due.inc(len(queued))
         log.debug("%d scheduled message(s) queued for delivery", len(queued))
-        for recipient in {recipient for recipient, priority in queued if priority > 0}:
-            await self.release(recipient)
+        prioritised = {recipient for recipient, priority in queued if priority > 0}
+        if prioritised:
+            await self._release_all(sorted(prioritised))
 
     async def _defer(
         self, stored: StoredMessage, now: datetime, since: float, outcome: str = NO_ROUTE

@@ -52,7 +52,6 @@ from smsc.store.deferred_charges_sql import (
     make_deferred_due,
     record_deferred,
 )
-from smsc.store.due_order import priority_first
 from smsc.store.duplicate_keys import PURGE_EVERY_S, first_windows, rows_to_insert
 from smsc.store.errors import (
     DuplicateMessageError,
@@ -284,7 +283,7 @@ _DATETIME_COLUMNS = tuple(c.name for c in messages.columns if isinstance(c.type,
 def _build_due_priority_first() -> Any:
     """The due heads of priority SMS, then all due heads (each oldest first, at most
     b_limit): two selects in one statement, each on its own index, so a pass of the MT loop
-    costs one round trip. Recipients may come twice; `priority_first` keeps the first."""
+    costs one round trip. A priority head comes twice; the first is kept."""
     ranked = []
     for rank, priority in ((0, True), (1, False)):
         heads = (
@@ -509,7 +508,7 @@ class SqlMessageStore:
         params = {"b_now": to_utc(now), "b_limit": max(limit, 0)}
         async with self._connect() as conn:
             found = (await conn.execute(_DUE_PRIORITY_FIRST, params)).scalars()
-            return priority_first([], found, max(limit, 0))
+            return list(dict.fromkeys(found))[: max(limit, 0)]  # a priority head comes twice
 
     async def claim_next(self, recipient: str, now: datetime) -> StoredMessage | None:
         """Move the recipient's oldest active message to delivering if it is queued and due.
